@@ -1,0 +1,96 @@
+import {
+  AWS_ACCESS_KEY_ID,
+  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+  AWS_CONTAINER_CREDENTIALS_FULL_URI,
+  AWS_ROLE_ARN,
+  AWS_SECRET_ACCESS_KEY,
+  AWS_WEB_IDENTITY_TOKEN_FILE,
+} from '../aws/env-names';
+import { readPodSelf } from '../context/pod-self';
+import type { Check, FindingInput, Mechanism } from '../run/types';
+import { LINKS, ns, remedy, restartCommands } from './remedies';
+
+export interface MechanismOutput {
+  readonly mechanism: Mechanism;
+  /** Any IRSA variable is present (complete or not). */
+  readonly irsa: boolean;
+  /** Any Pod Identity variable is present (complete or not). */
+  readonly podIdentity: boolean;
+  readonly staticKeys: boolean;
+}
+
+/**
+ * Which mechanism this container is set up for, from the variables the webhook injects
+ * (reference/irsa-mechanics.md 1.3). When both sets are present (only possible when hand-set), every SDK
+ * uses web identity first, so IRSA is the mechanism in effect.
+ */
+export const envMechanism: Check<'env.mechanism'> = {
+  id: 'env.mechanism',
+  title: 'Credential mechanism in the environment',
+  stage: 'env',
+  dependsOn: [],
+  async run(ctx) {
+    const irsa = Boolean(ctx.env[AWS_ROLE_ARN] || ctx.env[AWS_WEB_IDENTITY_TOKEN_FILE]);
+    const podIdentity = Boolean(
+      ctx.env[AWS_CONTAINER_CREDENTIALS_FULL_URI] || ctx.env[AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE],
+    );
+    const staticKeys = Boolean(ctx.env[AWS_ACCESS_KEY_ID] && ctx.env[AWS_SECRET_ACCESS_KEY]);
+    const mechanism: Mechanism = irsa ? 'irsa' : podIdentity ? 'pod-identity' : staticKeys ? 'static-keys' : 'none';
+    const output: MechanismOutput = { mechanism, irsa, podIdentity, staticKeys };
+    const facts = { mechanism };
+
+    if (irsa && podIdentity) {
+      return {
+        status: 'warn',
+        summary: 'both IRSA and Pod Identity variables are set; every SDK uses IRSA (web identity) first',
+        output,
+        facts,
+        findings: [
+          {
+            code: 'BOTH_MECHANISMS_CONFIGURED',
+            summary:
+              'This container has both IRSA (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) and Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) variables. The webhook never injects both, so one set was added by hand; SDKs use the IRSA role and ignore the Pod Identity association.',
+            remedy: remedy(
+              'Keep one mechanism: remove the hand-set variables from the pod spec, then recreate the pod.',
+              ['kubectl get pod <POD> -o yaml | grep -n -E "AWS_ROLE_ARN|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_CONTAINER_"'],
+              [LINKS.podIdentity],
+            ),
+          },
+        ],
+      };
+    }
+    if (irsa || podIdentity) {
+      const which = irsa ? 'IRSA (web identity)' : 'EKS Pod Identity';
+      return { status: 'pass', summary: `set up for ${which}`, output, facts };
+    }
+
+    const self = await readPodSelf(ctx);
+    const sa = self.serviceAccount ?? '<SERVICE_ACCOUNT>';
+    const finding: FindingInput = {
+      code: 'IRSA_ENV_MISSING',
+      summary: `Neither IRSA (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) nor Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) variables are set${staticKeys ? ' (only static keys are)' : ''}: the webhook did not mutate this container. Usual causes: the ServiceAccount${self.serviceAccount ? ` "${self.serviceAccount}"` : ''} has no eks.amazonaws.com/role-arn annotation, the pod was created before the annotation or association, the container is listed in skip-containers, or this is an ephemeral debug container (use --target).`,
+      evidence: {
+        namespace: self.namespace ?? null,
+        serviceAccount: self.serviceAccount ?? null,
+        pod: self.podName ?? null,
+      },
+      remedy: remedy(
+        'Annotate the ServiceAccount with the role (IRSA) or create a Pod Identity association, then recreate the pod so the webhook injects the variables.',
+        [
+          `kubectl get serviceaccount ${sa} -n ${ns(self.namespace)} -o jsonpath='{.metadata.annotations}'`,
+          `kubectl annotate serviceaccount ${sa} -n ${ns(self.namespace)} eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
+          `aws eks create-pod-identity-association --cluster-name <CLUSTER> --namespace ${ns(self.namespace)} --service-account ${sa} --role-arn arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>   # or, for Pod Identity`,
+          ...restartCommands(self.namespace, self.podName),
+        ],
+        [LINKS.irsa, LINKS.irsaTroubleshoot],
+      ),
+    };
+    return {
+      status: 'fail',
+      summary: staticKeys ? 'only static keys: no IRSA or Pod Identity variables' : 'no IRSA or Pod Identity variables',
+      output,
+      facts,
+      findings: [finding],
+    };
+  },
+};

@@ -1,0 +1,116 @@
+import packageJson from '../../package.json' with { type: 'json' };
+import { CHECKS } from '../checks/registry';
+import type { Context } from '../context/context';
+import { contextForSelf } from '../context/context';
+import { FINDING_CODES } from '../run/findings';
+import { exitCodeOf, runChecks } from '../run/runner';
+import { UsageError, selectChecks } from '../run/select';
+import type { Check, Report } from '../run/types';
+import { renderJson } from '../render/json';
+import { renderText } from '../render/text';
+import type { CheckCommand, OutputMode } from './args';
+import { HELP, parseCommand } from './args';
+
+export const VERSION: string = packageJson.version;
+
+/** The outside world of the CLI itself: streams and the terminal. */
+export interface Io {
+  readonly stdoutIsTTY: boolean;
+  write(text: string): Promise<void>;
+  writeError(text: string): Promise<void>;
+  readStdin(): Promise<string>;
+}
+
+/** Parse flags, build a Context, run the checks, render, and return the exit code. Never throws. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  try {
+    const command = parseCommand(argv);
+    switch (command.kind) {
+      case 'help':
+        await io.write(HELP);
+        return 0;
+      case 'version':
+        await io.write(`irsa-doctor ${VERSION}\n`);
+        return 0;
+      case 'list-checks':
+        await io.write(command.output === 'json' ? listChecksJson() : listChecksText());
+        return 0;
+      case 'explain':
+        throw new UsageError('explain is not available in this build yet');
+      case 'check':
+        return await diagnose(command, contextForSelf(runOptions(command)), CHECKS, io);
+      case 'demo':
+        throw new UsageError('demo is not available in this build yet');
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      await io.writeError(`irsa-doctor: ${error.message}\nRun "irsa-doctor --help" for usage.\n`);
+      return 2;
+    }
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    await io.writeError(`irsa-doctor: internal error, please report it: ${message}\n`);
+    return 2;
+  }
+}
+
+export function runOptions(command: CheckCommand): Context['options'] {
+  return {
+    offline: command.offline,
+    noKube: command.noKube,
+    timeoutMs: command.timeoutMs,
+    namespace: command.namespace,
+    pod: command.pod,
+    kubeconfig: command.kubeconfig,
+    trustPolicyFile: command.trustPolicy,
+    targetPid: typeof command.target === 'number' ? command.target : undefined,
+  };
+}
+
+/** Runs the checks against ctx and renders in the chosen mode. Shared by `check` and `demo`. */
+export async function diagnose(command: CheckCommand, ctx: Context, all: readonly Check[], io: Io): Promise<number> {
+  const checks = selectChecks(all, command.only, command.skip);
+  const mode = resolveOutput(command.output, io.stdoutIsTTY);
+  let report: Report;
+  if (mode === 'tui') {
+    // Ink (and yoga's WebAssembly) load only on this path: text and JSON runs never pay for them.
+    const { runInTerminal } = await import('../render/tui/index');
+    report = await runInTerminal(ctx, { checks, version: VERSION });
+  } else {
+    report = await runChecks(ctx, { checks, version: VERSION });
+    await io.write(mode === 'json' ? renderJson(report) : renderText(report));
+  }
+  return exitCodeOf(report, { exitZero: command.exitZero });
+}
+
+export function resolveOutput(mode: OutputMode, isTTY: boolean): 'tui' | 'text' | 'json' {
+  if (mode === 'auto') return isTTY ? 'tui' : 'text';
+  return mode;
+}
+
+function listChecksText(): string {
+  const width = Math.max(...CHECKS.map((c) => c.id.length));
+  const lines = ['Checks (in report order):'];
+  for (const check of CHECKS) {
+    const deps = check.dependsOn.length > 0 ? `  [after ${check.dependsOn.join(', ')}]` : '';
+    const needs = check.needs ? `  (${check.needs})` : '';
+    lines.push(`  ${check.id.padEnd(width)}  ${check.title}${needs}${deps}`);
+  }
+  lines.push('', 'Finding codes:');
+  const codeWidth = Math.max(...Object.keys(FINDING_CODES).map((c) => c.length));
+  for (const [code, { severity, meaning }] of Object.entries(FINDING_CODES)) {
+    lines.push(`  ${code.padEnd(codeWidth)}  ${severity.padEnd(7)}  ${meaning}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function listChecksJson(): string {
+  const checks = CHECKS.map((c) => ({
+    id: c.id,
+    title: c.title,
+    stage: c.stage,
+    dependsOn: c.dependsOn,
+    needs: c.needs ?? null,
+  }));
+  const codes = Object.entries(FINDING_CODES).map(([code, v]) => ({ code, ...v }));
+  return `${JSON.stringify({ schemaVersion: 1, checks, codes }, null, 2)}\n`;
+}

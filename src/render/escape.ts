@@ -1,0 +1,23 @@
+/**
+ * Escapes C0/C1 control characters (ESC, CR, BEL, ...) and the Unicode line/bidi controls, so that text from
+ * env values, claims or server bodies can never move the cursor, recolour or hide lines on a terminal.
+ * Tab and newline are escaped too: every value renders on the line it belongs to.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (ch) => {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch === '\n') return '\\n';
+    if (ch === '\r') return '\\r';
+    if (ch === '\t') return '\\t';
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A one-line, escaped, length-bounded rendering of any evidence value. */
+export function displayValue(value: unknown, max = 400): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  const escaped = escapeControl(text);
+  return escaped.length > max ? `${escaped.slice(0, max)}... (${escaped.length - max} more chars)` : escaped;
+}

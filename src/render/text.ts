@@ -1,0 +1,90 @@
+import type { Finding, Report, Status, Verdict } from '../run/types';
+import { assertNever } from '../run/types';
+import { displayValue, escapeControl } from './escape';
+
+/** The label of a status in plain text: fixed width, greppable in Job logs. */
+export function statusLabel(status: Status): string {
+  switch (status) {
+    case 'pass':
+      return 'PASS';
+    case 'warn':
+      return 'WARN';
+    case 'fail':
+      return 'FAIL';
+    case 'skip':
+      return 'SKIP';
+    case 'error':
+      return 'ERR ';
+    default:
+      return assertNever(status);
+  }
+}
+
+export function verdictLine(verdict: Verdict): string {
+  switch (verdict) {
+    case 'healthy':
+      return 'HEALTHY: this pod gets the AWS credentials it is set up for';
+    case 'degraded':
+      return 'DEGRADED: credentials work, with warnings below';
+    case 'broken':
+      return 'BROKEN: this pod will not get the AWS credentials it is set up for';
+    default:
+      return assertNever(verdict);
+  }
+}
+
+/**
+ * Plain text for logs and pipes: no ANSI, no cursor movement, one line per check, then findings with their
+ * fixes, then the verdict. Every string from outside goes through escapeControl.
+ */
+export function renderText(report: Report): string {
+  const lines: string[] = [];
+  const idWidth = Math.max(...report.checks.map((c) => c.id.length), 8);
+  lines.push(`irsa-doctor ${report.tool.version}  mechanism: ${report.mechanism}  (${report.durationMs} ms)`);
+  lines.push('');
+  for (const check of report.checks) {
+    lines.push(`[${statusLabel(check.status)}] ${check.id.padEnd(idWidth)}  ${escapeControl(check.summary)}`);
+    for (const [key, value] of Object.entries(check.details ?? {})) {
+      lines.push(`${' '.repeat(idWidth + 9)}${escapeControl(key)}: ${displayValue(value)}`);
+    }
+  }
+  const identity = report.identity;
+  if (identity.expectedRoleArn || identity.callerArn || identity.nodeRoleArn) {
+    lines.push('');
+    lines.push('Identity');
+    if (identity.expectedRoleArn) lines.push(`  expected role: ${escapeControl(identity.expectedRoleArn)}`);
+    if (identity.callerArn)
+      lines.push(`  caller:        ${escapeControl(identity.callerArn)} (source: ${identity.source})`);
+    if (identity.nodeRoleArn) lines.push(`  node role:     ${escapeControl(identity.nodeRoleArn)}`);
+  }
+  if (report.findings.length > 0) {
+    lines.push('');
+    lines.push('Findings');
+    for (const finding of report.findings) lines.push(...findingLines(finding));
+  }
+  lines.push('');
+  lines.push(verdictLine(report.verdict));
+  if (report.rootCause) {
+    const cause = report.rootCause;
+    lines.push(`Root cause: ${cause.code} (${cause.checkId})`);
+    lines.push(`  ${escapeControl(cause.summary)}`);
+    lines.push(`Fix: ${escapeControl(cause.remedy.summary)}`);
+    for (const command of cause.remedy.commands) lines.push(`  $ ${escapeControl(command)}`);
+    for (const link of cause.remedy.links) lines.push(`  see ${escapeControl(link)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function findingLines(finding: Finding): string[] {
+  const lines = [`  ${finding.severity.toUpperCase().padEnd(7)} ${finding.code} (${finding.checkId})`];
+  lines.push(`          ${escapeControl(finding.summary)}`);
+  const evidence = Object.entries(finding.evidence);
+  if (evidence.length > 0) {
+    lines.push(
+      `          evidence: ${evidence.map(([k, v]) => `${escapeControl(k)}=${displayValue(v, 200)}`).join(', ')}`,
+    );
+  }
+  lines.push(`          fix: ${escapeControl(finding.remedy.summary)}`);
+  for (const command of finding.remedy.commands) lines.push(`            $ ${escapeControl(command)}`);
+  return lines;
+}

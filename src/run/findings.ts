@@ -1,0 +1,112 @@
+/**
+ * The finding codes of ../shared/CONTRACT.md section 4: stable, never renamed, only added to.
+ * The severity of a finding is a property of its code, so no check can report the same code with two
+ * severities, and `--list-checks` / the README list them from this one table.
+ */
+export type Severity = 'error' | 'warning' | 'info';
+
+export const FINDING_CODES = {
+  IRSA_ENV_MISSING: { severity: 'error', meaning: 'no IRSA and no Pod Identity variables: the pod was not mutated' },
+  IRSA_ENV_PARTIAL: { severity: 'error', meaning: 'only one of AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE' },
+  ROLE_ARN_INVALID: { severity: 'error', meaning: 'AWS_ROLE_ARN is not a valid IAM role ARN' },
+  POD_IDENTITY_ENV_PARTIAL: {
+    severity: 'error',
+    meaning: 'container-credentials URI without its token file, or the reverse',
+  },
+  STATIC_CREDENTIALS_OVERRIDE: {
+    severity: 'error',
+    meaning: 'static keys, a profile or a shared credentials file win over web identity in the SDK chain',
+  },
+  REGION_MISSING: { severity: 'warning', meaning: 'no region: SDKs fall back to us-east-1 / the global STS endpoint' },
+  PROXY_INTERCEPTS_METADATA: {
+    severity: 'error',
+    meaning: 'a proxy is set and NO_PROXY does not cover the metadata addresses or the STS host',
+  },
+  TOKEN_FILE_MISSING: { severity: 'error', meaning: 'the token file does not exist' },
+  TOKEN_FILE_UNREADABLE: { severity: 'error', meaning: 'the token file exists but this uid/gid cannot read it' },
+  TOKEN_MALFORMED: { severity: 'error', meaning: 'the token is not a JWT, or claims are missing' },
+  TOKEN_EXPIRED: { severity: 'error', meaning: 'exp is in the past' },
+  TOKEN_NOT_YET_VALID: { severity: 'error', meaning: 'nbf/iat in the future beyond tolerance (clock skew)' },
+  TOKEN_STALE: { severity: 'warning', meaning: 'the token file has not been refreshed when the kubelet should have' },
+  TOKEN_AUDIENCE_MISMATCH: { severity: 'error', meaning: 'aud lacks the audience the mechanism needs' },
+  TOKEN_SUBJECT_MISMATCH: { severity: 'error', meaning: "sub names another namespace/SA than this pod's" },
+  OIDC_DISCOVERY_UNREACHABLE: {
+    severity: 'warning',
+    meaning: "the issuer's discovery document cannot be fetched from the pod",
+  },
+  OIDC_ISSUER_MISMATCH: { severity: 'error', meaning: "discovery issuer differs from the token's iss" },
+  TOKEN_SIGNATURE_INVALID: { severity: 'error', meaning: "the token is not signed by any key in the issuer's JWKS" },
+  STS_UNREACHABLE: { severity: 'error', meaning: 'DNS, connect or read timeout towards STS' },
+  TRUST_POLICY_DENIED: { severity: 'error', meaning: 'STS AccessDenied on AssumeRoleWithWebIdentity' },
+  TRUST_POLICY_SUB_MISMATCH: {
+    severity: 'error',
+    meaning: "the trust policy's :sub condition does not match this token",
+  },
+  TRUST_POLICY_AUD_MISMATCH: { severity: 'error', meaning: "the trust policy's :aud condition does not match" },
+  TRUST_POLICY_PRINCIPAL_MISMATCH: {
+    severity: 'error',
+    meaning: "the Federated principal is not this issuer's provider",
+  },
+  OIDC_PROVIDER_NOT_REGISTERED: {
+    severity: 'error',
+    meaning: 'no IAM OIDC provider for this issuer in the role account',
+  },
+  OIDC_AUDIENCE_NOT_ALLOWED: {
+    severity: 'error',
+    meaning: "the token audience is not in the provider's client-ID list",
+  },
+  OIDC_KEYS_UNRETRIEVABLE: { severity: 'error', meaning: "STS could not retrieve the issuer's verification keys" },
+  STS_TOKEN_EXPIRED: { severity: 'error', meaning: 'STS says ExpiredTokenException' },
+  STS_REGION_DISABLED: { severity: 'error', meaning: 'STS is deactivated in the region called' },
+  STS_THROTTLED: { severity: 'warning', meaning: 'throttling on STS' },
+  STS_ERROR: { severity: 'error', meaning: 'any other STS error' },
+  NO_CREDENTIALS: { severity: 'error', meaning: 'the SDK default chain finds no credentials at all' },
+  NODE_ROLE_FALLBACK: { severity: 'error', meaning: "the credentials the app would get are the node's instance role" },
+  IDENTITY_MISMATCH: { severity: 'error', meaning: 'the caller identity is not the expected role' },
+  IMDS_REACHABLE: { severity: 'warning', meaning: 'the pod can obtain node credentials from IMDS' },
+  POD_IDENTITY_AGENT_UNREACHABLE: { severity: 'error', meaning: 'no answer from the Pod Identity agent' },
+  POD_IDENTITY_ACCESS_DENIED: { severity: 'error', meaning: 'the agent says EKS may not assume the role' },
+  POD_IDENTITY_NO_ASSOCIATION: { severity: 'error', meaning: 'the agent finds no association for this SA' },
+  POD_IDENTITY_TOKEN_REJECTED: { severity: 'error', meaning: 'the agent rejects the token' },
+  BOTH_MECHANISMS_CONFIGURED: { severity: 'warning', meaning: 'IRSA and Pod Identity both present' },
+  K8S_API_FORBIDDEN: {
+    severity: 'info',
+    meaning: 'the SA may not read pods/serviceaccounts; Kubernetes checks skipped',
+  },
+  SA_ANNOTATION_MISSING: { severity: 'error', meaning: 'the ServiceAccount has no eks.amazonaws.com/role-arn' },
+  SA_ROLE_CHANGED_RESTART_NEEDED: {
+    severity: 'error',
+    meaning: "the SA annotation names another role than the pod's AWS_ROLE_ARN",
+  },
+  CONTAINER_NOT_INJECTED: { severity: 'warning', meaning: 'some containers of the pod lack the env/volume' },
+  EPHEMERAL_CONTAINER: {
+    severity: 'warning',
+    meaning: 'running in a debug container, which the webhook never mutates',
+  },
+  WEBHOOK_MISSING: { severity: 'error', meaning: 'no pod-identity-webhook MutatingWebhookConfiguration' },
+  // Added by irsa-doctor beyond the first contract table (extend, never rename).
+  TOKEN_FILE_TOO_LARGE: {
+    severity: 'error',
+    meaning: 'the token file is far larger than any JWT; it was not read whole',
+  },
+  TOKEN_FILE_NOT_REGULAR: { severity: 'error', meaning: 'the token path is a directory or another non-file' },
+  ENDPOINT_OVERRIDE: {
+    severity: 'warning',
+    meaning: 'AWS_ENDPOINT_URL(_STS) sends the STS call of every SDK somewhere else',
+  },
+  STS_GLOBAL_ENDPOINT: {
+    severity: 'warning',
+    meaning: 'an SDK family would call the global STS endpoint from this env',
+  },
+  SDK_CHAINS_DISAGREE: { severity: 'warning', meaning: 'SDK families would pick different credentials from this env' },
+  ROLE_SESSION_NAME_INVALID: {
+    severity: 'error',
+    meaning: 'AWS_ROLE_SESSION_NAME breaks the STS RoleSessionName rule',
+  },
+} as const satisfies Record<string, { severity: Severity; meaning: string }>;
+
+export type FindingCode = keyof typeof FINDING_CODES;
+
+export function severityOf(code: FindingCode): Severity {
+  return FINDING_CODES[code].severity;
+}

@@ -1,0 +1,254 @@
+import type { Context } from '../context/context';
+import type { CheckId } from '../checks/outputs';
+import { severityOf } from './findings';
+import type {
+  Check,
+  CheckOutcome,
+  CheckResult,
+  Facts,
+  Finding,
+  Identity,
+  Mechanism,
+  Report,
+  RootCause,
+  Status,
+  Upstream,
+  Verdict,
+} from './types';
+import { STAGE_ORDER, assertNever } from './types';
+
+export interface RunEvents {
+  onStart?(check: Check): void;
+  onFinish?(result: CheckResult, findings: readonly Finding[]): void;
+}
+
+export interface RunPlan {
+  readonly checks: readonly Check[];
+  readonly version: string;
+  readonly events?: RunEvents;
+  /** Each check's own deadline when it sets none. */
+  readonly defaultCheckTimeoutMs?: number;
+}
+
+interface Settled {
+  readonly result: CheckResult;
+  readonly outcome: CheckOutcome | undefined;
+  readonly findings: readonly Finding[];
+}
+
+const DEFAULT_CHECK_TIMEOUT_MS = 5_000;
+
+/**
+ * Runs the checks: each starts as soon as its dependencies settle, so independent checks run in parallel,
+ * and results are reported in declared order. Every throw and timeout becomes status `error`; the run never
+ * outlives ctx.options.timeoutMs (checks still running then are reported as `error`).
+ */
+export async function runChecks(ctx: Context, plan: RunPlan): Promise<Report> {
+  const startedAt = ctx.clock.now();
+  const runDeadline = startedAt + ctx.options.timeoutMs;
+  const settled = new Map<CheckId, Promise<Settled>>();
+  const finished = new Map<CheckId, Settled>();
+
+  for (const check of plan.checks) {
+    const upstreamIds = [...check.dependsOn, ...(check.uses ?? [])];
+    const run = async (): Promise<Settled> => {
+      await Promise.all(upstreamIds.map((id) => settled.get(id)));
+      const blocker = check.dependsOn.find((id) => !isUsable(finished.get(id)?.result.status));
+      if (blocker !== undefined) {
+        const dep = finished.get(blocker);
+        const why = dep ? `${blocker} ${describeStatus(dep.result.status)}` : `${blocker} was not selected`;
+        return skipped(check, `skipped: depends on ${why}`);
+      }
+      const reason = unavailableReason(check, ctx);
+      if (reason) return skipped(check, reason);
+      return execute(check, ctx, upstreamView(check, finished), runDeadline, plan);
+    };
+    const promise = run().then((s) => {
+      finished.set(check.id, s);
+      plan.events?.onFinish?.(s.result, s.findings);
+      return s;
+    });
+    settled.set(check.id, promise);
+  }
+
+  const all = await Promise.all(plan.checks.map((c) => settled.get(c.id) as Promise<Settled>));
+  return assembleReport(ctx, plan, all, startedAt);
+}
+
+function isUsable(status: Status | undefined): boolean {
+  return status === 'pass' || status === 'warn';
+}
+
+function describeStatus(status: Status): string {
+  switch (status) {
+    case 'pass':
+      return 'passing';
+    case 'warn':
+      return 'warning';
+    case 'fail':
+      return 'which failed';
+    case 'skip':
+      return 'which was skipped';
+    case 'error':
+      return 'which could not run';
+    default:
+      return assertNever(status);
+  }
+}
+
+function unavailableReason(check: Check, ctx: Context): string | undefined {
+  if (check.needs === 'network' && ctx.options.offline) return 'skipped: --offline (no network calls)';
+  if (check.needs === 'kube' && (ctx.options.offline || ctx.options.noKube)) {
+    return `skipped: ${ctx.options.offline ? '--offline' : '--no-kube'} (no Kubernetes API calls)`;
+  }
+  return undefined;
+}
+
+function upstreamView(check: Check, finished: ReadonlyMap<CheckId, Settled>): Upstream {
+  const declared = new Set<CheckId>([...check.dependsOn, ...(check.uses ?? [])]);
+  const guard = (id: CheckId): Settled | undefined => {
+    if (!declared.has(id)) throw new Error(`${check.id} reads ${id} without declaring it in dependsOn or uses`);
+    return finished.get(id);
+  };
+  return {
+    output(id) {
+      const s = guard(id);
+      return s && isUsable(s.result.status) ? (s.outcome?.output as never) : undefined;
+    },
+    status: (id) => guard(id)?.result.status,
+  };
+}
+
+function skipped(check: Check, summary: string): Settled {
+  return { result: resultOf(check, 'skip', summary, 0), outcome: undefined, findings: [] };
+}
+
+function resultOf(
+  check: Check,
+  status: Status,
+  summary: string,
+  durationMs: number,
+  outcome?: CheckOutcome,
+): CheckResult {
+  return {
+    id: check.id,
+    title: check.title,
+    status,
+    summary,
+    durationMs,
+    dependsOn: check.dependsOn,
+    ...(outcome?.details && Object.keys(outcome.details).length > 0 ? { details: outcome.details } : {}),
+  };
+}
+
+async function execute(
+  check: Check,
+  ctx: Context,
+  upstream: Upstream,
+  runDeadline: number,
+  plan: RunPlan,
+): Promise<Settled> {
+  const started = ctx.clock.now();
+  const own = check.timeoutMs ?? plan.defaultCheckTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const budget = Math.min(own, runDeadline - started);
+  if (budget <= 0) {
+    return {
+      result: resultOf(check, 'error', 'not run: the run deadline (--timeout) was reached', 0),
+      outcome: undefined,
+      findings: [],
+    };
+  }
+  plan.events?.onStart?.(check);
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), budget);
+  });
+  try {
+    const outcome = await Promise.race([check.run(ctx, upstream, controller.signal), timeout]);
+    const durationMs = Math.round(ctx.clock.now() - started);
+    if (outcome === 'timeout') {
+      controller.abort(new Error('timeout'));
+      const which = budget < own ? 'the run deadline (--timeout)' : `its ${own} ms timeout`;
+      return {
+        result: resultOf(check, 'error', `did not finish within ${which}`, durationMs),
+        outcome: undefined,
+        findings: [],
+      };
+    }
+    const findings = (outcome.findings ?? []).map((f): Finding => ({
+      ...f,
+      severity: severityOf(f.code),
+      checkId: check.id,
+      evidence: f.evidence ?? {},
+    }));
+    return { result: resultOf(check, outcome.status, outcome.summary, durationMs, outcome), outcome, findings };
+  } catch (error) {
+    const durationMs = Math.round(ctx.clock.now() - started);
+    return {
+      result: resultOf(check, 'error', `the check itself failed: ${describeError(error)}`, durationMs),
+      outcome: undefined,
+      findings: [],
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+function assembleReport(ctx: Context, plan: RunPlan, all: readonly Settled[], startedAt: number): Report {
+  const findings = all.flatMap((s) => s.findings);
+  const facts = all.map((s) => s.outcome?.facts).filter((f): f is Facts => f !== undefined);
+  const mechanism: Mechanism = facts.reduce<Mechanism>((m, f) => f.mechanism ?? m, 'none');
+  const identity: Identity = facts.reduce<Identity>((id, f) => ({ ...id, ...f.identity }), {
+    expectedRoleArn: ctx.env.AWS_ROLE_ARN ?? null,
+    callerArn: null,
+    source: 'unknown',
+    nodeRoleArn: null,
+  });
+  return {
+    schemaVersion: 1,
+    tool: { name: 'irsa-doctor', version: plan.version },
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs: Math.round(ctx.clock.now() - startedAt),
+    mechanism,
+    verdict: verdictOf(
+      findings,
+      all.map((s) => s.result),
+    ),
+    rootCause: rootCauseOf(findings, plan.checks),
+    findings,
+    checks: all.map((s) => s.result),
+    identity,
+  };
+}
+
+/** `broken` on any error finding; `degraded` on warnings or checks that could not run; else `healthy`. */
+export function verdictOf(findings: readonly Finding[], checks: readonly CheckResult[]): Verdict {
+  if (findings.some((f) => f.severity === 'error')) return 'broken';
+  if (findings.some((f) => f.severity === 'warning')) return 'degraded';
+  if (checks.some((c) => c.status === 'error' || c.status === 'warn')) return 'degraded';
+  return 'healthy';
+}
+
+/** The earliest broken link of env -> token -> issuer -> STS -> identity; declared order breaks ties. */
+export function rootCauseOf(findings: readonly Finding[], checks: readonly Check[]): RootCause | null {
+  const position = new Map(checks.map((c, i) => [c.id, { stage: STAGE_ORDER.indexOf(c.stage), index: i }]));
+  const rank = (f: Finding) => position.get(f.checkId) ?? { stage: STAGE_ORDER.length, index: checks.length };
+  const errors = findings
+    .map((f, order) => ({ f, order }))
+    .filter(({ f }) => f.severity === 'error')
+    .sort((a, b) => rank(a.f).stage - rank(b.f).stage || rank(a.f).index - rank(b.f).index || a.order - b.order);
+  const first = errors[0]?.f;
+  return first ? { code: first.code, checkId: first.checkId, summary: first.summary, remedy: first.remedy } : null;
+}
+
+/** Exit codes of CONTRACT.md section 1: 0 healthy (warnings allowed), 1 a problem was found. */
+export function exitCodeOf(report: Report, options: { exitZero: boolean }): 0 | 1 {
+  if (options.exitZero) return 0;
+  return report.findings.some((f) => f.severity === 'error') ? 1 : 0;
+}

@@ -1,0 +1,124 @@
+import type { Context } from '../context/context';
+import type { CheckId, CheckOutputs } from '../checks/outputs';
+import type { FindingCode, Severity } from './findings';
+
+/**
+ * `pass` ok; `warn` works but risky; `fail` the thing is broken; `skip` not run (the reason is the summary);
+ * `error` the check itself could not run (timeout, unexpected response). CONTRACT.md section 3.
+ */
+export type Status = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
+export const STATUSES: readonly Status[] = ['pass', 'warn', 'fail', 'skip', 'error'];
+
+/**
+ * The links of the credential chain, in the order a broken link explains the ones after it. `kube` comes first
+ * because a ServiceAccount without its annotation explains why the env is missing.
+ */
+export type Stage = 'kube' | 'env' | 'token' | 'issuer' | 'sts' | 'identity';
+export const STAGE_ORDER: readonly Stage[] = ['kube', 'env', 'token', 'issuer', 'sts', 'identity'];
+
+export type Mechanism = 'irsa' | 'pod-identity' | 'static-keys' | 'node-role' | 'none';
+export type Verdict = 'healthy' | 'degraded' | 'broken';
+export type CredentialSource = 'irsa' | 'pod-identity' | 'node-role' | 'static-keys' | 'profile' | 'none' | 'unknown';
+
+export interface Remedy {
+  readonly summary: string;
+  readonly commands: readonly string[];
+  readonly links: readonly string[];
+}
+
+/** Evidence values are data for the reader; strings from outside are escaped by the renderers. */
+export type Evidence = Readonly<Record<string, unknown>>;
+
+export interface FindingInput {
+  readonly code: FindingCode;
+  readonly summary: string;
+  readonly evidence?: Evidence;
+  readonly remedy: Remedy;
+}
+
+export interface Finding extends FindingInput {
+  readonly severity: Severity;
+  readonly checkId: CheckId;
+  readonly evidence: Evidence;
+}
+
+export interface Identity {
+  readonly expectedRoleArn: string | null;
+  readonly callerArn: string | null;
+  readonly source: CredentialSource;
+  readonly nodeRoleArn: string | null;
+}
+
+/** What a check may state about the whole pod; merged into the Report in declared order. */
+export interface Facts {
+  readonly mechanism?: Mechanism;
+  readonly identity?: Partial<Identity>;
+}
+
+export interface CheckOutcome<Out = unknown> {
+  readonly status: Status;
+  readonly summary: string;
+  readonly findings?: readonly FindingInput[];
+  /** Typed data for the checks that depend on this one. Never rendered as such. */
+  readonly output?: Out;
+  /** Short display lines (claims, paths, endpoints): rendered in text/TUI and in JSON as `details`. */
+  readonly details?: Readonly<Record<string, string | number | boolean | null>>;
+  readonly facts?: Facts;
+}
+
+export interface Upstream {
+  /** The output of a check this one declared in `dependsOn` or `uses`; undefined when it did not pass. */
+  output<K extends CheckId>(id: K): CheckOutputs[K] | undefined;
+  /** The status of a declared dependency, for checks that adapt to a soft dependency. */
+  status(id: CheckId): Status | undefined;
+}
+
+export interface Check<K extends CheckId = CheckId> {
+  readonly id: K;
+  readonly title: string;
+  readonly stage: Stage;
+  /** Hard dependencies: this check is `skip` unless each of them ends `pass` or `warn`. */
+  readonly dependsOn: readonly CheckId[];
+  /** Soft dependencies: waited for and readable, but their failure does not skip this check. */
+  readonly uses?: readonly CheckId[];
+  /** What the check needs beyond env and files; `--offline` / `--no-kube` skip it with that reason. */
+  readonly needs?: 'network' | 'kube';
+  /** Its own deadline; the run's deadline still wins when it is nearer. */
+  readonly timeoutMs?: number;
+  run(ctx: Context, upstream: Upstream, signal: AbortSignal): Promise<CheckOutcome<CheckOutputs[K]>>;
+}
+
+export interface CheckResult {
+  readonly id: CheckId;
+  readonly title: string;
+  readonly status: Status;
+  readonly summary: string;
+  readonly durationMs: number;
+  readonly dependsOn: readonly CheckId[];
+  readonly details?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export interface RootCause {
+  readonly code: FindingCode;
+  readonly checkId: CheckId;
+  readonly summary: string;
+  readonly remedy: Remedy;
+}
+
+export interface Report {
+  readonly schemaVersion: 1;
+  readonly tool: { readonly name: 'irsa-doctor'; readonly version: string };
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly mechanism: Mechanism;
+  readonly verdict: Verdict;
+  readonly rootCause: RootCause | null;
+  readonly findings: readonly Finding[];
+  readonly checks: readonly CheckResult[];
+  readonly identity: Identity;
+}
+
+/** Fails to compile when a union member is not handled; throws if reached at run time anyway. */
+export function assertNever(value: never): never {
+  throw new Error(`unhandled value: ${String(value)}`);
+}

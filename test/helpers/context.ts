@@ -1,0 +1,33 @@
+import type { Context, Env, RunOptions } from '../../src/context/context';
+import { DEFAULT_OPTIONS } from '../../src/context/context';
+import { createFileView } from '../../src/context/files';
+
+export interface FixtureContextInit extends Partial<RunOptions> {
+  env?: Env;
+  /** A directory standing in for the container's filesystem root. */
+  root?: string;
+  now?: number;
+  uid?: number;
+  gid?: number;
+  groups?: number[];
+}
+
+/** A Context over fixture env and a fixture root: no check in a test reads the real process env or /. */
+export function fixtureContext(init: FixtureContextInit = {}): Context {
+  const {
+    env = {},
+    root = '/nonexistent-fixture-root',
+    now,
+    uid = 1000,
+    gid = 1000,
+    groups = [1000],
+    ...options
+  } = init;
+  return {
+    env,
+    files: createFileView(root),
+    clock: { now: () => now ?? Date.now() },
+    user: { uid, gid, groups },
+    options: { ...DEFAULT_OPTIONS, ...options },
+  };
+}

@@ -2,6 +2,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { CHECKS } from '../checks/registry';
 import type { Context } from '../context/context';
 import { contextForSelf } from '../context/context';
+import { TargetError, contextForTarget, pickAutoTarget } from '../context/target';
 import { FINDING_CODES } from '../run/findings';
 import { exitCodeOf, runChecks } from '../run/runner';
 import { UsageError, selectChecks } from '../run/select';
@@ -38,11 +39,15 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case 'explain':
         throw new UsageError('explain is not available in this build yet');
       case 'check':
-        return await diagnose(command, contextForSelf(runOptions(command)), CHECKS, io);
+        return await diagnose(command, await contextFor(command), CHECKS, io);
       case 'demo':
         throw new UsageError('demo is not available in this build yet');
     }
   } catch (error) {
+    if (error instanceof TargetError) {
+      await io.writeError(`irsa-doctor: ${error.message}\n`);
+      return 2;
+    }
     if (error instanceof UsageError) {
       await io.writeError(`irsa-doctor: ${error.message}\nRun "irsa-doctor --help" for usage.\n`);
       return 2;
@@ -51,6 +56,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     await io.writeError(`irsa-doctor: internal error, please report it: ${message}\n`);
     return 2;
   }
+}
+
+/** This container, or with --target the container of another process of the pod. */
+async function contextFor(command: CheckCommand): Promise<Context> {
+  const options = runOptions(command);
+  if (command.target === undefined) return contextForSelf(options);
+  const pid = command.target === 'auto' ? await pickAutoTarget() : command.target;
+  return contextForTarget(pid, options);
 }
 
 export function runOptions(command: CheckCommand): Context['options'] {

@@ -1,0 +1,173 @@
+import { promises as fsp } from 'node:fs';
+import type { Context, Env, ProcessUser, RunOptions } from './context';
+import { systemClock } from './context';
+import { createFileView, errnoCode } from './files';
+
+/**
+ * `--target PID|auto`: diagnose another container of the pod from a `kubectl debug --target` container,
+ * which shares the app's process namespace but has none of its env or token mount (the webhook never
+ * mutates ephemeral containers: reference/irsa-mechanics.md 1.3). Env comes from /proc/PID/environ, files
+ * through /proc/PID/root, and the uid/gids that will open the token file from /proc/PID/status.
+ */
+export class TargetError extends Error {
+  override readonly name = 'TargetError';
+}
+
+/** How to get a debug container that may read the app's /proc entries. */
+export const TARGET_ACCESS_HELP = [
+  "Reading another process's /proc/PID/environ and /proc/PID/root needs the same uid as that process or CAP_SYS_PTRACE.",
+  'Start the debug container with one of:',
+  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=sysadmin -- /irsa-doctor --target auto',
+  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>}}\') -- /irsa-doctor --target auto',
+  "(--target=<APP_CONTAINER> shares the app container's process namespace; without it the app's processes are not visible.)",
+].join('\n');
+
+export interface PeerProcess {
+  readonly pid: number;
+  readonly command: string;
+  /** Identifies the container: processes of one container share their root directory. */
+  readonly rootId: string;
+}
+
+export async function contextForTarget(pid: number, options: RunOptions, procRoot = '/proc'): Promise<Context> {
+  const base = `${procRoot}/${pid}`;
+  let environ: Buffer;
+  try {
+    environ = await fsp.readFile(`${base}/environ`);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ENOENT' || code === 'ESRCH')
+      throw new TargetError(`--target ${pid}: no such process in this PID namespace.\n${TARGET_ACCESS_HELP}`);
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new TargetError(
+        `--target ${pid}: permission denied reading ${base}/environ (other uid, no CAP_SYS_PTRACE).\n${TARGET_ACCESS_HELP}`,
+      );
+    }
+    throw new TargetError(
+      `--target ${pid}: cannot read ${base}/environ: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const user = await readProcessUser(`${base}/status`);
+  return {
+    env: parseEnviron(environ),
+    files: createFileView(`${base}/root`),
+    clock: systemClock,
+    user,
+    options: { ...options, targetPid: pid },
+  };
+}
+
+/** NUL-separated NAME=VALUE records; a record without "=" is ignored, the first "=" splits. */
+export function parseEnviron(bytes: Buffer): Env {
+  const env: Record<string, string> = {};
+  for (const record of bytes.toString('utf8').split('\0')) {
+    const eq = record.indexOf('=');
+    if (eq <= 0) continue;
+    env[record.slice(0, eq)] = record.slice(eq + 1);
+  }
+  return env;
+}
+
+/** The effective uid/gid and supplementary groups from /proc/PID/status ("Uid: real effective saved fs"). */
+export async function readProcessUser(statusPath: string): Promise<ProcessUser> {
+  let text: string;
+  try {
+    text = await fsp.readFile(statusPath, 'utf8');
+  } catch (error) {
+    throw new TargetError(`cannot read ${statusPath}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const field = (name: string): number[] => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}:`));
+    return line
+      ? line
+          .slice(name.length + 1)
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number)
+      : [];
+  };
+  const uid = field('Uid')[1] ?? field('Uid')[0];
+  const gid = field('Gid')[1] ?? field('Gid')[0];
+  if (uid === undefined || gid === undefined || Number.isNaN(uid) || Number.isNaN(gid)) {
+    throw new TargetError(`cannot parse the uid/gid in ${statusPath}`);
+  }
+  return { uid, gid, groups: field('Groups').filter((g) => !Number.isNaN(g)) };
+}
+
+/**
+ * The processes of OTHER containers of this pod (shared process namespace): not this one, not its
+ * ancestors, not the pause container, and not processes rooted in this container's filesystem.
+ */
+export async function listPeerProcesses(procRoot = '/proc', selfPid = process.pid): Promise<PeerProcess[]> {
+  const ownRoot = await rootIdOf(procRoot, 'self');
+  const ancestors = await ancestorsOf(procRoot, selfPid);
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(procRoot);
+  } catch {
+    return [];
+  }
+  const peers: PeerProcess[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === selfPid || ancestors.has(pid)) continue;
+    const command = (await readText(`${procRoot}/${pid}/cmdline`)).split('\0').filter(Boolean).join(' ');
+    if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
+    const rootId = await rootIdOf(procRoot, String(pid));
+    if (rootId === undefined || (ownRoot !== undefined && rootId === ownRoot)) continue;
+    peers.push({ pid, command, rootId });
+  }
+  return peers.sort((a, b) => a.pid - b.pid);
+}
+
+/** `--target auto`: the first process of the only other container; several containers is a usage error. */
+export async function pickAutoTarget(procRoot = '/proc', selfPid = process.pid): Promise<number> {
+  const peers = await listPeerProcesses(procRoot, selfPid);
+  if (peers.length === 0) {
+    throw new TargetError(
+      `--target auto: no process of another container is visible (or readable) from here.\n${TARGET_ACCESS_HELP}`,
+    );
+  }
+  const containers = new Map<string, PeerProcess>();
+  for (const peer of peers) if (!containers.has(peer.rootId)) containers.set(peer.rootId, peer);
+  if (containers.size > 1) {
+    const listing = [...containers.values()].map((p) => `  --target ${p.pid}   ${p.command.slice(0, 100)}`).join('\n');
+    throw new TargetError(
+      `--target auto: processes of ${containers.size} other containers are visible; choose one:\n${listing}`,
+    );
+  }
+  const [only] = containers.values();
+  return (only as PeerProcess).pid;
+}
+
+async function rootIdOf(procRoot: string, pid: string): Promise<string | undefined> {
+  try {
+    const s = await fsp.stat(`${procRoot}/${pid}/root`);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function ancestorsOf(procRoot: string, pid: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  let current = pid;
+  for (let i = 0; i < 64; i++) {
+    const status = await readText(`${procRoot}/${current}/status`);
+    const ppid = Number(/^PPid:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+    if (!ppid || seen.has(ppid)) break;
+    seen.add(ppid);
+    current = ppid;
+  }
+  return seen;
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await fsp.readFile(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OPTIONS } from '../../../src/context/context';
+import {
+  TargetError,
+  contextForTarget,
+  listPeerProcesses,
+  parseEnviron,
+  pickAutoTarget,
+} from '../../../src/context/target';
+
+/** A fake /proc: each pid has environ, status, cmdline and a root directory (its container filesystem). */
+function fakeProc(
+  processes: { pid: number; ppid?: number; env?: Record<string, string>; cmd: string; root: string; uid?: number }[],
+) {
+  const proc = mkdtempSync(path.join(tmpdir(), 'irsa-proc-'));
+  for (const p of processes) {
+    const dir = path.join(proc, String(p.pid));
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'cmdline'), p.cmd.split(' ').join('\0') + '\0');
+    const uid = p.uid ?? 1000;
+    writeFileSync(
+      path.join(dir, 'status'),
+      `Name:\tx\nPPid:\t${p.ppid ?? 0}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t2000\t2000\t2000\t2000\nGroups:\t2000 65534 \n`,
+    );
+    if (p.env)
+      writeFileSync(
+        path.join(dir, 'environ'),
+        Object.entries(p.env)
+          .map(([k, v]) => `${k}=${v}\0`)
+          .join(''),
+      );
+    symlinkSync(p.root, path.join(dir, 'root'));
+  }
+  return proc;
+}
+
+describe(parseEnviron, () => {
+  it('splits NUL records on the first "=" and ignores records without one', () => {
+    const env = parseEnviron(Buffer.from('A=1\0B=x=y\0junk\0=nokey\0EMPTY=\0'));
+    expect(env).toEqual({ A: '1', B: 'x=y', EMPTY: '' });
+  });
+});
+
+describe(contextForTarget, () => {
+  const appRoot = mkdtempSync(path.join(tmpdir(), 'irsa-approot-'));
+  mkdirSync(path.join(appRoot, 'var/run/secrets/eks.amazonaws.com/serviceaccount'), { recursive: true });
+  writeFileSync(path.join(appRoot, 'var/run/secrets/eks.amazonaws.com/serviceaccount/token'), 'app-token');
+  const proc = fakeProc([
+    {
+      pid: 7,
+      cmd: 'node server.js',
+      root: appRoot,
+      env: { AWS_ROLE_ARN: 'arn:aws:iam::111122223333:role/app' },
+      uid: 1001,
+    },
+  ]);
+
+  it("reads the target's env, its files through its root, and its uid/gids", async () => {
+    const ctx = await contextForTarget(7, DEFAULT_OPTIONS, proc);
+    expect(ctx.env.AWS_ROLE_ARN).toBe('arn:aws:iam::111122223333:role/app');
+    expect(ctx.user).toEqual({ uid: 1001, gid: 2000, groups: [2000, 65534] });
+    expect(ctx.options.targetPid).toBe(7);
+    const { bytes } = await ctx.files.readHead('/var/run/secrets/eks.amazonaws.com/serviceaccount/token', 100);
+    expect(bytes.toString()).toBe('app-token');
+  });
+
+  it('explains a missing process with the kubectl debug flags', async () => {
+    await expect(contextForTarget(99, DEFAULT_OPTIONS, proc)).rejects.toThrow(
+      /no such process[\s\S]*--profile=sysadmin/,
+    );
+  });
+});
+
+describe(pickAutoTarget, () => {
+  const ownRoot = mkdtempSync(path.join(tmpdir(), 'irsa-own-'));
+  const app = mkdtempSync(path.join(tmpdir(), 'irsa-app-'));
+  const sidecar = mkdtempSync(path.join(tmpdir(), 'irsa-side-'));
+  const procFor = (withSidecar: boolean) =>
+    fakeProc([
+      { pid: 1, cmd: '/pause', root: mkdtempSync(path.join(tmpdir(), 'irsa-pause-')) },
+      { pid: 10, cmd: 'node server.js', root: app },
+      { pid: 11, ppid: 10, cmd: 'node worker.js', root: app },
+      ...(withSidecar ? [{ pid: 20, cmd: 'envoy -c /etc/envoy.yaml', root: sidecar }] : []),
+      { pid: 30, cmd: 'sh', root: ownRoot },
+      { pid: 31, ppid: 30, cmd: '/irsa-doctor --target auto', root: ownRoot },
+    ]);
+
+  it('picks the first process of the only other container, skipping pause and its own container', async () => {
+    const proc = procFor(false);
+    symlinkSync(ownRoot, path.join(proc, 'self'));
+    expect(await pickAutoTarget(proc, 31)).toBe(10);
+  });
+
+  it('lists the containers and says how to choose when there are several', async () => {
+    const proc = procFor(true);
+    symlinkSync(ownRoot, path.join(proc, 'self'));
+    const error = await pickAutoTarget(proc, 31).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TargetError);
+    expect(String(error)).toContain('2 other containers');
+    expect(String(error)).toContain('--target 10');
+    expect(String(error)).toContain('--target 20');
+  });
+
+  it('lists nothing when no other container is visible', async () => {
+    const proc = fakeProc([{ pid: 31, cmd: '/irsa-doctor', root: ownRoot }]);
+    symlinkSync(ownRoot, path.join(proc, 'self'));
+    expect(await listPeerProcesses(proc, 31)).toEqual([]);
+    await expect(pickAutoTarget(proc, 31)).rejects.toThrow(/no process of another container/);
+  });
+});
+
+describe('a real child process', () => {
+  const children: ReturnType<typeof spawn>[] = [];
+  afterAll(() => children.forEach((c) => c.kill()));
+
+  it('is read through the real /proc with its own env', async () => {
+    const child = spawn('sleep', ['30'], {
+      env: { PATH: process.env.PATH ?? '', AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/child' },
+    });
+    children.push(child);
+    await new Promise((r) => child.once('spawn', r));
+    const ctx = await contextForTarget(child.pid as number, DEFAULT_OPTIONS);
+    expect(ctx.env.AWS_ROLE_ARN).toBe('arn:aws:iam::123456789012:role/child');
+    expect(ctx.files.root).toBe(`/proc/${child.pid}/root`);
+  });
+});

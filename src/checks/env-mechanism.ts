@@ -66,6 +66,34 @@ export const envMechanism: Check<'env.mechanism'> = {
 
     const self = await readPodSelf(ctx);
     const sa = self.serviceAccount ?? '<SERVICE_ACCOUNT>';
+    // A kubectl debug container shares the app's process namespace but never gets the webhook's env
+    // (reference/irsa-mechanics.md 1.3): if another container of the pod has the variables, say so.
+    const injectedPeers =
+      ctx.options.targetPid === undefined
+        ? (await ctx.peers()).filter((p) =>
+            p.awsEnvNames?.some((n) => n === AWS_ROLE_ARN || n === AWS_CONTAINER_CREDENTIALS_FULL_URI),
+          )
+        : [];
+    if (injectedPeers.length > 0) {
+      const peer = injectedPeers[0] as (typeof injectedPeers)[number];
+      return {
+        status: 'fail',
+        summary: `this container has no AWS variables, but process ${peer.pid} of another container does: diagnose it with --target`,
+        output,
+        facts,
+        findings: [
+          {
+            code: 'EPHEMERAL_CONTAINER',
+            summary: `This looks like a debug (ephemeral) container: the webhook never mutates those, so it has no IRSA or Pod Identity variables, while process ${peer.pid} (${peer.command.slice(0, 80)}) of another container has them. Diagnose that container instead of this one.`,
+            evidence: { pid: peer.pid, command: peer.command.slice(0, 200), variables: peer.awsEnvNames ?? [] },
+            remedy: remedy('Re-run irsa-doctor against the app container through /proc.', [
+              `irsa-doctor --target ${peer.pid}`,
+              'irsa-doctor --target auto',
+            ]),
+          },
+        ],
+      };
+    }
     const finding: FindingInput = {
       code: 'IRSA_ENV_MISSING',
       summary: `Neither IRSA (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) nor Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) variables are set${staticKeys ? ' (only static keys are)' : ''}: the webhook did not mutate this container. Usual causes: the ServiceAccount${self.serviceAccount ? ` "${self.serviceAccount}"` : ''} has no eks.amazonaws.com/role-arn annotation, the pod was created before the annotation or association, the container is listed in skip-containers, or this is an ephemeral debug container (use --target).`,

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import type { FileView } from './files';
 import { createFileView } from './files';
+import type { PeerContainer } from './peers';
+import { listPeerContainers } from './peers';
 
 /** An immutable snapshot of the diagnosed process's environment. Checks never read process.env. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -40,6 +42,8 @@ export interface Context {
   readonly clock: Clock;
   readonly user: ProcessUser;
   readonly options: RunOptions;
+  /** The other containers of the pod visible through a shared process namespace (kubectl debug --target). */
+  readonly peers: () => Promise<readonly PeerContainer[]>;
 }
 
 export const DEFAULT_OPTIONS: RunOptions = { offline: false, noKube: false, timeoutMs: 10_000 };
@@ -62,6 +66,7 @@ export function contextForSelf(options: RunOptions): Context {
     clock: systemClock,
     user: currentUser(),
     options,
+    peers: () => listPeerContainers(),
   };
 }
 

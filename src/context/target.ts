@@ -2,6 +2,8 @@ import { promises as fsp } from 'node:fs';
 import type { Context, Env, ProcessUser, RunOptions } from './context';
 import { systemClock } from './context';
 import { createFileView, errnoCode } from './files';
+import type { PeerProcess } from './peers';
+import { listPeerProcesses } from './peers';
 
 /**
  * `--target PID|auto`: diagnose another container of the pod from a `kubectl debug --target` container,
@@ -21,13 +23,6 @@ export const TARGET_ACCESS_HELP = [
   '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>}}\') -- /irsa-doctor --target auto',
   "(--target=<APP_CONTAINER> shares the app container's process namespace; without it the app's processes are not visible.)",
 ].join('\n');
-
-export interface PeerProcess {
-  readonly pid: number;
-  readonly command: string;
-  /** Identifies the container: processes of one container share their root directory. */
-  readonly rootId: string;
-}
 
 export async function contextForTarget(pid: number, options: RunOptions, procRoot = '/proc'): Promise<Context> {
   const base = `${procRoot}/${pid}`;
@@ -54,6 +49,7 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
     clock: systemClock,
     user,
     options: { ...options, targetPid: pid },
+    peers: async () => [],
   };
 }
 
@@ -95,33 +91,6 @@ export async function readProcessUser(statusPath: string): Promise<ProcessUser> 
   return { uid, gid, groups: field('Groups').filter((g) => !Number.isNaN(g)) };
 }
 
-/**
- * The processes of OTHER containers of this pod (shared process namespace): not this one, not its
- * ancestors, not the pause container, and not processes rooted in this container's filesystem.
- */
-export async function listPeerProcesses(procRoot = '/proc', selfPid = process.pid): Promise<PeerProcess[]> {
-  const ownRoot = await rootIdOf(procRoot, 'self');
-  const ancestors = await ancestorsOf(procRoot, selfPid);
-  let entries: string[];
-  try {
-    entries = await fsp.readdir(procRoot);
-  } catch {
-    return [];
-  }
-  const peers: PeerProcess[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === selfPid || ancestors.has(pid)) continue;
-    const command = (await readText(`${procRoot}/${pid}/cmdline`)).split('\0').filter(Boolean).join(' ');
-    if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
-    const rootId = await rootIdOf(procRoot, String(pid));
-    if (rootId === undefined || (ownRoot !== undefined && rootId === ownRoot)) continue;
-    peers.push({ pid, command, rootId });
-  }
-  return peers.sort((a, b) => a.pid - b.pid);
-}
-
 /** `--target auto`: the first process of the only other container; several containers is a usage error. */
 export async function pickAutoTarget(procRoot = '/proc', selfPid = process.pid): Promise<number> {
   const peers = await listPeerProcesses(procRoot, selfPid);
@@ -140,34 +109,4 @@ export async function pickAutoTarget(procRoot = '/proc', selfPid = process.pid):
   }
   const [only] = containers.values();
   return (only as PeerProcess).pid;
-}
-
-async function rootIdOf(procRoot: string, pid: string): Promise<string | undefined> {
-  try {
-    const s = await fsp.stat(`${procRoot}/${pid}/root`);
-    return `${s.dev}:${s.ino}`;
-  } catch {
-    return undefined;
-  }
-}
-
-async function ancestorsOf(procRoot: string, pid: number): Promise<Set<number>> {
-  const seen = new Set<number>();
-  let current = pid;
-  for (let i = 0; i < 64; i++) {
-    const status = await readText(`${procRoot}/${current}/status`);
-    const ppid = Number(/^PPid:\s*(\d+)/m.exec(status)?.[1] ?? 0);
-    if (!ppid || seen.has(ppid)) break;
-    seen.add(ppid);
-    current = ppid;
-  }
-  return seen;
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await fsp.readFile(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

@@ -1,6 +1,7 @@
 import type { Context, Env, RunOptions } from '../../src/context/context';
 import { DEFAULT_OPTIONS } from '../../src/context/context';
 import { createFileView } from '../../src/context/files';
+import type { PeerContainer } from '../../src/context/peers';
 
 export interface FixtureContextInit extends Partial<RunOptions> {
   env?: Env;
@@ -10,6 +11,7 @@ export interface FixtureContextInit extends Partial<RunOptions> {
   uid?: number;
   gid?: number;
   groups?: number[];
+  peers?: PeerContainer[];
 }
 
 /** A Context over fixture env and a fixture root: no check in a test reads the real process env or /. */
@@ -21,6 +23,7 @@ export function fixtureContext(init: FixtureContextInit = {}): Context {
     uid = 1000,
     gid = 1000,
     groups = [1000],
+    peers = [],
     ...options
   } = init;
   return {
@@ -29,5 +32,6 @@ export function fixtureContext(init: FixtureContextInit = {}): Context {
     clock: { now: () => now ?? Date.now() },
     user: { uid, gid, groups },
     options: { ...DEFAULT_OPTIONS, ...options },
+    peers: async () => peers,
   };
 }

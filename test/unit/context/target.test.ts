@@ -4,13 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS } from '../../../src/context/context';
-import {
-  TargetError,
-  contextForTarget,
-  listPeerProcesses,
-  parseEnviron,
-  pickAutoTarget,
-} from '../../../src/context/target';
+import { TargetError, contextForTarget, parseEnviron, pickAutoTarget } from '../../../src/context/target';
+import { listPeerProcesses } from '../../../src/context/peers';
 
 /** A fake /proc: each pid has environ, status, cmdline and a root directory (its container filesystem). */
 function fakeProc(

@@ -1,0 +1,98 @@
+import { promises as fsp } from 'node:fs';
+
+export interface PeerProcess {
+  readonly pid: number;
+  readonly command: string;
+  /** Identifies the container: processes of one container share their root directory. */
+  readonly rootId: string;
+}
+
+/**
+ * The processes of OTHER containers of this pod (shared process namespace): not this one, not its
+ * ancestors, not the pause container, and not processes rooted in this container's filesystem.
+ */
+export async function listPeerProcesses(procRoot = '/proc', selfPid = process.pid): Promise<PeerProcess[]> {
+  const ownRoot = await rootIdOf(procRoot, 'self');
+  const ancestors = await ancestorsOf(procRoot, selfPid);
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(procRoot);
+  } catch {
+    return [];
+  }
+  const peers: PeerProcess[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === selfPid || ancestors.has(pid)) continue;
+    const command = (await readText(`${procRoot}/${pid}/cmdline`)).split('\0').filter(Boolean).join(' ');
+    if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
+    const rootId = await rootIdOf(procRoot, String(pid));
+    if (rootId === undefined || (ownRoot !== undefined && rootId === ownRoot)) continue;
+    peers.push({ pid, command, rootId });
+  }
+  return peers.sort((a, b) => a.pid - b.pid);
+}
+
+/** The peers' environment variable names (values are not kept), or undefined when unreadable. */
+export async function peerEnvNames(pid: number, procRoot = '/proc'): Promise<string[] | undefined> {
+  try {
+    const environ = await fsp.readFile(`${procRoot}/${pid}/environ`, 'utf8');
+    return environ
+      .split('\0')
+      .map((r) => r.slice(0, Math.max(0, r.indexOf('='))))
+      .filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+async function rootIdOf(procRoot: string, pid: string): Promise<string | undefined> {
+  try {
+    const s = await fsp.stat(`${procRoot}/${pid}/root`);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function ancestorsOf(procRoot: string, pid: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  let current = pid;
+  for (let i = 0; i < 64; i++) {
+    const status = await readText(`${procRoot}/${current}/status`);
+    const ppid = Number(/^PPid:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+    if (!ppid || seen.has(ppid)) break;
+    seen.add(ppid);
+    current = ppid;
+  }
+  return seen;
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await fsp.readFile(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** One process per other container of the pod, with the names of its AWS variables when readable. */
+export interface PeerContainer {
+  readonly pid: number;
+  readonly command: string;
+  /** Names only (values are never kept); undefined when /proc/PID/environ is not readable. */
+  readonly awsEnvNames: readonly string[] | undefined;
+}
+
+export async function listPeerContainers(procRoot = '/proc', selfPid = process.pid): Promise<PeerContainer[]> {
+  const seen = new Set<string>();
+  const containers: PeerContainer[] = [];
+  for (const peer of await listPeerProcesses(procRoot, selfPid)) {
+    if (seen.has(peer.rootId)) continue;
+    seen.add(peer.rootId);
+    const names = await peerEnvNames(peer.pid, procRoot);
+    containers.push({ pid: peer.pid, command: peer.command, awsEnvNames: names?.filter((n) => n.startsWith('AWS_')) });
+  }
+  return containers;
+}

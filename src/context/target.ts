@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Context, Env, ProcessUser, RunOptions } from './context';
-import { systemClock } from './context';
+import { contextForSelf } from './context';
 import { createFileView, errnoCode } from './files';
 import type { PeerProcess } from './peers';
 import { listPeerProcesses } from './peers';
@@ -43,14 +43,15 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
     );
   }
   const user = await readProcessUser(`${base}/status`);
+  // Everything else (clock, clients) is this process's own: only what the app sees is swapped.
   return {
+    ...contextForSelf({ ...options, targetPid: pid }),
     env: parseEnviron(environ),
     files: createFileView(`${base}/root`),
-    clock: systemClock,
     user,
-    options: { ...options, targetPid: pid },
     peers: async () => [],
   };
+}
 }
 
 /** NUL-separated NAME=VALUE records; a record without "=" is ignored, the first "=" splits. */

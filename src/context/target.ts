@@ -52,7 +52,6 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
     peers: async () => [],
   };
 }
-}
 
 /** NUL-separated NAME=VALUE records; a record without "=" is ignored, the first "=" splits. */
 export function parseEnviron(bytes: Buffer): Env {

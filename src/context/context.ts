@@ -1,4 +1,6 @@
 import os from 'node:os';
+import type { NetClient } from '../aws/http';
+import { createNetClient } from '../aws/http';
 import type { FileView } from './files';
 import { createFileView } from './files';
 import type { PeerContainer } from './peers';
@@ -44,6 +46,8 @@ export interface Context {
   readonly options: RunOptions;
   /** The other containers of the pod visible through a shared process namespace (kubectl debug --target). */
   readonly peers: () => Promise<readonly PeerContainer[]>;
+  /** HTTP(S) and endpoint probes with hard deadlines and no proxy: the only way a check reaches the network. */
+  readonly net: NetClient;
 }
 
 export const DEFAULT_OPTIONS: RunOptions = { offline: false, noKube: false, timeoutMs: 10_000 };
@@ -67,6 +71,7 @@ export function contextForSelf(options: RunOptions): Context {
     user: currentUser(),
     options,
     peers: () => listPeerContainers(),
+    net: createNetClient(),
   };
 }
 

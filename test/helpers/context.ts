@@ -2,6 +2,8 @@ import type { Context, Env, RunOptions } from '../../src/context/context';
 import { DEFAULT_OPTIONS } from '../../src/context/context';
 import { createFileView } from '../../src/context/files';
 import type { PeerContainer } from '../../src/context/peers';
+import type { NetClient } from '../../src/aws/http';
+import { createNetClient } from '../../src/aws/http';
 
 export interface FixtureContextInit extends Partial<RunOptions> {
   env?: Env;
@@ -12,6 +14,8 @@ export interface FixtureContextInit extends Partial<RunOptions> {
   gid?: number;
   groups?: number[];
   peers?: PeerContainer[];
+  /** Defaults to the real client: tests point it at servers on 127.0.0.1:0 through env URLs. */
+  net?: NetClient;
 }
 
 /** A Context over fixture env and a fixture root: no check in a test reads the real process env or /. */
@@ -24,6 +28,7 @@ export function fixtureContext(init: FixtureContextInit = {}): Context {
     gid = 1000,
     groups = [1000],
     peers = [],
+    net = createNetClient(),
     ...options
   } = init;
   return {
@@ -33,5 +38,6 @@ export function fixtureContext(init: FixtureContextInit = {}): Context {
     user: { uid, gid, groups },
     options: { ...DEFAULT_OPTIONS, ...options },
     peers: async () => peers,
+    net,
   };
 }

@@ -1,0 +1,189 @@
+import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { HttpAnswer, NetClient } from './http';
+import { Secret } from './secrets';
+
+/** Short-lived credentials held only in memory, used for one call and dropped. */
+export interface SessionCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: Secret;
+  readonly sessionToken: Secret | undefined;
+}
+
+/** Where an STS call goes: the region it is signed for and the URL it is sent to. */
+export interface StsTarget {
+  readonly region: string;
+  readonly endpoint: string;
+  /** Per-call deadline; STS_TIMEOUT_MS when unset. */
+  readonly timeoutMs?: number;
+}
+
+export const STS_TIMEOUT_MS = 5_000;
+
+interface SdkHttpRequest {
+  readonly method: string;
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port?: number;
+  readonly path: string;
+  readonly query?: Record<string, string | string[] | null>;
+  readonly headers: Record<string, string>;
+  readonly body?: unknown;
+}
+
+/**
+ * A smithy request handler on top of the Context's NetClient, so SDK calls get the same hard deadlines,
+ * abort signal, no-proxy rule and failure classification as every other call of the tool. Network failures
+ * surface as NetError, which classifyStsError maps to STS_UNREACHABLE.
+ */
+export function sdkRequestHandler(net: NetClient, timeoutMs: number) {
+  return {
+    metadata: { handlerProtocol: 'http/1.1' },
+    updateHttpClientConfig(): void {},
+    httpHandlerConfigs: () => ({}),
+    async handle(request: SdkHttpRequest, options?: { abortSignal?: AbortSignal }) {
+      const query = Object.entries(request.query ?? {})
+        .flatMap(([k, v]) =>
+          v === null
+            ? [encodeURIComponent(k)]
+            : [v].flat().map((x) => `${encodeURIComponent(k)}=${encodeURIComponent(x)}`),
+        )
+        .join('&');
+      const port = request.port ? `:${request.port}` : '';
+      const url = `${request.protocol}//${request.hostname}${port}${request.path}${query ? `?${query}` : ''}`;
+      const answer: HttpAnswer = await net.request(url, {
+        method: request.method,
+        headers: request.headers,
+        body: typeof request.body === 'string' || request.body instanceof Uint8Array ? request.body : undefined,
+        timeoutMs,
+        signal: options?.abortSignal as AbortSignal | undefined,
+      });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined) headers[k] = v;
+      return {
+        response: { statusCode: answer.status, reason: undefined, headers, body: new Uint8Array(answer.body) },
+      };
+    },
+  };
+}
+
+/**
+ * An STS client configured only from what it is given: region and endpoint explicit (the SDK would otherwise
+ * read process.env, which with --target is not the app's env), one attempt, our handler. Without credentials
+ * it is for the unsigned AssumeRoleWithWebIdentity (reference 3.2: `smithy.api#noAuth`); the anonymous
+ * identity only stops the SDK from ever running its default chain.
+ */
+export function stsClient(net: NetClient, target: StsTarget, credentials?: SessionCredentials): STSClient {
+  return new STSClient({
+    region: target.region,
+    endpoint: target.endpoint,
+    maxAttempts: 1,
+    defaultsMode: 'legacy',
+    requestHandler: sdkRequestHandler(net, target.timeoutMs ?? STS_TIMEOUT_MS),
+    credentials: credentials
+      ? {
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: credentials.secretAccessKey.reveal(),
+          ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken.reveal() } : {}),
+        }
+      : { accessKeyId: 'ANONYMOUS', secretAccessKey: 'ANONYMOUS' },
+    logger: silentLogger,
+  });
+}
+
+// The SDK logs warnings to the console by default; a check never prints.
+const silentLogger = { debug() {}, info() {}, warn() {}, error() {}, trace() {} };
+
+export interface AssumedRole {
+  readonly assumedRoleArn: string;
+  readonly credentials: SessionCredentials;
+}
+
+/** AssumeRoleWithWebIdentity as the JS SDK's fromTokenFile makes it. Throws what the SDK throws. */
+export async function assumeRoleWithWebIdentity(
+  net: NetClient,
+  target: StsTarget,
+  params: { readonly roleArn: string; readonly sessionName: string; readonly token: Secret },
+  signal: AbortSignal,
+): Promise<AssumedRole> {
+  const client = stsClient(net, target);
+  try {
+    const out = await client.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: params.roleArn,
+        RoleSessionName: params.sessionName,
+        WebIdentityToken: params.token.reveal(),
+      }),
+      { abortSignal: signal },
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('STS answered without credentials');
+    return {
+      assumedRoleArn: out.AssumedRoleUser?.Arn ?? '',
+      credentials: {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: new Secret(c.SecretAccessKey),
+        sessionToken: c.SessionToken ? new Secret(c.SessionToken) : undefined,
+      },
+    };
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface CallerIdentity {
+  readonly arn: string;
+  readonly account: string;
+  readonly userId: string;
+}
+
+/** GetCallerIdentity: needs no permission, works under an explicit Deny (reference 7). */
+export async function getCallerIdentity(
+  net: NetClient,
+  target: StsTarget,
+  credentials: SessionCredentials,
+  signal: AbortSignal,
+): Promise<CallerIdentity> {
+  const client = stsClient(net, target, credentials);
+  try {
+    const out = await client.send(new GetCallerIdentityCommand({}), { abortSignal: signal });
+    return { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Region prefix to partition, the webhook's map (reference/irsa-mechanics.md section 7). */
+export function partitionOfRegion(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  if (region.startsWith('eusc-')) return 'aws-eusc';
+  return 'aws';
+}
+
+function dnsSuffixOf(region: string): string {
+  return partitionOfRegion(region) === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
+}
+
+/**
+ * Where the JS SDK's web-identity STS call goes (reference 4.1): region from AWS_REGION only (never
+ * AWS_DEFAULT_REGION), else us-east-1; endpoint AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, else regional.
+ */
+export function jsStsTarget(
+  env: Readonly<Record<string, string | undefined>>,
+  region:
+    | { readonly region: string | undefined; readonly regionSource: string | undefined; readonly stsEndpoint: string }
+    | undefined,
+): StsTarget {
+  const chosen =
+    region !== undefined
+      ? region.regionSource === 'AWS_REGION' && region.region
+        ? region.region
+        : 'us-east-1'
+      : env.AWS_REGION || 'us-east-1';
+  // env.region already decided the JS endpoint; the fallback repeats its rule when that check did not run.
+  if (region?.stsEndpoint) return { region: chosen, endpoint: region.stsEndpoint };
+  const override = env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL;
+  return { region: chosen, endpoint: override || `https://sts.${chosen}.${dnsSuffixOf(chosen)}` };
+}

@@ -149,7 +149,10 @@ describe(assumeRoleWithWebIdentity, () => {
     const sockets: net.Socket[] = [];
     const server = net.createServer((s) => sockets.push(s));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(async () => (sockets.forEach((s) => s.destroy()), server.close()));
+    closers.push(async () => {
+      sockets.forEach((s) => s.destroy());
+      server.close();
+    });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const started = Date.now();
     const error = await assumeRoleWithWebIdentity(

@@ -48,6 +48,11 @@ export interface Context {
   readonly peers: () => Promise<readonly PeerContainer[]>;
   /** HTTP(S) and endpoint probes with hard deadlines and no proxy: the only way a check reaches the network. */
   readonly net: NetClient;
+  /**
+   * The tool's own filesystem, for files named on the command line (--trust-policy FILE). Distinct from
+   * `files`, which with --target is the app container's view through /proc/PID/root.
+   */
+  readonly localFiles: FileView;
 }
 
 export const DEFAULT_OPTIONS: RunOptions = { offline: false, noKube: false, timeoutMs: 10_000 };
@@ -72,6 +77,7 @@ export function contextForSelf(options: RunOptions): Context {
     options,
     peers: () => listPeerContainers(),
     net: createNetClient(),
+    localFiles: createFileView('/'),
   };
 }
 

@@ -16,6 +16,8 @@ export interface FixtureContextInit extends Partial<RunOptions> {
   peers?: PeerContainer[];
   /** Defaults to the real client: tests point it at servers on 127.0.0.1:0 through env URLs. */
   net?: NetClient;
+  /** The tool's own filesystem for command-line files (--trust-policy); defaults to the real one. */
+  localRoot?: string;
 }
 
 /** A Context over fixture env and a fixture root: no check in a test reads the real process env or /. */
@@ -29,6 +31,7 @@ export function fixtureContext(init: FixtureContextInit = {}): Context {
     groups = [1000],
     peers = [],
     net = createNetClient(),
+    localRoot = '/',
     ...options
   } = init;
   return {
@@ -39,5 +42,6 @@ export function fixtureContext(init: FixtureContextInit = {}): Context {
     options: { ...DEFAULT_OPTIONS, ...options },
     peers: async () => peers,
     net,
+    localFiles: createFileView(localRoot),
   };
 }

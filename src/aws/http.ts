@@ -159,13 +159,21 @@ export function httpRequest(url: string, init: HttpRequestInit): Promise<HttpAns
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
       headers['content-length'] = String(body.length);
     }
-    const request = transport.request(target, {
-      method: init.method ?? 'GET',
-      headers,
-      agent: false,
-      // The host header, when given, is sent as given; a URL with an IPv6 literal is connected to unbracketed.
-      setHost: !Object.keys(headers).some((h) => h.toLowerCase() === 'host'),
-    });
+    let request: http.ClientRequest;
+    try {
+      request = transport.request(target, {
+        method: init.method ?? 'GET',
+        headers,
+        agent: false,
+        // The host header, when given, is sent as given; a URL with an IPv6 literal is connected to unbracketed.
+        setHost: !Object.keys(headers).some((h) => h.toLowerCase() === 'host'),
+      });
+    } catch (error) {
+      // Node refuses header values with CR/LF before any I/O (ERR_INVALID_CHAR); the SDKs refuse them too.
+      const code = (error as NodeJS.ErrnoException).code;
+      reject(new NetError('other', url, code, `request not sent: ${(error as Error).message}`));
+      return;
+    }
     const connectTimeout = Math.min(init.connectTimeoutMs ?? init.timeoutMs, init.timeoutMs);
     timers.push(
       setTimeout(() => {

@@ -2,6 +2,7 @@ import type { RoleArn } from '../aws/arn';
 import type { Secret } from '../aws/secrets';
 import type { CredentialSource } from '../run/types';
 import type { MechanismOutput } from './env-mechanism';
+import type { TrustPolicyOutput } from './trust-policy';
 
 /** env.irsa: the complete, well-formed IRSA pair. */
 export interface IrsaEnvOutput {
@@ -58,6 +59,47 @@ export interface TokenClaimsOutput {
   readonly podName: string | undefined;
 }
 
+/** issuer.discovery: the issuer as the pod sees it. */
+export interface IssuerOutput {
+  /** iss without the scheme: the prefix of the trust policy's condition keys (reference 3.4). */
+  readonly issuerHost: string;
+  readonly jwksUri: string;
+  readonly signatureVerified: boolean;
+}
+
+/** sts.assume-role: the role STS handed out (the credentials themselves were dropped). */
+export interface AssumeRoleOutput {
+  readonly assumedRoleArn: string;
+}
+
+/** pod-identity.agent: who the agent's credentials belong to (the credentials themselves were dropped). */
+export interface PodIdentityAgentOutput {
+  /** undefined when the agent issued credentials but GetCallerIdentity could not confirm whose. */
+  readonly callerArn: string | undefined;
+}
+
+/** identity.imds: the node's instance role as seen from this pod. */
+export interface ImdsOutput {
+  readonly nodeRoleArn: string | undefined;
+  /** This pod can obtain node credentials from IMDS. */
+  readonly reachable: boolean;
+}
+
+/** identity.caller: who an app in this pod is, and which source said so. */
+export interface CallerOutput {
+  readonly callerArn: string;
+  readonly source: CredentialSource;
+}
+
+/** sts.endpoints: each STS URL the SDK families would call, and whether it answered. */
+export interface StsEndpointsOutput {
+  readonly endpoints: readonly {
+    readonly url: string;
+    readonly sdks: readonly SdkFamily[];
+    readonly reachable: boolean;
+  }[];
+}
+
 /**
  * The output each check hands to the checks that declare it in dependsOn/uses. Adding a check means adding
  * its id here; the key set is the CheckId union.
@@ -71,6 +113,13 @@ export interface CheckOutputs {
   'env.proxy': undefined;
   'token.file': TokenFileOutput;
   'token.claims': TokenClaimsOutput;
+  'trust.policy': TrustPolicyOutput;
+  'issuer.discovery': IssuerOutput;
+  'sts.assume-role': AssumeRoleOutput;
+  'pod-identity.agent': PodIdentityAgentOutput;
+  'identity.imds': ImdsOutput;
+  'identity.caller': CallerOutput;
+  'sts.endpoints': StsEndpointsOutput;
 }
 
 export type CheckId = keyof CheckOutputs;

@@ -103,6 +103,19 @@ export const FINDING_CODES = {
     severity: 'error',
     meaning: 'AWS_ROLE_SESSION_NAME breaks the STS RoleSessionName rule',
   },
+  // From `explain`: messages only the app's own SDK produces (reference/failure-modes.md row 4).
+  SDK_TOO_OLD: {
+    severity: 'error',
+    meaning: "the app's AWS SDK predates the mechanism (e.g. rejects the Pod Identity agent address)",
+  },
+  SDK_MISSING_STS_MODULE: {
+    severity: 'error',
+    meaning: "the Java SDK cannot use web identity tokens without the 'sts' module on the class path",
+  },
+  ROLE_LACKS_PERMISSION: {
+    severity: 'error',
+    meaning: 'the request was signed by the expected role, whose permissions policy does not allow the action',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -1,5 +1,11 @@
 import type { Check } from '../run/types';
 import { envMechanism } from './env-mechanism';
+import { identityCaller } from './identity-caller';
+import { identityImds } from './identity-imds';
+import { issuerDiscovery } from './issuer-discovery';
+import { podIdentityAgent } from './pod-identity-agent';
+import { stsAssumeRole } from './sts-assume-role';
+import { stsEndpoints } from './sts-endpoints';
 import { trustPolicyCheck } from './trust-policy';
 
 /**
@@ -10,4 +16,11 @@ export const CHECKS: readonly Check[] = [
   // trust.policy stays after token.claims and env.irsa (its dependencies) and before sts.assume-role, whose
   // AccessDenied it explains.
   trustPolicyCheck,
+  // The AWS chain (issue 3): after every env and token check they read.
+  issuerDiscovery,
+  stsAssumeRole,
+  podIdentityAgent,
+  identityImds,
+  identityCaller,
+  stsEndpoints,
 ] as readonly Check[];

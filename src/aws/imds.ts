@@ -1,0 +1,143 @@
+import type { HttpAnswer, NetClient } from './http';
+import { NetError, describeNetFailure } from './http';
+import { Secret } from './secrets';
+import type { SessionCredentials } from './sts-client';
+import { partitionOfRegion } from './sts-client';
+
+export const IMDS_TIMEOUT_MS = 1_000;
+export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
+
+/** AWS_EC2_METADATA_SERVICE_ENDPOINT, else the IPv4 default; no trailing slash. */
+export function imdsEndpoint(env: Readonly<Record<string, string | undefined>>): string {
+  return (env.AWS_EC2_METADATA_SERVICE_ENDPOINT || DEFAULT_IMDS_ENDPOINT).replace(/\/+$/, '');
+}
+
+/** How far a pod gets into IMDS (reference 6). */
+export type ImdsReach =
+  /** No route, refused, DNS: not an EC2 node, or IMDS is switched off. */
+  | { readonly kind: 'unreachable'; readonly why: string }
+  /** The v2 token PUT timed out and v1 is refused or times out too: hop limit 1 doing its job. */
+  | { readonly kind: 'blocked'; readonly why: string }
+  /** Metadata answers but the node has no instance profile. */
+  | { readonly kind: 'no-role'; readonly version: 'v1' | 'v2' }
+  /** The role name is visible; credentials could not be read. */
+  | {
+      readonly kind: 'role-only';
+      readonly version: 'v1' | 'v2';
+      readonly nodeRoleArn: string | undefined;
+      readonly why: string;
+    }
+  | {
+      readonly kind: 'credentials';
+      readonly version: 'v1' | 'v2';
+      readonly roleName: string;
+      readonly nodeRoleArn: string | undefined;
+      readonly instanceId: string | undefined;
+      readonly credentials: SessionCredentials;
+    };
+
+interface Session {
+  readonly endpoint: string;
+  readonly token: Secret | undefined;
+}
+
+async function get(net: NetClient, session: Session, path: string, signal: AbortSignal): Promise<HttpAnswer> {
+  return net.request(`${session.endpoint}${path}`, {
+    headers: session.token ? { 'x-aws-ec2-metadata-token': session.token.reveal() } : {},
+    timeoutMs: IMDS_TIMEOUT_MS,
+    signal,
+    maxBytes: 64 * 1024,
+  });
+}
+
+/**
+ * IMDSv2 token first, then IMDSv1 the way the SDKs fall back (timeout or 403/404/405 on the PUT), then the
+ * role name, the instance identity document and the role's credentials. Each call has the SDKs' 1 s timeout.
+ */
+export async function reachImds(net: NetClient, endpoint: string, signal: AbortSignal): Promise<ImdsReach> {
+  let token: Secret | undefined;
+  let putFailure: NetError | undefined;
+  try {
+    const answer = await net.request(`${endpoint}/latest/api/token`, {
+      method: 'PUT',
+      headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' },
+      timeoutMs: IMDS_TIMEOUT_MS,
+      signal,
+      maxBytes: 4096,
+    });
+    if (answer.status === 200) token = new Secret(answer.body.toString('utf8').trim());
+    else if (answer.status === 400) return { kind: 'unreachable', why: 'the IMDSv2 token request was rejected (400)' };
+  } catch (error) {
+    if (!(error instanceof NetError)) throw error;
+    if (error.kind !== 'connect-timeout' && error.kind !== 'read-timeout') {
+      return { kind: 'unreachable', why: describeNetFailure(error) };
+    }
+    putFailure = error;
+  }
+  const session: Session = { endpoint, token };
+  const version = token ? 'v2' : 'v1';
+
+  let roleList: HttpAnswer;
+  try {
+    roleList = await get(net, session, '/latest/meta-data/iam/security-credentials/', signal);
+  } catch (error) {
+    if (!(error instanceof NetError)) throw error;
+    return putFailure
+      ? { kind: 'blocked', why: `the IMDSv2 token PUT timed out and IMDSv1 ${describeNetFailure(error)}` }
+      : { kind: 'unreachable', why: describeNetFailure(error) };
+  }
+  if (roleList.status === 401 && putFailure) {
+    return { kind: 'blocked', why: 'the IMDSv2 token PUT timed out (hop limit 1) and IMDSv1 is disabled (401)' };
+  }
+  if (roleList.status === 404) return { kind: 'no-role', version };
+  if (roleList.status !== 200) {
+    return { kind: 'unreachable', why: `IMDS answered HTTP ${roleList.status} for the role name` };
+  }
+  const roleName = roleList.body.toString('utf8').split('\n')[0]?.trim() ?? '';
+  if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) return { kind: 'no-role', version };
+
+  let accountId: string | undefined;
+  let region: string | undefined;
+  let instanceId: string | undefined;
+  try {
+    const doc = await get(net, session, '/latest/dynamic/instance-identity/document', signal);
+    if (doc.status === 200) {
+      const json = JSON.parse(doc.body.toString('utf8')) as Record<string, unknown>;
+      accountId = typeof json.accountId === 'string' ? json.accountId : undefined;
+      region = typeof json.region === 'string' ? json.region : undefined;
+      instanceId = typeof json.instanceId === 'string' ? json.instanceId : undefined;
+    }
+  } catch {
+    // The document only adds the account to the role ARN; its absence is not a finding.
+  }
+  const nodeRoleArn =
+    accountId && /^\d{12}$/.test(accountId)
+      ? `arn:${partitionOfRegion(region ?? '')}:iam::${accountId}:role/${roleName}`
+      : undefined;
+
+  try {
+    const answer = await get(net, session, `/latest/meta-data/iam/security-credentials/${roleName}`, signal);
+    if (answer.status !== 200) {
+      return { kind: 'role-only', version, nodeRoleArn, why: `HTTP ${answer.status} for the credentials` };
+    }
+    const c = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
+    if (typeof c.AccessKeyId !== 'string' || typeof c.SecretAccessKey !== 'string') {
+      return { kind: 'role-only', version, nodeRoleArn, why: 'the credentials document has no keys' };
+    }
+    return {
+      kind: 'credentials',
+      version,
+      roleName,
+      nodeRoleArn,
+      instanceId,
+      credentials: {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: new Secret(c.SecretAccessKey),
+        sessionToken: typeof c.Token === 'string' ? new Secret(c.Token) : undefined,
+      },
+    };
+  } catch (error) {
+    const why = error instanceof NetError ? describeNetFailure(error) : 'the credentials document is not JSON';
+    return { kind: 'role-only', version, nodeRoleArn, why };
+  }
+}

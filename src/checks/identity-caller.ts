@@ -1,0 +1,342 @@
+import { fromIni } from '@aws-sdk/credential-providers';
+import { parseAssumedRoleArn, parseRoleArn } from '../aws/arn';
+import type { RoleArn } from '../aws/arn';
+import { deadlineSignal } from '../aws/http';
+import { imdsEndpoint, reachImds } from '../aws/imds';
+import { Secret, maskAccessKeyId } from '../aws/secrets';
+import type { SessionCredentials, StsTarget } from '../aws/sts-client';
+import { STS_TIMEOUT_MS, getCallerIdentity, jsStsTarget, sdkRequestHandler } from '../aws/sts-client';
+import { classifyStsError } from '../aws/sts-errors';
+import type { Context } from '../context/context';
+import { homeDirectory } from '../context/context';
+import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run/types';
+import { assertNever } from '../run/types';
+import type { CallerOutput } from './outputs';
+import { LINKS, remedy } from './remedies';
+import { stsFinding } from './sts-findings';
+
+type Resolved =
+  | { readonly kind: 'arn'; readonly callerArn: string }
+  | { readonly kind: 'credentials'; readonly credentials: SessionCredentials; readonly label: string }
+  | { readonly kind: 'skip'; readonly why: string }
+  | { readonly kind: 'none'; readonly why: string };
+
+const SOURCE_WORDS: Record<CredentialSource, string> = {
+  irsa: 'IRSA (web identity)',
+  'pod-identity': 'EKS Pod Identity',
+  'static-keys': 'static keys in the environment',
+  profile: 'a shared config/credentials profile',
+  'node-role': "the node's instance role (IMDS)",
+  none: 'nothing',
+  unknown: 'an unknown source',
+};
+
+/**
+ * Credentials from the one source the JS SDK's default chain would pick (env.precedence decides, reference
+ * 4.1). The web-identity and Pod Identity links reuse the calls sts.assume-role and pod-identity.agent already
+ * made with the same parameters. The SDK's own fromInstanceMetadata reads its endpoint from process.env only,
+ * so the node role is read with our IMDS client, which follows the same v2-then-v1 protocol.
+ */
+async function resolveCredentials(
+  ctx: Context,
+  upstream: Parameters<Check['run']>[1],
+  source: CredentialSource,
+  target: StsTarget,
+  signal: AbortSignal,
+): Promise<Resolved> {
+  switch (source) {
+    case 'irsa': {
+      const assumed = upstream.output('sts.assume-role');
+      if (assumed) return { kind: 'arn', callerArn: assumed.assumedRoleArn };
+      return { kind: 'skip', why: 'the web identity call failed (see sts.assume-role); an app here gets that error' };
+    }
+    case 'pod-identity': {
+      const agent = upstream.output('pod-identity.agent');
+      if (agent?.callerArn) return { kind: 'arn', callerArn: agent.callerArn };
+      return {
+        kind: 'skip',
+        why: agent
+          ? 'the agent issued credentials but whose could not be confirmed (see pod-identity.agent)'
+          : 'the Pod Identity agent gave no credentials (see pod-identity.agent); an app here gets that error',
+      };
+    }
+    case 'static-keys': {
+      const id = ctx.env.AWS_ACCESS_KEY_ID;
+      const secret = ctx.env.AWS_SECRET_ACCESS_KEY;
+      if (!id || !secret) return { kind: 'none', why: 'AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY is empty' };
+      const session = ctx.env.AWS_SESSION_TOKEN;
+      return {
+        kind: 'credentials',
+        label: `AWS_ACCESS_KEY_ID ${maskAccessKeyId(id)}`,
+        credentials: {
+          accessKeyId: id,
+          secretAccessKey: new Secret(secret),
+          sessionToken: session ? new Secret(session) : undefined,
+        },
+      };
+    }
+    case 'profile': {
+      const home = homeDirectory(ctx.env);
+      const profile = ctx.env.AWS_PROFILE || 'default';
+      const credentialsFile = ctx.env.AWS_SHARED_CREDENTIALS_FILE || (home ? `${home}/.aws/credentials` : undefined);
+      const configFile = ctx.env.AWS_CONFIG_FILE || (home ? `${home}/.aws/config` : undefined);
+      try {
+        // Files are read through the Context's root (with --target, the app container's). A profile that
+        // chains roles or runs credential_process is resolved by the SDK in this process.
+        const found = await fromIni({
+          profile,
+          filepath: credentialsFile ? ctx.files.hostPath(credentialsFile) : undefined,
+          configFilepath: configFile ? ctx.files.hostPath(configFile) : undefined,
+          ignoreCache: true,
+          clientConfig: {
+            region: target.region,
+            endpoint: target.endpoint,
+            requestHandler: sdkRequestHandler(ctx.net, STS_TIMEOUT_MS),
+          },
+        })({ callerClientConfig: undefined });
+        return {
+          kind: 'credentials',
+          label: `profile ${profile}`,
+          credentials: {
+            accessKeyId: found.accessKeyId,
+            secretAccessKey: new Secret(found.secretAccessKey),
+            sessionToken: found.sessionToken ? new Secret(found.sessionToken) : undefined,
+          },
+        };
+      } catch (error) {
+        const why = error instanceof Error ? error.message.slice(0, 200) : String(error);
+        return { kind: 'none', why: `profile ${profile} gives no credentials: ${why}` };
+      }
+    }
+    case 'node-role': {
+      const reach = await reachImds(ctx.net, imdsEndpoint(ctx.env), signal);
+      if (reach.kind === 'credentials') {
+        return { kind: 'credentials', label: `IMDS${reach.version}`, credentials: reach.credentials };
+      }
+      return {
+        kind: 'none',
+        why: `the chain ends at IMDS, which gives no credentials (${'why' in reach ? reach.why : 'no instance role'})`,
+      };
+    }
+    case 'none':
+      return { kind: 'none', why: 'no link of the SDK chain has anything to use' };
+    case 'unknown':
+      return {
+        kind: 'skip',
+        why: 'which credential source the SDK would use could not be decided (see env.precedence)',
+      };
+    default:
+      return assertNever(source);
+  }
+}
+
+/** How the caller relates to the expected role: assumed-role ARNs drop the role path (reference 7). */
+export function compareCaller(
+  callerArn: string,
+  expected: RoleArn | undefined,
+  nodeRoleArn: string | undefined,
+): 'match' | 'case-only' | 'node-role' | 'other' | 'no-expectation' {
+  const assumed = parseAssumedRoleArn(callerArn);
+  const node = nodeRoleArn ? parseRoleArn(nodeRoleArn) : undefined;
+  const isNode =
+    assumed !== undefined &&
+    ((node !== undefined && assumed.account === node.account && assumed.roleName === node.name) ||
+      /^i-[0-9a-f]{8,17}$/.test(assumed.sessionName));
+  if (expected === undefined) return isNode ? 'node-role' : 'no-expectation';
+  if (
+    assumed &&
+    assumed.partition === expected.partition &&
+    assumed.account === expected.account &&
+    assumed.roleName === expected.name
+  ) {
+    return 'match';
+  }
+  if (
+    assumed &&
+    assumed.partition === expected.partition &&
+    assumed.account === expected.account &&
+    assumed.roleName.toLowerCase() === expected.name.toLowerCase()
+  ) {
+    return 'case-only';
+  }
+  return isNode ? 'node-role' : 'other';
+}
+
+/**
+ * identity.caller: who an app in this pod really is. The source comes from env.precedence's decision for the
+ * JS SDK (the SDK this tool is built on); GetCallerIdentity proves the ARN, which is compared with AWS_ROLE_ARN.
+ */
+export const identityCaller: Check<'identity.caller'> = {
+  id: 'identity.caller',
+  title: 'Caller identity of an app in this pod',
+  stage: 'identity',
+  dependsOn: [],
+  uses: [
+    'env.mechanism',
+    'env.irsa',
+    'env.region',
+    'env.precedence',
+    'sts.assume-role',
+    'pod-identity.agent',
+    'identity.imds',
+  ],
+  needs: 'network',
+  timeoutMs: 8_000,
+  async run(ctx, upstream, signal): Promise<CheckOutcome<CallerOutput>> {
+    const choice = upstream.output('env.precedence')?.choices.find((c) => c.sdk === 'js-v3');
+    if (!choice)
+      return { status: 'skip', summary: 'skipped: the SDK credential chain was not evaluated (env.precedence)' };
+    const source = choice.source;
+    const target = jsStsTarget(ctx.env, upstream.output('env.region'));
+    const resolved = await resolveCredentials(ctx, upstream, source, target, deadlineSignal(signal, 7_000));
+    const details = { source, via: choice.detail.slice(0, 200) };
+
+    let callerArn: string;
+    switch (resolved.kind) {
+      case 'skip':
+        return { status: 'skip', summary: `skipped: ${resolved.why}`, details };
+      case 'none': {
+        const finding: FindingInput = {
+          code: 'NO_CREDENTIALS',
+          summary: `An app in this pod gets no AWS credentials at all: ${resolved.why}. SDKs fail with "Could not load credentials from any providers" / "Unable to locate credentials".`,
+          evidence: { source, detail: choice.detail.slice(0, 300) },
+          remedy: remedy(
+            'Give the pod an identity: annotate its ServiceAccount with eks.amazonaws.com/role-arn (IRSA) or create a Pod Identity association, then recreate the pod.',
+            [
+              'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+            ],
+            [LINKS.sdkChain, LINKS.irsa],
+          ),
+        };
+        return {
+          status: 'fail',
+          summary: `no credentials: ${resolved.why}`,
+          details,
+          facts: { identity: { source: 'none' } },
+          findings: [finding],
+        };
+      }
+      case 'arn':
+        callerArn = resolved.callerArn;
+        break;
+      case 'credentials':
+        try {
+          callerArn = (await getCallerIdentity(ctx.net, target, resolved.credentials, deadlineSignal(signal, 5_000)))
+            .arn;
+        } catch (error) {
+          const failure = classifyStsError(error, target.endpoint);
+          return {
+            status: 'fail',
+            summary: `GetCallerIdentity with ${resolved.label} failed: ${failure.network ? failure.explanation : failure.wireCode}`,
+            details,
+            facts: { identity: { source } },
+            findings: [
+              stsFinding(failure, {
+                endpoint: target.endpoint,
+                region: target.region,
+                roleArn: undefined,
+                claims: undefined,
+                operation: `GetCallerIdentity with ${resolved.label}`,
+              }),
+            ],
+          };
+        }
+        break;
+      default:
+        return assertNever(resolved);
+    }
+
+    const expected = upstream.output('env.irsa')?.roleArn ?? parseRoleArn(ctx.env.AWS_ROLE_ARN ?? '');
+    const nodeRoleArn = upstream.output('identity.imds')?.nodeRoleArn;
+    const relation = compareCaller(callerArn, expected, nodeRoleArn);
+    const nothingConfigured = upstream.output('env.mechanism')?.mechanism === 'none';
+    const identityFacts = { callerArn, source: relation === 'node-role' ? ('node-role' as const) : source };
+    const facts = {
+      identity: identityFacts,
+      ...(relation === 'node-role' && nothingConfigured ? { mechanism: 'node-role' as const } : {}),
+    };
+    const output: CallerOutput = { callerArn, source: identityFacts.source };
+    const withDetails = { ...details, callerArn };
+    switch (relation) {
+      case 'match':
+        return {
+          status: 'pass',
+          summary: `${callerArn} via ${SOURCE_WORDS[source]}, as expected`,
+          details: withDetails,
+          facts,
+          output,
+        };
+      case 'no-expectation':
+        return {
+          status: 'pass',
+          summary: `${callerArn} via ${SOURCE_WORDS[source]}`,
+          details: withDetails,
+          facts,
+          output,
+        };
+      case 'case-only':
+        return {
+          status: 'warn',
+          summary: `${callerArn} differs from AWS_ROLE_ARN ${expected?.arn ?? ''} only in case (IAM role names are unique case-insensitively)`,
+          details: withDetails,
+          facts,
+          output,
+        };
+      case 'node-role':
+        return {
+          status: 'fail',
+          summary: `an app here runs as the node role ${callerArn}`,
+          details: withDetails,
+          facts,
+          output,
+          findings: [
+            {
+              code: 'NODE_ROLE_FALLBACK',
+              summary: `An app in this pod gets the node's instance role (${callerArn}) instead of ${expected ? `its own role ${expected.arn}` : 'a role of its own'}: the SDK chain reached IMDS. It then fails with "is not authorized to perform" on anything the node role lacks, or silently works with the node's rights.`,
+              evidence: {
+                callerArn,
+                expectedRoleArn: expected?.arn ?? null,
+                nodeRoleArn: nodeRoleArn ?? null,
+                source: choice.detail.slice(0, 300),
+              },
+              remedy: remedy(
+                'Make the pod use its own role (fix the findings above: ServiceAccount annotation, then recreate the pod), and block IMDS for pods with a hop limit of 1 so a miss fails loudly instead of falling back.',
+                [
+                  "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'",
+                  'aws ec2 modify-instance-metadata-options --instance-id <INSTANCE_ID> --http-put-response-hop-limit 1 --http-tokens required',
+                ],
+                [LINKS.irsaTroubleshoot, LINKS.imds],
+              ),
+            },
+          ],
+        };
+      case 'other':
+        return {
+          status: 'fail',
+          summary: `an app here runs as ${callerArn}, not ${expected?.arn ?? 'the expected role'}`,
+          details: withDetails,
+          facts,
+          output,
+          findings: [
+            {
+              code: 'IDENTITY_MISMATCH',
+              summary: `An app in this pod runs as ${callerArn} (via ${SOURCE_WORDS[source]}), not as AWS_ROLE_ARN ${expected?.arn ?? ''}. ${source === 'irsa' ? '' : `The SDK chain picks ${SOURCE_WORDS[source]} before web identity. `}Compare partition, account and role name (assumed-role ARNs drop the role path).`,
+              evidence: {
+                callerArn,
+                expectedRoleArn: expected?.arn ?? null,
+                source,
+                detail: choice.detail.slice(0, 300),
+              },
+              remedy: remedy(
+                'Remove the credential source that wins over web identity (static keys, AWS_PROFILE, a mounted ~/.aws), or point AWS_ROLE_ARN at the role you mean.',
+                ['env | grep -E "^AWS_" | sed -E "s/(SECRET_ACCESS_KEY|SESSION_TOKEN)=.*/\\1=<hidden>/"'],
+                [LINKS.sdkChain],
+              ),
+            },
+          ],
+        };
+      default:
+        return assertNever(relation);
+    }
+  },
+};

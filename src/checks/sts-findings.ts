@@ -1,0 +1,208 @@
+import type { RoleArn } from '../aws/arn';
+import { IRSA_AUDIENCE } from '../aws/env-names';
+import type { StsFailure } from '../aws/sts-errors';
+import type { FindingInput, Remedy } from '../run/types';
+import { issuerHostPath } from './issuer-discovery';
+import type { TokenClaimsOutput } from './outputs';
+import { LINKS, ns, remedy } from './remedies';
+
+/** What the STS checks know when they turn an StsFailure into a finding. */
+export interface StsCallFacts {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly roleArn: RoleArn | undefined;
+  readonly claims: TokenClaimsOutput | undefined;
+  /** Which call failed, in the user's words, e.g. "AssumeRoleWithWebIdentity". */
+  readonly operation: string;
+}
+
+/**
+ * The trust-policy statement this token needs (reference 3.2, 3.4): Federated = the provider ARN in the role's
+ * account, and StringEquals on the issuer's :sub and :aud keys.
+ */
+export function irsaTrustStatement(role: RoleArn, iss: string, namespace: string, serviceAccount: string): object {
+  const host = issuerHostPath(iss);
+  return {
+    Effect: 'Allow',
+    Principal: { Federated: `arn:${role.partition}:iam::${role.account}:oidc-provider/${host}` },
+    Action: 'sts:AssumeRoleWithWebIdentity',
+    Condition: {
+      StringEquals: {
+        [`${host}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
+        [`${host}:aud`]: IRSA_AUDIENCE,
+      },
+    },
+  };
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function trustPolicyRemedy(facts: StsCallFacts): Remedy {
+  const role = facts.roleArn;
+  const claims = facts.claims;
+  const roleName = role?.name ?? '<ROLE_NAME>';
+  const getRole = `aws iam get-role --role-name ${roleName} --query Role.AssumeRolePolicyDocument`;
+  if (!role || !claims) {
+    return remedy(
+      "Make the role trust this cluster's OIDC provider with conditions on this ServiceAccount: Federated arn:aws:iam::<ACCOUNT>:oidc-provider/<ISSUER_HOST_PATH>, Action sts:AssumeRoleWithWebIdentity, StringEquals <ISSUER>:sub = system:serviceaccount:<NS>:<SA> and <ISSUER>:aud = sts.amazonaws.com.",
+      [getRole],
+      [LINKS.irsaTroubleshoot],
+    );
+  }
+  const statement = irsaTrustStatement(
+    role,
+    claims.iss,
+    ns(claims.namespace),
+    claims.serviceAccount ?? '<SERVICE_ACCOUNT>',
+  );
+  const document = JSON.stringify({ Version: '2012-10-17', Statement: [statement] });
+  return remedy(
+    `Compare the role's trust policy with the statement this token needs (issuer ${issuerHostPath(claims.iss)}, sub ${claims.sub}). Watch for a :aud key where :sub is meant, the host typo oidc.<region>.eks, a * under StringEquals (use StringLike), and a provider in another account. update-assume-role-policy replaces the whole document: merge with the statements you keep.`,
+    [getRole, `aws iam update-assume-role-policy --role-name ${roleName} --policy-document ${shellQuote(document)}`],
+    [LINKS.irsaTroubleshoot, LINKS.irsa],
+  );
+}
+
+function providerArn(facts: StsCallFacts): string {
+  const host = facts.claims ? issuerHostPath(facts.claims.iss) : '<ISSUER_HOST_PATH>';
+  return `arn:${facts.roleArn?.partition ?? 'aws'}:iam::${facts.roleArn?.account ?? '<ACCOUNT>'}:oidc-provider/${host}`;
+}
+
+/** The finding for one classified STS failure, with the remedy filled in from what the check knows. */
+export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInput {
+  const evidence = {
+    operation: facts.operation,
+    endpoint: facts.endpoint,
+    region: facts.region,
+    wireCode: failure.wireCode,
+    httpStatus: failure.httpStatus ?? null,
+    message: failure.message,
+  };
+  const said = failure.network
+    ? failure.explanation
+    : `STS said ${failure.wireCode}: "${failure.message}". ${failure.explanation}`;
+  const iss = facts.claims?.iss ?? '<ISSUER_URL>';
+  const account = facts.roleArn?.account ?? '<ACCOUNT>';
+  const code = failure.code;
+  const base = { code, evidence };
+  switch (code) {
+    case 'TRUST_POLICY_DENIED':
+      return {
+        ...base,
+        summary: `${facts.operation} for ${facts.roleArn?.arn ?? 'the role'} was denied. ${said}`,
+        remedy: trustPolicyRemedy(facts),
+      };
+    case 'OIDC_PROVIDER_NOT_REGISTERED':
+      return {
+        ...base,
+        summary: `${said} The IAM OIDC provider for ${iss} must exist in account ${account}, the account that owns the role (also for cross-account IRSA).`,
+        remedy: remedy(
+          `Register the cluster's issuer as an IAM OIDC provider in account ${account} with client ID sts.amazonaws.com.`,
+          [
+            'eksctl utils associate-iam-oidc-provider --cluster <CLUSTER> --approve',
+            `aws iam create-open-id-connect-provider --url ${iss} --client-id-list ${IRSA_AUDIENCE}`,
+            'aws iam list-open-id-connect-providers',
+          ],
+          [LINKS.associateOidc],
+        ),
+      };
+    case 'OIDC_AUDIENCE_NOT_ALLOWED':
+      return {
+        ...base,
+        summary: `${said} The token's aud is ${JSON.stringify(facts.claims?.aud ?? [])}.`,
+        evidence: { ...evidence, tokenAud: facts.claims?.aud ?? [] },
+        remedy: remedy(
+          "Add the token's audience to the provider's client-ID list, or fix the ServiceAccount's eks.amazonaws.com/audience annotation (default sts.amazonaws.com).",
+          [
+            `aws iam get-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --query ClientIDList`,
+            `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --client-id ${IRSA_AUDIENCE}`,
+          ],
+          [LINKS.oidcTroubleshoot],
+        ),
+      };
+    case 'OIDC_KEYS_UNRETRIEVABLE':
+      return {
+        ...base,
+        summary: said,
+        remedy: remedy(
+          "For EKS this is usually transient: retry. For a self-hosted issuer, serve discovery and JWKS publicly over https with a certificate from a public CA, and keep the token's kid in the JWKS.",
+          [`curl -sS ${iss.replace(/\/+$/, '')}/.well-known/openid-configuration`],
+          [LINKS.oidcTroubleshoot],
+        ),
+      };
+    case 'STS_TOKEN_EXPIRED':
+      return {
+        ...base,
+        summary: `${said}${facts.claims?.exp ? ` The token's exp is ${new Date(facts.claims.exp * 1000).toISOString()}.` : ''}`,
+        remedy: remedy(
+          'Read the token file fresh on every refresh (upgrade the SDK), check the node clock, and recreate the pod if the kubelet stopped rotating the token.',
+          ['date -u', 'kubectl delete pod <POD> -n <NAMESPACE>   # its controller recreates it'],
+          [LINKS.irsaTroubleshoot],
+        ),
+      };
+    case 'STS_REGION_DISABLED':
+      return {
+        ...base,
+        summary: `${said} The call went to ${facts.endpoint} (region ${facts.region}).`,
+        remedy: remedy(
+          `Activate STS in ${facts.region} (IAM console > Account settings > Security Token Service endpoints), or set AWS_REGION to a region where it is active.`,
+          [],
+          ['https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_enable-regions.html'],
+        ),
+      };
+    case 'STS_THROTTLED':
+      return {
+        ...base,
+        summary: `${said} Apps that create a new SDK session per call hit this at scale; it can end in a fallback to the node role.`,
+        remedy: remedy(
+          'Reuse one SDK client / credential provider per process so credentials are cached, or move to Pod Identity.',
+        ),
+      };
+    case 'ROLE_ARN_INVALID':
+      return {
+        ...base,
+        summary: said,
+        remedy: remedy(
+          'Fix the eks.amazonaws.com/role-arn annotation of the ServiceAccount (arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>), then recreate the pod.',
+          [
+            `kubectl get serviceaccount ${facts.claims?.serviceAccount ?? '<SERVICE_ACCOUNT>'} -n ${ns(facts.claims?.namespace)} -o jsonpath='{.metadata.annotations}'`,
+          ],
+          [LINKS.irsa],
+        ),
+      };
+    case 'STS_UNREACHABLE': {
+      const host = hostOf(facts.endpoint);
+      return {
+        ...base,
+        summary: `STS at ${facts.endpoint} did not answer ${facts.operation}: ${failure.explanation}. Every SDK in this pod that uses this endpoint fails the same way.`,
+        remedy: remedy(
+          'Let the pod reach the regional STS endpoint: an STS interface VPC endpoint (com.amazonaws.<region>.sts) with private DNS in private subnets, security groups and NetworkPolicies that allow 443 to it, and the STS host in NO_PROXY when a proxy is set.',
+          [`getent hosts ${host}`, `curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 5 ${facts.endpoint}`],
+          [LINKS.stsEndpoint],
+        ),
+      };
+    }
+    default:
+      return {
+        ...base,
+        // Any code the classifier adds later and this switch does not know is reported as STS_ERROR.
+        code: 'STS_ERROR',
+        summary: said,
+        remedy: remedy(
+          `Look up ${failure.wireCode} for ${facts.operation} in the STS documentation.`,
+          [],
+          ['https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html'],
+        ),
+      };
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+}

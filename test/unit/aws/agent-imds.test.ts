@@ -1,0 +1,269 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { callAgent, mapAgentAnswer } from '../../../src/aws/agent-client';
+import { NetError, createNetClient } from '../../../src/aws/http';
+import { reachImds } from '../../../src/aws/imds';
+import { Secret } from '../../../src/aws/secrets';
+import { identityImds } from '../../../src/checks/identity-imds';
+import { podIdentityAgent } from '../../../src/checks/pod-identity-agent';
+import { fixtureContext } from '../../helpers/context';
+import { TestServers, callerAnswer, upstreamOf } from './servers';
+
+const servers = new TestServers();
+afterEach(() => servers.closeAll());
+const signal = () => new AbortController().signal;
+
+describe(mapAgentAnswer, () => {
+  // Bodies as the agent sends them (reference 5: request.go, errors.go, EKS Auth errors relayed).
+  it.each([
+    [400, 'Service account token cannot be empty', 'POD_IDENTITY_TOKEN_REJECTED'],
+    [
+      400,
+      'Service account token cannot be parsed: token contains an invalid number of segments',
+      'POD_IDENTITY_TOKEN_REJECTED',
+    ],
+    [400, 'Service account token failed basic claim validations: token is expired', 'POD_IDENTITY_TOKEN_REJECTED'],
+    [
+      400,
+      '[r-1]: (AccessDeniedException): Unauthorized Exception! EKS does not have permissions to assume the associated role., fault: client',
+      'POD_IDENTITY_ACCESS_DENIED',
+    ],
+    [403, 'EKS does not have permissions to assume the associated role', 'POD_IDENTITY_ACCESS_DENIED'],
+    [404, '[r-2]: (ResourceNotFoundException): No association found, fault: client', 'POD_IDENTITY_NO_ASSOCIATION'],
+    [
+      403,
+      'Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not 10.0.0.1',
+      'POD_IDENTITY_AGENT_UNREACHABLE',
+    ],
+    [400, '[r-3]: (InvalidTokenException): bad, fault: client', 'POD_IDENTITY_TOKEN_REJECTED'],
+    [429, '[r-4]: (ThrottlingException): slow down, fault: client', 'STS_THROTTLED'],
+    [500, '[r-5]: (InternalServerException): boom, fault: server', 'STS_ERROR'],
+    [200, 'not json', 'STS_ERROR'],
+  ] as const)('HTTP %i "%s" is %s', (status, body, code) => {
+    const answer = mapAgentAnswer(status, body);
+    expect(answer.kind).toBe('refused');
+    expect(answer.kind === 'refused' && answer.code).toBe(code);
+  });
+
+  it('reads 200 credentials into secrets', () => {
+    const answer = mapAgentAnswer(
+      200,
+      JSON.stringify({
+        AccessKeyId: 'ASIAAGENTKEY00000001',
+        SecretAccessKey: 'AGENT-SECRET',
+        Token: 'AGENT-TOKEN',
+        AccountId: '111122223333',
+        Expiration: '2030-01-01T00:00:00Z',
+      }),
+    );
+    expect(answer.kind).toBe('credentials');
+    expect(JSON.stringify(answer)).not.toContain('AGENT-SECRET');
+    expect(JSON.stringify(answer)).not.toContain('AGENT-TOKEN');
+  });
+});
+
+describe(callAgent, () => {
+  it('sends the raw token as Authorization and the URI host as Host', async () => {
+    let seen: { auth?: string; host?: string } = {};
+    const url = await servers.http((req, res) => {
+      seen = { auth: req.headers.authorization, host: req.headers.host };
+      res.writeHead(404).end('[r]: (ResourceNotFoundException): none, fault: client');
+    });
+    const attempts = await callAgent(createNetClient(), `${url}/v1/credentials`, new Secret('eyJ.raw.jwt'), signal());
+    expect(seen.auth).toBe('eyJ.raw.jwt');
+    expect(seen.host).toBe(new URL(url).host);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]?.outcome).toMatchObject({ kind: 'refused', code: 'POD_IDENTITY_NO_ASSOCIATION' });
+  });
+
+  it('gives up on a black-holed agent within its 2 s timeout', async () => {
+    const url = await servers.blackHole();
+    const started = Date.now();
+    const attempts = await callAgent(createNetClient(), `${url}/v1/credentials`, new Secret('t'), signal());
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(attempts[0]?.outcome).toBeInstanceOf(NetError);
+    expect((attempts[0]?.outcome as NetError).kind).toBe('read-timeout');
+  });
+});
+
+describe('pod-identity.agent', () => {
+  const tokenFile = {
+    path: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token',
+    mechanism: 'pod-identity' as const,
+    token: new Secret('eyJ.pod.jwt'),
+    mtimeMs: 0,
+  };
+
+  it('proves the agent credentials with GetCallerIdentity and never shows them', async () => {
+    const arn = 'arn:aws:sts::111122223333:assumed-role/app/eks-c-p-uuid';
+    const sts = await servers.http((_req, res) => res.writeHead(200).end(callerAnswer(arn)));
+    const agent = await servers.http((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          AccessKeyId: 'ASIAAGENTKEY00000001',
+          SecretAccessKey: 'AGENT-SECRET',
+          Token: 'AGENT-TOKEN',
+          AccountId: '111122223333',
+          Expiration: '2030-01-01T00:00:00Z',
+        }),
+      ),
+    );
+    const outcome = await podIdentityAgent.run(
+      fixtureContext({ env: { AWS_ENDPOINT_URL_STS: sts } }),
+      upstreamOf({
+        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
+        'token.file': tokenFile,
+      }),
+      signal(),
+    );
+    expect(outcome).toMatchObject({ status: 'pass', output: { callerArn: arn } });
+    expect(JSON.stringify(outcome)).not.toMatch(/AGENT-SECRET|AGENT-TOKEN|eyJ\.pod\.jwt/);
+  });
+
+  it('maps access denied to POD_IDENTITY_ACCESS_DENIED with the trust policy in the remedy', async () => {
+    const agent = await servers.http((_req, res) =>
+      res
+        .writeHead(400)
+        .end(
+          '[r]: (AccessDeniedException): Unauthorized Exception! EKS does not have permissions to assume the associated role., fault: client',
+        ),
+    );
+    const outcome = await podIdentityAgent.run(
+      fixtureContext(),
+      upstreamOf({
+        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
+        'token.file': tokenFile,
+      }),
+      signal(),
+    );
+    expect(outcome.status).toBe('fail');
+    const finding = outcome.findings?.[0];
+    expect(finding?.code).toBe('POD_IDENTITY_ACCESS_DENIED');
+    expect(finding?.remedy.commands.join('\n')).toContain('"Service":"pods.eks.amazonaws.com"');
+    expect(finding?.remedy.commands.join('\n')).toContain('sts:TagSession');
+    expect(finding?.summary).toContain('not a valid container metadata service hostname');
+  });
+
+  it('reports a refused agent as POD_IDENTITY_AGENT_UNREACHABLE', async () => {
+    const agent = await servers.refused();
+    const outcome = await podIdentityAgent.run(
+      fixtureContext(),
+      upstreamOf({
+        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
+        'token.file': tokenFile,
+      }),
+      signal(),
+    );
+    expect(outcome.findings?.[0]?.code).toBe('POD_IDENTITY_AGENT_UNREACHABLE');
+    expect(outcome.findings?.[0]?.summary).toContain('connection refused');
+  });
+});
+
+/** An IMDS that answers like EC2: v2 token, role name, identity document, credentials. */
+function imds(options: { v2: boolean | 'blackhole'; role?: string; v1?: boolean }) {
+  return servers.http((req, res) => {
+    const tokenOk = req.headers['x-aws-ec2-metadata-token'] === 'IMDS-TOKEN';
+    if (req.method === 'PUT' && req.url === '/latest/api/token') {
+      if (options.v2 === 'blackhole') return; // never answers: what hop limit 1 looks like from a pod
+      if (!options.v2) return void res.writeHead(403).end();
+      return void res.writeHead(200).end('IMDS-TOKEN');
+    }
+    if (!tokenOk && !options.v1) return void res.writeHead(401).end();
+    if (req.url === '/latest/meta-data/iam/security-credentials/') {
+      return void (options.role ? res.writeHead(200).end(options.role) : res.writeHead(404).end());
+    }
+    if (req.url === `/latest/meta-data/iam/security-credentials/${options.role}`) {
+      return void res
+        .writeHead(200)
+        .end(
+          JSON.stringify({
+            Code: 'Success',
+            AccessKeyId: 'ASIANODEKEY000000001',
+            SecretAccessKey: 'NODE-SECRET',
+            Token: 'NODE-TOKEN',
+          }),
+        );
+    }
+    if (req.url === '/latest/dynamic/instance-identity/document') {
+      return void res
+        .writeHead(200)
+        .end(JSON.stringify({ accountId: '111122223333', region: 'us-west-2', instanceId: 'i-0123456789abcdef0' }));
+    }
+    res.writeHead(404).end();
+  });
+}
+
+describe(reachImds, () => {
+  it('IMDSv2: reads the node role and its credentials', async () => {
+    const endpoint = await imds({ v2: true, role: 'node-role' });
+    const reach = await reachImds(createNetClient(), endpoint, signal());
+    expect(reach).toMatchObject({
+      kind: 'credentials',
+      version: 'v2',
+      nodeRoleArn: 'arn:aws:iam::111122223333:role/node-role',
+      instanceId: 'i-0123456789abcdef0',
+    });
+  });
+
+  it('hop limit 1 with IMDSv2 required: the PUT times out, v1 is refused with 401, so blocked', async () => {
+    const endpoint = await imds({ v2: 'blackhole', role: 'node-role', v1: false });
+    const started = Date.now();
+    const reach = await reachImds(createNetClient(), endpoint, signal());
+    expect(reach.kind).toBe('blocked');
+    expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
+  it('hop limit 1 with IMDSv1 allowed: the SDK falls back to v1 and gets credentials', async () => {
+    const endpoint = await imds({ v2: 'blackhole', role: 'node-role', v1: true });
+    expect(await reachImds(createNetClient(), endpoint, signal())).toMatchObject({
+      kind: 'credentials',
+      version: 'v1',
+    });
+  });
+
+  it('no instance profile, and nothing listening', async () => {
+    expect((await reachImds(createNetClient(), await imds({ v2: true }), signal())).kind).toBe('no-role');
+    expect((await reachImds(createNetClient(), await servers.refused(), signal())).kind).toBe('unreachable');
+  });
+});
+
+describe('identity.imds', () => {
+  it('warns IMDS_REACHABLE with the hop-limit command, without the node credentials', async () => {
+    const endpoint = await imds({ v2: true, role: 'node-role' });
+    const outcome = await identityImds.run(
+      fixtureContext({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${endpoint}/` } }),
+      upstreamOf({}),
+      signal(),
+    );
+    expect(outcome).toMatchObject({
+      status: 'warn',
+      output: { nodeRoleArn: 'arn:aws:iam::111122223333:role/node-role', reachable: true },
+      facts: { identity: { nodeRoleArn: 'arn:aws:iam::111122223333:role/node-role' } },
+    });
+    expect(outcome.findings?.[0]?.code).toBe('IMDS_REACHABLE');
+    expect(outcome.findings?.[0]?.remedy.commands[0]).toContain(
+      '--instance-id i-0123456789abcdef0 --http-put-response-hop-limit 1 --http-tokens required',
+    );
+    expect(JSON.stringify(outcome)).not.toMatch(/NODE-SECRET|NODE-TOKEN|IMDS-TOKEN/);
+  });
+
+  it('says a blocked IMDS is good', async () => {
+    const endpoint = await imds({ v2: 'blackhole', role: 'node-role' });
+    const outcome = await identityImds.run(
+      fixtureContext({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint } }),
+      upstreamOf({}),
+      signal(),
+    );
+    expect(outcome.status).toBe('pass');
+    expect(outcome.summary).toContain('IMDS blocked for pods (hop limit 1 or no route): good');
+  });
+
+  it('skips when AWS_EC2_METADATA_DISABLED=true', async () => {
+    const outcome = await identityImds.run(
+      fixtureContext({ env: { AWS_EC2_METADATA_DISABLED: 'TRUE' } }),
+      upstreamOf({}),
+      signal(),
+    );
+    expect(outcome.status).toBe('skip');
+    expect(outcome.summary).toContain('AWS_EC2_METADATA_DISABLED');
+  });
+});

@@ -13,10 +13,16 @@ const code = await main(process.argv.slice(2), {
   stdoutIsTTY: Boolean(process.stdout.isTTY),
   write: write(process.stdout),
   writeError: write(process.stderr),
-  readStdin: async () => {
+  stdinIsTTY: Boolean(process.stdin.isTTY),
+  readStdin: async (maxBytes = Number.POSITIVE_INFINITY) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+    let size = 0;
+    for await (const chunk of process.stdin) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size >= maxBytes) break; // leaving the loop stops reading: a huge pipe is not buffered whole
+    }
+    return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
   },
 });
 // Exit now: a check abandoned at its timeout may still hold a socket open, and must not keep the pod waiting.

@@ -3,6 +3,7 @@ import { CHECKS } from '../checks/registry';
 import type { Context } from '../context/context';
 import { contextForSelf } from '../context/context';
 import { TargetError, contextForTarget, pickAutoTarget } from '../context/target';
+import { runExplain } from '../explain/index';
 import { FINDING_CODES } from '../run/findings';
 import { exitCodeOf, runChecks } from '../run/runner';
 import { UsageError, selectChecks } from '../run/select';
@@ -17,9 +18,12 @@ export const VERSION: string = packageJson.version;
 /** The outside world of the CLI itself: streams and the terminal. */
 export interface Io {
   readonly stdoutIsTTY: boolean;
+  /** `explain` without an argument reads stdin only when it is not a terminal. */
+  readonly stdinIsTTY?: boolean;
   write(text: string): Promise<void>;
   writeError(text: string): Promise<void>;
-  readStdin(): Promise<string>;
+  /** Reads stdin to its end, or to maxBytes (then stops reading). */
+  readStdin(maxBytes?: number): Promise<string>;
 }
 
 /** Parse flags, build a Context, run the checks, render, and return the exit code. Never throws. */
@@ -37,7 +41,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         await io.write(command.output === 'json' ? listChecksJson() : listChecksText());
         return 0;
       case 'explain':
-        throw new UsageError('explain is not available in this build yet');
+        return await runExplain(command, io);
       case 'check':
         return await diagnose(command, await contextFor(command), CHECKS, io);
       case 'demo':

@@ -1,0 +1,614 @@
+import { LINKS, remedy } from '../checks/remedies';
+import type { FindingCode } from '../run/findings';
+import type { Remedy } from '../run/types';
+
+/**
+ * The AWS and SDK error messages users paste from their apps' logs, with what each means for a pod using
+ * IRSA or EKS Pod Identity. Wording from reference/failure-modes.md (section 2) and
+ * reference/irsa-mechanics.md (3.3 STS errors, 5 the Pod Identity agent).
+ */
+
+/** The irsa-doctor check ids a match can point to (`irsa-doctor --only ...`). */
+export const CONFIRMING_CHECKS = [
+  'env.mechanism',
+  'env.irsa',
+  'env.pod-identity',
+  'env.region',
+  'env.precedence',
+  'env.proxy',
+  'token.file',
+  'token.claims',
+  'issuer.discovery',
+  'sts.assume-role',
+  'pod-identity.agent',
+  'identity.imds',
+  'identity.caller',
+  'sts.endpoints',
+  'trust.policy',
+  'kube.serviceaccount',
+  'kube.pod',
+] as const;
+export type ConfirmingCheck = (typeof CONFIRMING_CHECKS)[number];
+
+/** What the text itself says: the identifiers a remedy can be filled in with. */
+export interface Extracted {
+  readonly roleArns: readonly string[];
+  readonly assumedRoleArns: readonly string[];
+  readonly providerArns: readonly string[];
+  readonly issuerUrls: readonly string[];
+  /** The STS or agent URL named in a network error. */
+  readonly endpointUrl: string | undefined;
+  /** The IAM action a permission error names. */
+  readonly action: string | undefined;
+}
+
+export interface MessagePattern {
+  readonly code: FindingCode;
+  /** Higher is more specific: reported first when several patterns match. */
+  readonly priority: number;
+  /** A wrapper message ("no provider in the chain worked"): dropped when a specific pattern also matched. */
+  readonly generic?: boolean;
+  /** Tested against each line of the pasted text. */
+  readonly line: RegExp;
+  /** When set, the same line must also match (e.g. a permission error about the token path). */
+  readonly alsoOnLine?: RegExp;
+  /** When set, the whole text must also match (e.g. a ResourceNotFoundException about an association). */
+  readonly context?: RegExp;
+  /** When set, the line must not match (e.g. an assumed-role session that is not a node instance). */
+  readonly unless?: RegExp;
+  meaning(x: Extracted): string;
+  causes(x: Extracted): readonly string[];
+  readonly confirmWith: readonly ConfirmingCheck[];
+  remedy(x: Extracted): Remedy;
+}
+
+const NODE_SESSION = /assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b/;
+const TOKEN_PATH = /(?:serviceaccount\/token|eks-pod-identity-token|web[_ ]?identity[_ ]?token)/i;
+
+function roleName(x: Extracted): string {
+  const arn = x.roleArns[0];
+  if (arn) return arn.slice(arn.lastIndexOf('/') + 1);
+  const assumed = x.assumedRoleArns.find((a) => !NODE_SESSION.test(a));
+  if (assumed) return assumed.split('/')[1] ?? '<ROLE_NAME>';
+  return '<ROLE_NAME>';
+}
+
+function issuerRegion(x: Extracted): string {
+  const url = x.issuerUrls[0] ?? x.providerArns[0] ?? '';
+  return /oidc\.eks\.([a-z0-9-]+)\.amazonaws/.exec(url)?.[1] ?? '<REGION>';
+}
+
+const DIAGNOSE = 'kubectl exec -it <POD> -n <NAMESPACE> -- irsa-doctor';
+const RESTART =
+  'kubectl rollout restart deployment/<DEPLOYMENT> -n <NAMESPACE>   # new pods get the webhook env; old ones never do';
+
+export const PATTERNS: readonly MessagePattern[] = [
+  {
+    code: 'SDK_MISSING_STS_MODULE',
+    priority: 100,
+    line: /To use web identity tokens, the 'sts' service module must be on the class ?path/i,
+    meaning: () =>
+      "the Java SDK found the IRSA variables but cannot use them: web identity needs the SDK's 'sts' module at run time, so the chain skipped to the next provider",
+    causes: () => [
+      "the application's build lacks the software.amazon.awssdk:sts (SDK v2) or com.amazonaws:aws-java-sdk-sts (SDK v1) dependency",
+      'the dependency is declared but shaded out or marked provided/test scope',
+    ],
+    confirmWith: ['env.irsa', 'sts.assume-role'],
+    remedy: () =>
+      remedy(
+        "Add the STS module to the application's runtime dependencies and redeploy; IRSA itself is fine if irsa-doctor's sts.assume-role passes.",
+        [
+          '# Maven: <dependency><groupId>software.amazon.awssdk</groupId><artifactId>sts</artifactId></dependency>',
+          "# Gradle: implementation 'software.amazon.awssdk:sts'",
+          `${DIAGNOSE} --only sts.assume-role`,
+        ],
+        [LINKS.irsa],
+      ),
+  },
+  {
+    code: 'NODE_ROLE_FALLBACK',
+    priority: 95,
+    line: /assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b.*not authorized to perform|not authorized to perform.*assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b/i,
+    meaning: (x) =>
+      `this request was signed by the node's instance role${x.assumedRoleArns[0] ? ` (${x.assumedRoleArns[0]})` : ''}, so the pod is not using IRSA or Pod Identity: its SDK fell through to the node's IMDS credentials`,
+    causes: () => [
+      'the pod was created before its ServiceAccount got the eks.amazonaws.com/role-arn annotation (or the Pod Identity association), so the webhook never injected the variables: recreate the pod',
+      'the ServiceAccount has no role annotation, or the pod uses another ServiceAccount',
+      "the app's SDK is too old to read AWS_WEB_IDENTITY_TOKEN_FILE / AWS_CONTAINER_CREDENTIALS_FULL_URI and goes to IMDS",
+      'the container is skipped by the webhook (skip-containers) or the webhook failed open (failurePolicy: Ignore)',
+      'the IRSA role could not be assumed (throttling or AccessDenied) and the SDK fell back to IMDS',
+    ],
+    confirmWith: ['env.mechanism', 'kube.serviceaccount', 'kube.pod', 'identity.caller', 'identity.imds'],
+    remedy: () =>
+      remedy(
+        'Make the pod use its own role: check the ServiceAccount annotation, then recreate the pod so the webhook injects AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE; block IMDS from pods (hop limit 1) so this cannot happen silently.',
+        [
+          "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'",
+          "kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.containers[*].env[*].name}'",
+          RESTART,
+          `${DIAGNOSE} --only env.mechanism,identity.caller,identity.imds`,
+        ],
+        [LINKS.irsaTroubleshoot, LINKS.imds],
+      ),
+  },
+  {
+    code: 'POD_IDENTITY_ACCESS_DENIED',
+    priority: 92,
+    line: /EKS does not have permissions to assume the associated role|not authorized to perform:? sts:TagSession/i,
+    meaning: () =>
+      'EKS Pod Identity could not assume the associated role: the role trust policy does not allow the service pods.eks.amazonaws.com both sts:AssumeRole and sts:TagSession',
+    causes: () => [
+      'the role trust policy lacks Principal {"Service": "pods.eks.amazonaws.com"} (it may still be an IRSA trust with a Federated principal)',
+      'the trust allows sts:AssumeRole but not sts:TagSession (Pod Identity always tags the session)',
+      'a condition on aws:RequestTag/... or aws:SourceAccount does not match the cluster',
+      'the pod runs with hostNetwork: true (reported with this same message, eks-pod-identity-agent#139)',
+    ],
+    confirmWith: ['pod-identity.agent', 'env.pod-identity'],
+    remedy: (x) =>
+      remedy(
+        'Let EKS Pod Identity assume the role: trust pods.eks.amazonaws.com with both actions.',
+        [
+          `aws iam update-assume-role-policy --role-name ${roleName(x)} --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'`,
+          `${DIAGNOSE} --only pod-identity.agent`,
+        ],
+        [LINKS.podIdentity],
+      ),
+  },
+  {
+    code: 'TRUST_POLICY_DENIED',
+    priority: 90,
+    line: /not authorized to perform:? sts:AssumeRoleWithWebIdentity/i,
+    meaning: (x) =>
+      `STS refused AssumeRoleWithWebIdentity${x.roleArns[0] ? ` for ${x.roleArns[0]}` : ''}: the token is valid, but the role's trust policy does not allow this token (or the role does not exist)`,
+    causes: () => [
+      "the :sub condition names another namespace or ServiceAccount than the pod's (renamed namespace, copied role, typo)",
+      "the Federated principal is not this cluster's provider: host typo oidc.REGION.eks instead of oidc.eks.REGION, another cluster's ID, or another account",
+      'a wildcard under StringEquals (it is literal there; StringLike is needed), or the :aud key given the sub value',
+      'the role ARN in AWS_ROLE_ARN names a role that does not exist or was recreated',
+    ],
+    confirmWith: ['trust.policy', 'token.claims', 'sts.assume-role'],
+    remedy: (x) =>
+      remedy(
+        "Compare the role's trust policy with the token: run irsa-doctor with the policy file, which names the failing statement and prints the corrected policy.",
+        [
+          `aws iam get-role --role-name ${roleName(x)} --query Role.AssumeRolePolicyDocument > trust.json`,
+          `${DIAGNOSE} --trust-policy trust.json   # copy trust.json into the pod first (kubectl cp), or run the tool with --offline where the file is`,
+        ],
+        [LINKS.irsaTroubleshoot, LINKS.oidcTroubleshoot],
+      ),
+  },
+  {
+    code: 'OIDC_PROVIDER_NOT_REGISTERED',
+    priority: 90,
+    line: /No OpenIDConnect provider found in your account/i,
+    meaning: (x) =>
+      `the role's account has no IAM OIDC provider for the cluster's issuer${x.issuerUrls[0] ? ` ${x.issuerUrls[0]}` : ''}, so STS cannot trust the pod's token`,
+    causes: () => [
+      'IAM OIDC provider was never created for this cluster (eksctl utils associate-iam-oidc-provider was not run)',
+      'the role lives in another account than the cluster: the provider must exist in the role account too (cross-account IRSA)',
+      'the cluster was recreated and has a new issuer ID; the provider is for the old one',
+      'China/GovCloud: the provider was created in the wrong partition',
+    ],
+    confirmWith: ['token.claims', 'sts.assume-role'],
+    remedy: (x) =>
+      remedy(
+        "Register the cluster's issuer as an IAM OIDC provider in the role's account.",
+        [
+          `eksctl utils associate-iam-oidc-provider --cluster <CLUSTER> --region ${issuerRegion(x)} --approve`,
+          `aws iam create-open-id-connect-provider --url ${x.issuerUrls[0] ?? '<ISSUER_URL>'} --client-id-list sts.amazonaws.com   # in the role's account, for cross-account roles`,
+          'aws iam list-open-id-connect-providers',
+        ],
+        [LINKS.associateOidc, LINKS.oidcTroubleshoot],
+      ),
+  },
+  {
+    code: 'OIDC_AUDIENCE_NOT_ALLOWED',
+    priority: 90,
+    line: /Incorrect token audience/i,
+    meaning: () =>
+      "STS rejected the token's aud: it is not in the IAM OIDC provider's client-ID list (for IRSA it should be sts.amazonaws.com)",
+    causes: () => [
+      'the ServiceAccount has an eks.amazonaws.com/audience annotation with a typo (e.g. sts.amazon.com)',
+      'the IAM OIDC provider was created without sts.amazonaws.com in its audiences',
+      'the app sends a token minted for another audience (e.g. the Pod Identity token, aud pods.eks.amazonaws.com, or the Kubernetes API token)',
+    ],
+    confirmWith: ['token.claims', 'kube.serviceaccount', 'sts.assume-role'],
+    remedy: (x) =>
+      remedy(
+        "Make the token's audience and the provider's client IDs agree.",
+        [
+          `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${x.providerArns[0] ?? 'arn:aws:iam::<ACCOUNT_ID>:oidc-provider/<ISSUER_HOST>'} --client-id sts.amazonaws.com`,
+          "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'",
+          `${DIAGNOSE} --only token.claims`,
+        ],
+        [LINKS.oidcTroubleshoot],
+      ),
+  },
+  {
+    code: 'OIDC_KEYS_UNRETRIEVABLE',
+    priority: 88,
+    line: /Couldn.t retrieve verification key from your identity provider|IDPCommunicationError|HTTPS certificate doesn.t match configured thumbprint/i,
+    meaning: () =>
+      "STS could not fetch or trust the issuer's signing keys (JWKS), so it could not verify the token's signature",
+    causes: () => [
+      'a self-hosted issuer (kops, kubeadm, k3s) whose discovery document or JWKS is not publicly reachable over HTTPS',
+      "the token's kid is not in the JWKS (keys rotated, or the issuer's bucket is stale)",
+      'a legacy thumbprint on the IAM provider that no longer matches the issuer certificate (self-hosted issuers only)',
+      'a transient STS-side failure: the SDK retries InvalidIdentityToken; persistent errors are configuration',
+    ],
+    confirmWith: ['issuer.discovery', 'token.claims', 'sts.assume-role'],
+    remedy: (x) =>
+      remedy(
+        "Make the issuer's /.well-known/openid-configuration and JWKS publicly fetchable and containing the token's kid; update the provider thumbprint for self-hosted issuers.",
+        [
+          `curl -fsS ${x.issuerUrls[0] ?? '<ISSUER_URL>'}/.well-known/openid-configuration`,
+          `curl -fsS ${x.issuerUrls[0] ?? '<ISSUER_URL>'}/keys`,
+          `${DIAGNOSE} --only issuer.discovery,token.claims`,
+        ],
+        [LINKS.oidcTroubleshoot],
+      ),
+  },
+  {
+    code: 'STS_TOKEN_EXPIRED',
+    priority: 86,
+    line: /ExpiredTokenException|Token expired: current date\/time|Token too old/i,
+    meaning: () => 'STS rejected the web identity token as expired: the app sent an old copy of the projected token',
+    causes: () => [
+      'the app read the token file once and caches its contents; the kubelet rewrites the file (about every 19 h for 24 h tokens) and the app must re-read it',
+      'an old SDK that caches the token (upgrade it)',
+      'the kubelet stopped refreshing the token (pod terminating, node problems) or a subPath mount, which never receives updates',
+      'the node clock is wrong',
+    ],
+    confirmWith: ['token.file', 'token.claims', 'sts.assume-role'],
+    remedy: () =>
+      remedy(
+        'Let the SDK re-read AWS_WEB_IDENTITY_TOKEN_FILE on every refresh (default SDK chains do), do not mount the token with subPath, and upgrade old SDKs.',
+        [`${DIAGNOSE} --only token.file,token.claims`],
+        [LINKS.tokenPermissions],
+      ),
+  },
+  {
+    code: 'STS_TOKEN_EXPIRED',
+    priority: 60,
+    line: /security token included in the request is expired|\bExpiredToken\b/i,
+    meaning: () =>
+      'an AWS service rejected the temporary credentials as expired: the app keeps using credentials past their expiry instead of refreshing them',
+    causes: () => [
+      "the app copied the credentials out of the SDK (or built a client from fixed keys) instead of letting the SDK's provider refresh them",
+      'long-lived process with a hand-rolled AssumeRole that never renews',
+      'the node clock is wrong',
+    ],
+    confirmWith: ['identity.caller', 'env.precedence'],
+    remedy: () =>
+      remedy(
+        'Build clients with the default credential provider chain so credentials refresh before expiry; do not export session credentials into env or files.',
+        [`${DIAGNOSE} --only env.precedence,identity.caller`],
+        [LINKS.sdkChain],
+      ),
+  },
+  {
+    code: 'TOKEN_NOT_YET_VALID',
+    priority: 84,
+    line: /Token used before issued|token is not valid yet|\bnbf\b.*in the future/i,
+    meaning: () => "the token's issue time is in the future for the verifier: a clock is wrong",
+    causes: () => ["the node's clock is skewed (NTP not running)", 'a hand-made token with a wrong iat/nbf'],
+    confirmWith: ['token.claims'],
+    remedy: () => remedy('Fix the node clock (chrony/NTP).', [`${DIAGNOSE} --only token.claims`]),
+  },
+  {
+    code: 'STS_REGION_DISABLED',
+    priority: 86,
+    line: /RegionDisabledException|STS is not activated in this region/i,
+    meaning: () =>
+      'the regional STS endpoint the SDK called belongs to a region where STS is deactivated for this account',
+    causes: () => [
+      'STS is deactivated for the region in IAM account settings',
+      'AWS_REGION names an opt-in region the account has not enabled',
+    ],
+    confirmWith: ['env.region', 'sts.endpoints', 'sts.assume-role'],
+    remedy: () =>
+      remedy('Activate STS for the region (IAM > Account settings), or point AWS_REGION at an enabled region.', [
+        'aws iam get-account-summary',
+        `${DIAGNOSE} --only env.region,sts.endpoints`,
+      ]),
+  },
+  {
+    code: 'ROLE_ARN_INVALID',
+    priority: 86,
+    line: /Request ARN is invalid|(?:ValidationError|ValidationException).*(?:roleArn|RoleArn)/i,
+    meaning: () => 'the role ARN the SDK sent to STS is malformed',
+    causes: () => [
+      'AWS_ROLE_ARN (from the eks.amazonaws.com/role-arn annotation) has a typo: extra colon, missing account, spaces, or a role name instead of an ARN for apps that need the ARN',
+      'a role path written incorrectly',
+    ],
+    confirmWith: ['env.irsa', 'kube.serviceaccount'],
+    remedy: () =>
+      remedy('Fix the annotation to arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>, then recreate the pod.', [
+        'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> --overwrite eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+        RESTART,
+      ]),
+  },
+  {
+    code: 'POD_IDENTITY_TOKEN_REJECTED',
+    priority: 86,
+    line: /Service account token cannot be (?:empty|parsed)|Service account token failed basic claim validations/i,
+    meaning: () => 'the Pod Identity agent rejected the token the SDK sent from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+    causes: () => [
+      'the token file is empty or unreadable for the app (the SDK then sends an empty Authorization header)',
+      'an old SDK that does not read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (e.g. some PHP/.NET versions)',
+      'the token is expired or not yet valid (node clock)',
+    ],
+    confirmWith: ['env.pod-identity', 'token.file', 'token.claims', 'pod-identity.agent'],
+    remedy: () =>
+      remedy('Check that the app can read the Pod Identity token file and that its SDK supports Pod Identity.', [
+        `${DIAGNOSE} --only token.file,token.claims,pod-identity.agent`,
+      ]),
+  },
+  {
+    code: 'POD_IDENTITY_NO_ASSOCIATION',
+    priority: 86,
+    line: /ResourceNotFoundException/i,
+    context: /association|AssumeRoleForPodIdentity|pod.?identity|169\.254\.170\.23|fd00:ec2::23|eks-auth/i,
+    meaning: () => "EKS Pod Identity has no association for this pod's namespace and ServiceAccount",
+    causes: () => [
+      'no pod identity association exists for this namespace/ServiceAccount (or it names another cluster)',
+      'the association was created for a different ServiceAccount name',
+      'the association was deleted while the pod kept running',
+    ],
+    confirmWith: ['pod-identity.agent', 'kube.pod'],
+    remedy: () =>
+      remedy(
+        'Create the association for this namespace and ServiceAccount.',
+        [
+          'aws eks list-pod-identity-associations --cluster-name <CLUSTER> --namespace <NAMESPACE>',
+          'aws eks create-pod-identity-association --cluster-name <CLUSTER> --namespace <NAMESPACE> --service-account <SERVICE_ACCOUNT> --role-arn arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+        ],
+        [LINKS.podIdentity],
+      ),
+  },
+  {
+    code: 'SDK_TOO_OLD',
+    priority: 85,
+    line: /only loopback hosts are allowed|URI did not refer to the loopback interface|Unsupported host.*169\.254\.170\.23|not a valid container metadata (?:service )?(?:host|URI).*(?:loopback|127\.0\.0\.1)/i,
+    meaning: () =>
+      "the app's AWS SDK predates EKS Pod Identity: it refuses the agent address 169.254.170.23 because it only allows loopback container-credential URIs",
+    causes: () => [
+      'Go SDK (v1 before 1.47.11, v2 before the Pod Identity release) or botocore before 1.33 in the app',
+      'an app that vendors an old SDK (check its image, not the base image)',
+    ],
+    confirmWith: ['env.pod-identity', 'pod-identity.agent'],
+    remedy: () =>
+      remedy(
+        "Upgrade the app's AWS SDK to a version that supports EKS Pod Identity (see the AWS list of minimum SDK versions), or use IRSA for this app.",
+        [`${DIAGNOSE} --only pod-identity.agent   # confirms the agent works for a current SDK`],
+        ['https://docs.aws.amazon.com/eks/latest/userguide/pod-id-minimum-sdk.html'],
+      ),
+  },
+  {
+    code: 'POD_IDENTITY_AGENT_UNREACHABLE',
+    priority: 84,
+    line: /169\.254\.170\.23 is not a valid container metadata service hostname/i,
+    meaning: () =>
+      "the JS SDK's credential chain failed on EKS Pod Identity: this is the message of its last fallback provider, which masks the real error of the call to the agent at 169.254.170.23",
+    causes: () => [
+      'the call to the Pod Identity agent failed (agent not running on the node, blocked by iptables/NetworkPolicy, hostNetwork pod, proxy without NO_PROXY) and the chain reported its fallback error instead',
+      'the agent answered with an error (no association, AccessDenied on the role trust) that the SDK hid',
+      'an old JS SDK (v2, or v3 before Pod Identity support) that does not know the agent address',
+    ],
+    confirmWith: ['pod-identity.agent', 'env.proxy', 'env.pod-identity'],
+    remedy: () =>
+      remedy(
+        'Find the real agent error: call the agent from the pod, check the eks-pod-identity-agent DaemonSet on the node, and NO_PROXY.',
+        [
+          `${DIAGNOSE} --only pod-identity.agent,env.proxy`,
+          'kubectl get daemonset eks-pod-identity-agent -n kube-system',
+        ],
+        [LINKS.podIdentity],
+      ),
+  },
+  {
+    code: 'POD_IDENTITY_AGENT_UNREACHABLE',
+    priority: 82,
+    line: /(?:169\.254\.170\.23|fd00:ec2::23).*(?:timeout|timed out|refused|unreachable|context (?:canceled|deadline)|StatusCode: 0|no route|EHOSTUNREACH|ECONNREFUSED|ETIMEDOUT)|(?:timeout|timed out|refused|unreachable|context (?:canceled|deadline)|StatusCode: 0).*(?:169\.254\.170\.23|fd00:ec2::23)|Called agent through invalid address/i,
+    meaning: () => 'the app could not get an answer from the EKS Pod Identity agent at 169.254.170.23',
+    causes: () => [
+      'the eks-pod-identity-agent add-on is not installed, or its pod on this node is not ready',
+      'HTTP(S)_PROXY is set and NO_PROXY does not list 169.254.170.23 (and fd00:ec2::23)',
+      'NetworkPolicy, iptables or a service mesh blocks the link-local address',
+      'hostNetwork pod, or IPv6 disabled on the node, or the request went through another address (Called agent through invalid address)',
+    ],
+    confirmWith: ['pod-identity.agent', 'env.proxy', 'env.pod-identity'],
+    remedy: () =>
+      remedy(
+        'Make the agent reachable from the pod.',
+        [
+          'kubectl get daemonset eks-pod-identity-agent -n kube-system',
+          `${DIAGNOSE} --only pod-identity.agent,env.proxy`,
+        ],
+        [LINKS.podIdentity],
+      ),
+  },
+  {
+    code: 'TOKEN_FILE_UNREADABLE',
+    priority: 80,
+    line: /(?:permission denied|EACCES|AccessDeniedException|Errno 13)/i,
+    alsoOnLine: TOKEN_PATH,
+    unless: /not authorized to perform/i,
+    meaning: () => "the app's user cannot read the projected token file",
+    causes: () => [
+      "the container runs as a non-root uid that is neither the file's owner nor in its group: set securityContext.fsGroup (e.g. 65534) on the pod",
+      'the process drops its supplemental groups (su/gosu, some sidecars), losing the fsGroup',
+      'containers run as different uids while the token was chowned 0600 to one of them',
+    ],
+    confirmWith: ['token.file'],
+    remedy: () =>
+      remedy(
+        "Give the pod an fsGroup so the token is group-readable for the app's uid, then recreate the pod.",
+        [
+          'kubectl patch deployment <DEPLOYMENT> -n <NAMESPACE> -p \'{"spec":{"template":{"spec":{"securityContext":{"fsGroup":65534}}}}}\'',
+          `${DIAGNOSE} --only token.file`,
+        ],
+        [LINKS.tokenPermissions],
+      ),
+  },
+  {
+    code: 'TOKEN_FILE_MISSING',
+    priority: 80,
+    line: /(?:no such file or directory|ENOENT|NoSuchFileException|FileNotFoundException|Errno 2)/i,
+    alsoOnLine: TOKEN_PATH,
+    meaning: () => 'the token file named by AWS_WEB_IDENTITY_TOKEN_FILE does not exist in the app container',
+    causes: () => [
+      "the variables were set by hand (or copied) without the webhook's projected volume",
+      'the container is excluded from injection, or the volume mount was removed by another mutating webhook/policy',
+      'the app runs in a different container or chroot than the one with the mount',
+    ],
+    confirmWith: ['token.file', 'env.irsa', 'kube.pod'],
+    remedy: () =>
+      remedy(
+        'Let the webhook inject both the env and the aws-iam-token volume: remove hand-set AWS_* variables and recreate the pod.',
+        ["kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.volumes[*].name}'", RESTART],
+        [LINKS.irsa],
+      ),
+  },
+  {
+    code: 'STS_UNREACHABLE',
+    priority: 78,
+    line: /(?:Connect(?:ion)? timeout|timed out|Could not connect to the endpoint URL|ETIMEDOUT|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|no such host|i\/o timeout|dial tcp|UnknownHostException|SdkClientException: Unable to execute HTTP request).*sts[.\w-]*\.amazonaws\.com|sts[.\w-]*\.amazonaws\.com.*(?:timeout|timed out|ETIMEDOUT|ECONNREFUSED|ENOTFOUND|no such host|i\/o timeout)/i,
+    meaning: (x) =>
+      x.endpointUrl && /\/\/sts\.amazonaws\.com/.test(x.endpointUrl)
+        ? 'the SDK called the global STS endpoint sts.amazonaws.com, which the pod cannot reach (typical of private subnets with only a regional STS VPC endpoint)'
+        : `the SDK could not reach STS${x.endpointUrl ? ` at ${x.endpointUrl}` : ''}`,
+    causes: (x) => [
+      ...(x.endpointUrl && /\/\/sts\.amazonaws\.com/.test(x.endpointUrl)
+        ? [
+            'the SDK uses the global endpoint: set AWS_STS_REGIONAL_ENDPOINTS=regional and AWS_REGION (or annotate the SA eks.amazonaws.com/sts-regional-endpoints: "true")',
+          ]
+        : []),
+      'no route to STS: private subnet without NAT and without an sts interface VPC endpoint',
+      'DNS does not resolve the STS host, or a proxy without the STS host in NO_PROXY',
+      'an outage of the region the SDK defaults to (us-east-1 for the global endpoint)',
+    ],
+    confirmWith: ['sts.endpoints', 'env.region', 'env.proxy'],
+    remedy: () =>
+      remedy(
+        'Use the regional STS endpoint and make it reachable (VPC endpoint com.amazonaws.<REGION>.sts or NAT).',
+        [
+          'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/sts-regional-endpoints=true',
+          RESTART,
+          `${DIAGNOSE} --only sts.endpoints,env.region,env.proxy`,
+        ],
+        [LINKS.stsEndpoint],
+      ),
+  },
+  {
+    code: 'STS_THROTTLED',
+    priority: 76,
+    line: /Rate exceeded|\bThrottling(?:Exception)?\b|TooManyRequestsException|SlowDown/i,
+    meaning: () => 'STS (or the Pod Identity agent) throttled the credential requests',
+    causes: () => [
+      'the app creates a new SDK client/session per request, so every call does a fresh AssumeRoleWithWebIdentity',
+      'many pods starting at once on the same role',
+      'after throttling, some SDKs fall back to the node role (check for assumed-role/.../i-... afterwards)',
+    ],
+    confirmWith: ['sts.assume-role', 'identity.caller'],
+    remedy: () =>
+      remedy(
+        'Reuse one SDK client (and its credential cache) per process; consider EKS Pod Identity, whose agent caches credentials.',
+        [`${DIAGNOSE} --only sts.assume-role,identity.caller`],
+      ),
+  },
+  {
+    code: 'IRSA_ENV_PARTIAL',
+    priority: 75,
+    line: /role ARN is not set|configured to assume role with web identity but has no role ARN|web_identity_token_file.*(?:no|without).*role_arn|(?:AWS_ROLE_ARN|role_arn).*(?:missing|not set|required)/i,
+    meaning: () =>
+      'the SDK sees a web identity token file but no role ARN: only one of AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE reaches the app',
+    causes: () => [
+      'AWS_ROLE_ARN was set to an empty value or removed by hand, or set by hand on one container only',
+      'a profile in AWS_CONFIG_FILE with web_identity_token_file but no role_arn',
+      'a process wrapper that passes only part of the environment to the app',
+    ],
+    confirmWith: ['env.irsa', 'env.mechanism'],
+    remedy: () =>
+      remedy(
+        'Let the webhook set both variables: remove hand-set AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE and recreate the pod.',
+        [`${DIAGNOSE} --only env.mechanism,env.irsa`, RESTART],
+      ),
+  },
+  {
+    code: 'STATIC_CREDENTIALS_OVERRIDE',
+    priority: 70,
+    line: /InvalidClientTokenId|security token included in the request is invalid|SignatureDoesNotMatch|InvalidAccessKeyId/i,
+    meaning: () =>
+      'AWS rejected the access key the request was signed with: the app is not using the credentials IRSA or Pod Identity would give it',
+    causes: () => [
+      'static AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (env, Secret, ~/.aws/credentials) win over web identity in the SDK chain, and those keys are deleted or rotated',
+      'session credentials from the global STS endpoint used in an opt-in region (enable v2 tokens or use the regional endpoint)',
+      'an AWS_PROFILE pointing at stale credentials',
+    ],
+    confirmWith: ['env.precedence', 'identity.caller', 'env.mechanism'],
+    remedy: () =>
+      remedy(
+        'Remove the static credentials from the pod so the SDK uses the role, then recreate the pod.',
+        [
+          "kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.containers[*].env[*].name}'",
+          `${DIAGNOSE} --only env.precedence,identity.caller`,
+        ],
+        [LINKS.sdkChain],
+      ),
+  },
+  {
+    code: 'ROLE_LACKS_PERMISSION',
+    priority: 65,
+    line: /assumed-role\/[\w+=,.@-]+\/[\w+=,.@-]+ is not authorized to perform/i,
+    unless: /assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b|sts:AssumeRoleWithWebIdentity|sts:TagSession/i,
+    meaning: (x) =>
+      `the credentials work: the request was signed by the role ${roleName(x)}${x.assumedRoleArns[0]?.includes('/eks-') ? ' (through EKS Pod Identity)' : ''}, but its permissions policy does not allow ${x.action ?? 'this action'}`,
+    causes: (x) => [
+      `the role's permissions policies lack ${x.action ?? 'the action'} on this resource`,
+      'a resource policy (bucket, key, secret), permissions boundary, SCP or session policy denies it',
+      'the role is the right one but for another environment (check the role name)',
+    ],
+    confirmWith: ['identity.caller'],
+    remedy: (x) =>
+      remedy(`Grant ${x.action ?? 'the action'} to the role ${roleName(x)} (IRSA/Pod Identity itself works).`, [
+        `aws iam list-attached-role-policies --role-name ${roleName(x)}`,
+        `aws iam simulate-principal-policy --policy-source-arn arn:aws:iam::<ACCOUNT_ID>:role/${roleName(x)} --action-names ${x.action ?? '<ACTION>'}`,
+      ]),
+  },
+  {
+    code: 'NO_CREDENTIALS',
+    priority: 30,
+    generic: true,
+    line: /Unable to locate credentials|NoCredentialProviders|no valid providers in chain|Could not load credentials from any providers|Unable to load (?:AWS )?credentials from any (?:of the )?providers? in the chain|failed to refresh cached credentials|CredentialsProviderError|no EC2 IMDS role found/i,
+    meaning: () =>
+      'the SDK tried every credential source and none worked: no IRSA/Pod Identity variables reached it, or each provider failed (its own error may be further up the log)',
+    causes: () => [
+      'the pod was not mutated (no AWS_ROLE_ARN / AWS_CONTAINER_CREDENTIALS_FULL_URI): ServiceAccount not annotated, pod older than the annotation, or a debug container',
+      'IMDS is blocked (hop limit 1), so there is no node-role fallback either; that part is good',
+      'the web identity or container provider failed first: look for AccessDenied, InvalidIdentityToken or a file error earlier in the log',
+    ],
+    confirmWith: ['env.mechanism', 'kube.serviceaccount', 'env.irsa', 'env.pod-identity', 'identity.caller'],
+    remedy: () =>
+      remedy(
+        'Run the diagnosis in the pod: it says which link of the chain is missing.',
+        [DIAGNOSE, "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'"],
+        [LINKS.irsaTroubleshoot],
+      ),
+  },
+  {
+    code: 'STS_ERROR',
+    priority: 20,
+    generic: true,
+    line: /WebIdentityErr|InvalidIdentityToken|IDPRejectedClaim|AssumeRoleWithWebIdentity.*(?:failed|error)/i,
+    meaning: () =>
+      'the web identity credential provider failed; the underlying STS error is usually on this line or the next (caused by: ...)',
+    causes: () => [
+      'the trust policy, the OIDC provider or the token (paste the "caused by" part for a precise answer)',
+      'the token file could not be read',
+    ],
+    confirmWith: ['token.file', 'token.claims', 'sts.assume-role'],
+    remedy: () =>
+      remedy('Run the diagnosis in the pod, which calls STS the same way.', [`${DIAGNOSE} --only sts.assume-role`]),
+  },
+];

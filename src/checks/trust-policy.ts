@@ -149,7 +149,7 @@ function outcomeOf(
           eksctlConfig: renderTrustPolicyEksctl(target, irsa.roleArn.name).config,
         },
         remedy: remedy(
-          `Replace the trust policy of ${irsa.roleArn.name} with one that trusts ${target.providerArn} for ${subject} (shown below; Terraform and eksctl equivalents are in the evidence).`,
+          `Replace the trust policy of ${irsa.roleArn.name} with one that trusts ${target.providerArn} for ${subject} (shown below; Terraform and eksctl equivalents are in the evidence). update-assume-role-policy replaces the whole document: add back any other statement the role still needs.`,
           [
             ...(code === 'TRUST_POLICY_PRINCIPAL_MISMATCH'
               ? [

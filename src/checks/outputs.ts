@@ -2,6 +2,9 @@ import type { RoleArn } from '../aws/arn';
 import type { Secret } from '../aws/secrets';
 import type { CredentialSource } from '../run/types';
 import type { MechanismOutput } from './env-mechanism';
+import type { KubePodOutput } from './kube-pod';
+import type { KubeServiceAccountOutput } from './kube-serviceaccount';
+import type { KubeWebhookOutput } from './kube-webhook';
 import type { TrustPolicyOutput } from './trust-policy';
 
 /** env.irsa: the complete, well-formed IRSA pair. */
@@ -120,6 +123,9 @@ export interface CheckOutputs {
   'identity.imds': ImdsOutput;
   'identity.caller': CallerOutput;
   'sts.endpoints': StsEndpointsOutput;
+  'kube.pod': KubePodOutput;
+  'kube.serviceaccount': KubeServiceAccountOutput;
+  'kube.webhook': KubeWebhookOutput;
 }
 
 export type CheckId = keyof CheckOutputs;

@@ -3,6 +3,9 @@ import { envMechanism } from './env-mechanism';
 import { identityCaller } from './identity-caller';
 import { identityImds } from './identity-imds';
 import { issuerDiscovery } from './issuer-discovery';
+import { kubePod } from './kube-pod';
+import { kubeServiceAccount } from './kube-serviceaccount';
+import { kubeWebhook } from './kube-webhook';
 import { podIdentityAgent } from './pod-identity-agent';
 import { stsAssumeRole } from './sts-assume-role';
 import { stsEndpoints } from './sts-endpoints';
@@ -23,4 +26,8 @@ export const CHECKS: readonly Check[] = [
   identityImds,
   identityCaller,
   stsEndpoints,
+  // The Kubernetes side (issue 4): last in the report, but ranked first for the root cause by their stage.
+  kubePod,
+  kubeWebhook,
+  kubeServiceAccount,
 ] as readonly Check[];

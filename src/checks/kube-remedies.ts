@@ -1,0 +1,132 @@
+import { KubeApiError } from '../kube/client';
+import type { RbacSubject } from '../kube/rbac';
+import {
+  kubectlApply,
+  namespaceRbacCommands,
+  namespaceRbacYaml,
+  subjectFromForbidden,
+  webhookReaderRbacCommands,
+  webhookReaderRbacYaml,
+} from '../kube/rbac';
+import type { CheckOutcome, FindingInput } from '../run/types';
+import { assertNever } from '../run/types';
+import { ns, remedy } from './remedies';
+
+export const RBAC_LINK = 'https://kubernetes.io/docs/reference/access-authn-authz/rbac/';
+
+/** The workload that owns the pod, after following ReplicaSet -> Deployment where readable. */
+export interface KubeOwner {
+  readonly kind: string;
+  readonly name: string;
+}
+
+/**
+ * How to get a pod the webhook mutates with the current ServiceAccount: only pod creation is mutated
+ * (reference 1.5), so the pod must be recreated, and how depends on what owns it.
+ */
+export function recreateCommands(owner: KubeOwner | undefined, namespace: string, podName: string): string[] {
+  if (!owner) {
+    return [
+      `kubectl get pod ${podName} -n ${namespace} -o yaml > ${podName}.yaml   # keep the spec; a bare pod is not recreated by anything`,
+      `kubectl delete pod ${podName} -n ${namespace}`,
+      `kubectl apply -f <POD_MANIFEST>.yaml   # your original manifest (the saved copy holds the old injected env: remove it first)`,
+    ];
+  }
+  switch (owner.kind) {
+    case 'Deployment':
+    case 'StatefulSet':
+    case 'DaemonSet':
+      return [`kubectl rollout restart ${owner.kind.toLowerCase()}/${owner.name} -n ${namespace}`];
+    case 'ReplicaSet':
+      return [`kubectl delete pod ${podName} -n ${namespace}   # ReplicaSet ${owner.name} creates a new one`];
+    case 'Job':
+      return [
+        `kubectl delete job ${owner.name} -n ${namespace}   # a Job's pods are not restarted in place`,
+        `kubectl apply -f <JOB_MANIFEST>.yaml   # re-create the Job from its manifest`,
+      ];
+    default:
+      return [`kubectl delete pod ${podName} -n ${namespace}   # its ${owner.kind} ${owner.name} creates a new one`];
+  }
+}
+
+export function describeOwner(owner: KubeOwner | undefined): string {
+  return owner ? `${owner.kind.toLowerCase()}/${owner.name}` : 'no owner (a bare pod)';
+}
+
+/** Which permission a refused call needed: decides the RBAC in the remedy. */
+export type KubePermission = 'namespace' | 'webhook';
+
+export function forbiddenFinding(
+  error: KubeApiError,
+  permission: KubePermission,
+  self: { namespace: string | undefined; serviceAccount: string | undefined },
+): FindingInput {
+  const subject: RbacSubject = subjectFromForbidden(error.message, self);
+  const who =
+    subject.kind === 'ServiceAccount'
+      ? `ServiceAccount ${subject.namespace}/${subject.name}`
+      : `user "${subject.name}"`;
+  switch (permission) {
+    case 'namespace':
+      return {
+        code: 'K8S_API_FORBIDDEN',
+        summary: `The Kubernetes API refused the read (HTTP ${error.status ?? 403}): ${who} may not get pods/serviceaccounts in namespace ${ns(self.namespace)}, so the Kubernetes checks were skipped. The rest of the diagnosis does not need it.`,
+        evidence: { status: error.status ?? null, message: error.message, subject: who },
+        remedy: remedy(
+          `Allow ${who} to read pods, serviceaccounts and replicasets in ${ns(self.namespace)} (read-only): either the two kubectl create commands, or the same objects as YAML (also in examples/rbac.yaml); then re-run.`,
+          [
+            ...namespaceRbacCommands(ns(self.namespace), subject),
+            kubectlApply(namespaceRbacYaml(ns(self.namespace), subject)),
+          ],
+          [RBAC_LINK],
+        ),
+      };
+    case 'webhook':
+      return {
+        code: 'K8S_API_FORBIDDEN',
+        summary: `The Kubernetes API refused the read of the cluster-scoped pod-identity-webhook MutatingWebhookConfiguration (HTTP ${error.status ?? 403}) for ${who}. This is normal for a workload's ServiceAccount; the webhook check was skipped.`,
+        evidence: { status: error.status ?? null, message: error.message, subject: who },
+        remedy: remedy(
+          `Optional: allow ${who} to get that one MutatingWebhookConfiguration (cluster-wide read of a single object): the kubectl create commands, or the same as YAML (also in examples/rbac.yaml).`,
+          [...webhookReaderRbacCommands(subject), kubectlApply(webhookReaderRbacYaml(subject))],
+          [RBAC_LINK],
+        ),
+      };
+    default:
+      return assertNever(permission);
+  }
+}
+
+/**
+ * A failed call as a check outcome: refused -> `skip` with K8S_API_FORBIDDEN; the API server unreachable,
+ * slow or answering nonsense -> `error` (the check could not run). Not-found is the caller's business.
+ */
+export function outcomeOfKubeFailure<Out>(
+  error: unknown,
+  permission: KubePermission,
+  self: { namespace: string | undefined; serviceAccount: string | undefined },
+): CheckOutcome<Out> {
+  if (!(error instanceof KubeApiError)) throw error;
+  switch (error.kind) {
+    case 'forbidden':
+      return {
+        status: 'skip',
+        summary: `skipped: not permitted (HTTP ${error.status ?? 403}): ${error.message}`,
+        findings: [forbiddenFinding(error, permission, self)],
+      };
+    case 'unreachable':
+    case 'timeout':
+    case 'unexpected':
+    case 'not-found':
+      return { status: 'error', summary: `Kubernetes API: ${error.message}` };
+    default:
+      return assertNever(error.kind);
+  }
+}
+
+type DetailValue = string | number | boolean | null;
+
+/** Details without the lines that would only say "null": what is absent is not worth a line. */
+export function knownDetails(details: Readonly<Record<string, DetailValue>>): Record<string, DetailValue> {
+  return Object.fromEntries(Object.entries(details).filter(([, value]) => value !== null));
+}

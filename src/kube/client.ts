@@ -1,0 +1,389 @@
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import type {
+  KubeConfig,
+  RequestContext,
+  ResponseContext,
+  V1MutatingWebhookConfiguration,
+  V1MutatingWebhookConfigurationList,
+  V1Pod,
+  V1ReplicaSet,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { KUBE_SA_DIR } from '../aws/env-names';
+import type { Context } from '../context/context';
+import type { FileView } from '../context/files';
+
+/** How the tool reached the API server; shown in details so a user can tell which credentials were used. */
+export type KubeAccessSource = '--kubeconfig' | 'in-cluster' | 'KUBECONFIG';
+
+/**
+ * Why a Kubernetes API call did not return the object. Classified once, here, from HTTP statuses and socket
+ * errors, so every kube check turns the same failure into the same status and finding.
+ */
+export type KubeFailureKind = 'forbidden' | 'not-found' | 'unreachable' | 'timeout' | 'unexpected';
+
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  constructor(
+    readonly kind: KubeFailureKind,
+    message: string,
+    /** The HTTP status when the server answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The few reads the kube checks make. Every call has a short deadline and honours the check's signal. */
+export interface KubeClient {
+  readonly server: string;
+  readonly source: KubeAccessSource;
+  readPod(namespace: string, name: string, signal: AbortSignal): Promise<V1Pod>;
+  readServiceAccount(namespace: string, name: string, signal: AbortSignal): Promise<V1ServiceAccount>;
+  readReplicaSet(namespace: string, name: string, signal: AbortSignal): Promise<V1ReplicaSet>;
+  readMutatingWebhookConfiguration(name: string, signal: AbortSignal): Promise<V1MutatingWebhookConfiguration>;
+  listMutatingWebhookConfigurations(signal: AbortSignal): Promise<V1MutatingWebhookConfigurationList>;
+}
+
+/** No way to reach the API server was configured: the kube checks skip with this reason. */
+export interface KubeUnavailable {
+  readonly unavailable: string;
+}
+
+/** Each API call's own deadline: the API server answers in milliseconds or something is wrong. */
+export const KUBE_CALL_TIMEOUT_MS = 2_500;
+/** A Pod or ServiceAccount is a few KiB; anything this large is not the API server. */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+const clients = new WeakMap<Context, Promise<KubeClient | KubeUnavailable>>();
+
+/**
+ * The Kubernetes client for this run: built once per Context (the three kube checks share it), and only
+ * when a kube check runs. @kubernetes/client-node costs ~170 ms to evaluate under Bun
+ * (reference/packaging.md), so it is imported dynamically here and never on the startup path.
+ */
+export function kubeClientFor(ctx: Context): Promise<KubeClient | KubeUnavailable> {
+  let client = clients.get(ctx);
+  if (!client) {
+    client = createKubeClient(ctx);
+    clients.set(ctx, client);
+  }
+  return client;
+}
+
+export function isUnavailable(value: KubeClient | KubeUnavailable): value is KubeUnavailable {
+  return 'unavailable' in value;
+}
+
+async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavailable> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  const loaded = await loadKubeConfig(ctx, kc);
+  if ('unavailable' in loaded) return loaded;
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) return { unavailable: `${loaded.source}: the current context names no cluster` };
+
+  // Connection options (CA, client certificate, server name) are computed once; credentials are
+  // re-applied per request by client-node's own authenticators (token, exec plugin, ...).
+  let tls: Promise<https.RequestOptions> | undefined;
+  const tlsOptions = (): Promise<https.RequestOptions> => {
+    tls ??= (async () => {
+      const options: https.RequestOptions = {};
+      await kc.applyToHTTPSOptions(options);
+      return options;
+    })();
+    return tls;
+  };
+
+  const configurationFor = (signal: AbortSignal) =>
+    k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      httpApi: k8s.wrapHttpLibrary({
+        send: (request) => sendOverNodeHttp(k8s, request, tlsOptions, signal),
+      }),
+    });
+
+  const call = async <T>(
+    what: string,
+    signal: AbortSignal,
+    run: (c: ReturnType<typeof configurationFor>) => Promise<T>,
+  ) => {
+    try {
+      return await run(configurationFor(signal));
+    } catch (error) {
+      throw classifyKubeError(error, what);
+    }
+  };
+
+  return {
+    server: cluster.server,
+    source: loaded.source,
+    readPod: (namespace, name, signal) =>
+      call(`pod ${namespace}/${name}`, signal, (c) => new k8s.CoreV1Api(c).readNamespacedPod({ name, namespace })),
+    readServiceAccount: (namespace, name, signal) =>
+      call(`serviceaccount ${namespace}/${name}`, signal, (c) =>
+        new k8s.CoreV1Api(c).readNamespacedServiceAccount({ name, namespace }),
+      ),
+    readReplicaSet: (namespace, name, signal) =>
+      call(`replicaset ${namespace}/${name}`, signal, (c) =>
+        new k8s.AppsV1Api(c).readNamespacedReplicaSet({ name, namespace }),
+      ),
+    readMutatingWebhookConfiguration: (name, signal) =>
+      call(`mutatingwebhookconfiguration ${name}`, signal, (c) =>
+        new k8s.AdmissionregistrationV1Api(c).readMutatingWebhookConfiguration({ name }),
+      ),
+    listMutatingWebhookConfigurations: (signal) =>
+      call('mutatingwebhookconfigurations', signal, (c) =>
+        new k8s.AdmissionregistrationV1Api(c).listMutatingWebhookConfiguration({}),
+      ),
+  };
+}
+
+type ClientNode = typeof import('@kubernetes/client-node');
+
+/**
+ * The transport under client-node's generated API. client-node sends through undici's fetch with an undici
+ * Agent carrying the cluster CA and client certificate. In the Bun-compiled binary `undici` resolves to
+ * Bun's built-in shim, whose Agent is ignored by fetch: the cluster CA is silently dropped and every
+ * in-cluster HTTPS call fails with "self signed certificate" / "unable to verify the first certificate"
+ * (measured with client-node 2.0.1 under Bun 1.4.5; plain http worked). node:http(s) honours `ca`, `cert`
+ * and `key` under both Node and Bun, so requests go through it, with the per-call deadline and the check's
+ * abort signal. Proxy settings of the kubeconfig (proxy-url) are not supported on this path.
+ */
+async function sendOverNodeHttp(
+  k8s: ClientNode,
+  request: RequestContext,
+  tlsOptions: () => Promise<https.RequestOptions>,
+  signal: AbortSignal,
+): Promise<ResponseContext> {
+  const url = new URL(request.getUrl());
+  const secure = url.protocol === 'https:';
+  const tls = secure ? await tlsOptions() : {};
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(KUBE_CALL_TIMEOUT_MS)]);
+  const body = request.getBody();
+  if (body !== undefined && typeof body !== 'string') throw new Error('only JSON request bodies are supported');
+
+  return new Promise<ResponseContext>((resolve, reject) => {
+    if (deadline.aborted) {
+      reject(abortReason(deadline));
+      return;
+    }
+    const options: https.RequestOptions = {
+      method: request.getHttpMethod(),
+      headers: { Accept: 'application/json', ...request.getHeaders() },
+      agent: false,
+      ...(secure
+        ? {
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
+            pfx: tls.pfx,
+            passphrase: tls.passphrase,
+            servername: tls.servername,
+            // Verification stays on unless the kubeconfig says insecure-skip-tls-verify.
+            rejectUnauthorized: tls.rejectUnauthorized !== false,
+          }
+        : {}),
+    };
+    const req = (secure ? https : http).request(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          req.destroy(
+            new KubeApiError('unexpected', `the API server answered with more than ${MAX_RESPONSE_BYTES} bytes`),
+          );
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        cleanup();
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        const bytes = Buffer.concat(chunks);
+        resolve(
+          new k8s.ResponseContext(res.statusCode ?? 0, headers, new k8s.SelfDecodingBody(Promise.resolve(bytes))),
+        );
+      });
+      res.on('error', (error) => {
+        cleanup();
+        reject(error);
+      });
+    });
+    const onAbort = () => req.destroy(abortReason(deadline));
+    const cleanup = () => deadline.removeEventListener('abort', onAbort);
+    deadline.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (error) => {
+      cleanup();
+      reject(error);
+    });
+    req.end(body);
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new KubeApiError('timeout', `no answer within ${KUBE_CALL_TIMEOUT_MS} ms`);
+  }
+  return new KubeApiError('timeout', 'the check was cancelled (its deadline or the run deadline was reached)');
+}
+
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ConnectionRefused',
+]);
+
+/**
+ * The one place where a failed API call is classified: 401/403 -> forbidden, 404 -> not-found, socket and
+ * TLS errors -> unreachable, deadlines -> timeout, anything else -> unexpected.
+ */
+export function classifyKubeError(error: unknown, what: string): KubeApiError {
+  if (error instanceof KubeApiError) return error;
+  const status = httpStatusOf(error);
+  if (status !== undefined) {
+    const message = statusMessageOf(error) ?? `HTTP ${status}`;
+    if (status === 401 || status === 403) return new KubeApiError('forbidden', `${what}: ${message}`, status);
+    if (status === 404) return new KubeApiError('not-found', `${what}: ${message}`, status);
+    return new KubeApiError('unexpected', `${what}: HTTP ${status}: ${message}`, status);
+  }
+  const code = errnoOf(error);
+  if (code !== undefined && (CONNECT_ERRORS.has(code) || /CERT|SELF_SIGNED|TLS|SSL/i.test(code))) {
+    return new KubeApiError('unreachable', `${what}: cannot reach the API server (${code})`);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new KubeApiError('unexpected', `${what}: ${message}`);
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  // client-node's ApiException carries the HTTP status as a numeric `code`; socket errors carry a string code.
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'number') {
+    return error.code;
+  }
+  return undefined;
+}
+
+/** The `message` of the Kubernetes Status object in the error body, which names the missing permission. */
+function statusMessageOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('body' in error)) return undefined;
+  let body: unknown = error.body;
+  if (typeof body === 'string') {
+    const text = body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return text.slice(0, 300) || undefined;
+    }
+  }
+  if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string') {
+    return body.message.slice(0, 500);
+  }
+  return undefined;
+}
+
+function errnoOf(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
+    if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
+    e = typeof e === 'object' && e !== null && 'cause' in e ? e.cause : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Where the API credentials come from: --kubeconfig, else the in-cluster ServiceAccount (read through
+ * ctx.files, so --target uses the app container's token, which belongs to the same ServiceAccount), else
+ * KUBECONFIG from the diagnosed process's environment.
+ */
+async function loadKubeConfig(ctx: Context, kc: KubeConfig): Promise<{ source: KubeAccessSource } | KubeUnavailable> {
+  if (ctx.options.kubeconfig) {
+    const text = await readText(ctx.localFiles, ctx.options.kubeconfig);
+    if (text === undefined) return { unavailable: `--kubeconfig ${ctx.options.kubeconfig} cannot be read` };
+    const loaded = loadFromText(kc, text, ctx.localFiles, ctx.options.kubeconfig, '--kubeconfig');
+    return loaded ?? { source: '--kubeconfig' };
+  }
+  const host = ctx.env.KUBERNETES_SERVICE_HOST;
+  const port = ctx.env.KUBERNETES_SERVICE_PORT;
+  if (host && port) {
+    const token = await readText(ctx.files, `${KUBE_SA_DIR}/token`);
+    const ca = await readText(ctx.files, `${KUBE_SA_DIR}/ca.crt`);
+    if (token === undefined) {
+      return {
+        unavailable: `in-cluster: ${KUBE_SA_DIR}/token is not readable (automountServiceAccountToken: false?)`,
+      };
+    }
+    const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    kc.loadFromClusterAndUser(
+      {
+        name: 'in-cluster',
+        server,
+        skipTLSVerify: false,
+        ...(ca ? { caData: Buffer.from(ca).toString('base64') } : {}),
+      },
+      { name: 'serviceaccount', token: token.trim() },
+    );
+    return { source: 'in-cluster' };
+  }
+  const kubeconfigEnv = ctx.env.KUBECONFIG;
+  if (kubeconfigEnv) {
+    // KUBECONFIG may list several files; the first readable one is used (merging is not supported).
+    for (const file of kubeconfigEnv.split(':').filter((f) => f !== '')) {
+      const text = await readText(ctx.files, file);
+      if (text !== undefined) return loadFromText(kc, text, ctx.files, file, 'KUBECONFIG') ?? { source: 'KUBECONFIG' };
+    }
+    return { unavailable: `KUBECONFIG=${kubeconfigEnv}: no readable file` };
+  }
+  return {
+    unavailable:
+      'no Kubernetes API access: not in a cluster (KUBERNETES_SERVICE_HOST unset), no --kubeconfig, no KUBECONFIG',
+  };
+}
+
+function loadFromText(
+  kc: KubeConfig,
+  text: string,
+  files: FileView,
+  file: string,
+  source: KubeAccessSource,
+): KubeUnavailable | undefined {
+  try {
+    kc.loadFromString(text);
+  } catch (error) {
+    return {
+      unavailable: `${source} ${file} is not a valid kubeconfig: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+  // client-node reads certificate files itself, from the real filesystem: resolve them the way kubectl does
+  // (relative to the kubeconfig's directory) and through the file view (--target's /proc/PID/root).
+  const dir = path.posix.dirname(file);
+  const resolve = (p: string | undefined) => (p ? files.hostPath(path.posix.resolve(dir, p)) : p);
+  for (const cluster of kc.clusters) cluster.caFile = resolve(cluster.caFile);
+  for (const user of kc.users) {
+    user.certFile = resolve(user.certFile);
+    user.keyFile = resolve(user.keyFile);
+  }
+  if (!kc.getCurrentContext() && kc.contexts[0]) kc.setCurrentContext(kc.contexts[0].name);
+  return undefined;
+}
+
+async function readText(files: FileView, file: string): Promise<string | undefined> {
+  try {
+    const { bytes, truncated } = await files.readHead(file, 1024 * 1024);
+    return truncated ? undefined : bytes.toString('utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,12 +1,14 @@
 import { promises as fsp } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { assertNever } from '../run/types';
 
 /*
- * A Kubernetes API server on loopback for tests and the demo: plain HTTP on 127.0.0.1:0, bearer-token check,
- * the discovery documents kubectl needs (/version, /api, /apis, the group versions), GET and LIST of pods,
+ * A Kubernetes API server on loopback for tests and the demo: HTTP (or HTTPS with a given certificate) on
+ * 127.0.0.1:0, a bearer-token check, the discovery documents kubectl needs (/version, /api, /apis, the group
+ * versions), GET and LIST of pods,
  * serviceaccounts, replicasets and mutatingwebhookconfigurations, Table responses for kubectl's default
  * output, and Status objects for 401/403/404 worded like the real API server's. Object shapes follow
  * pods mutated by the EKS webhook (reference/irsa-mechanics.md 1.3, 1.4, 1.6).
@@ -89,20 +91,27 @@ const RESOURCES: readonly ResourceInfo[] = [
 
 const GROUPS = ['apps', 'admissionregistration.k8s.io', 'rbac.authorization.k8s.io'] as const;
 
-export async function startKubeApi(state: KubeApiState): Promise<KubeApiServer> {
+/** Serve HTTPS with this key and self-signed certificate (PEM); the kubeconfig then carries it as the CA. */
+export interface KubeApiTls {
+  readonly key: string;
+  readonly cert: string;
+}
+
+export async function startKubeApi(state: KubeApiState, tls?: KubeApiTls): Promise<KubeApiServer> {
   const requests: string[] = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push(`${req.method ?? 'GET'} ${url.pathname}`);
     const reply = answer(state, req, url, serverAddress());
     const body = JSON.stringify(reply.body);
     res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
-  });
+  };
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const serverAddress = () => `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const url = `http://${serverAddress()}`;
-  const kubeconfigYaml = kubeconfigFor(url, state);
+  const url = `${tls ? 'https' : 'http'}://${serverAddress()}`;
+  const kubeconfigYaml = kubeconfigFor(url, state, tls);
   return {
     url,
     kubeconfigYaml,
@@ -124,14 +133,17 @@ export async function startKubeApi(state: KubeApiState): Promise<KubeApiServer> 
  * client-node refuses an http:// server unless insecure-skip-tls-verify is set (there is no TLS to verify);
  * kubectl accepts the same file.
  */
-function kubeconfigFor(url: string, state: KubeApiState): string {
+function kubeconfigFor(url: string, state: KubeApiState, tls: KubeApiTls | undefined): string {
+  const trust = tls
+    ? `certificate-authority-data: ${Buffer.from(tls.cert).toString('base64')}`
+    : 'insecure-skip-tls-verify: true';
   return `apiVersion: v1
 kind: Config
 clusters:
   - name: irsa-doctor-sim
     cluster:
       server: ${url}
-      insecure-skip-tls-verify: true
+      ${trust}
 users:
   - name: irsa-doctor-sim
     user:

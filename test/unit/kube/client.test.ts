@@ -1,0 +1,118 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeApiError, classifyKubeError, isUnavailable, kubeClientFor } from '../../../src/kube/client';
+import type { KubeApiServer } from '../../../src/sim/kube-api';
+import { kubeScenario, startKubeApi } from '../../../src/sim/kube-api';
+import { fixtureContext } from '../../helpers/context';
+
+const never = new AbortController().signal;
+
+describe('classifyKubeError', () => {
+  it('maps HTTP statuses from client-node ApiException (numeric code, Status body as text)', () => {
+    const body = JSON.stringify({ kind: 'Status', code: 403, message: 'pods "p" is forbidden: User "u" cannot get' });
+    const forbidden = classifyKubeError({ code: 403, body, message: 'HTTP-Code: 403' }, 'pod shop/p');
+    expect(forbidden).toMatchObject({ kind: 'forbidden', status: 403 });
+    expect(forbidden.message).toBe('pod shop/p: pods "p" is forbidden: User "u" cannot get');
+    expect(classifyKubeError({ code: 401, body: 'Unauthorized' }, 'x').kind).toBe('forbidden');
+    expect(classifyKubeError({ code: 404, body: '{}' }, 'x').kind).toBe('not-found');
+    expect(classifyKubeError({ code: 500, body: 'boom' }, 'x')).toMatchObject({ kind: 'unexpected', status: 500 });
+  });
+
+  it('maps socket and TLS errors, also when wrapped in a cause, to unreachable', () => {
+    expect(classifyKubeError(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }), 'x').kind).toBe(
+      'unreachable',
+    );
+    const wrapped = new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ENOTFOUND' }) });
+    expect(classifyKubeError(wrapped, 'x').kind).toBe('unreachable');
+    expect(classifyKubeError(Object.assign(new Error('tls'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 'x').kind).toBe(
+      'unreachable',
+    );
+    expect(classifyKubeError(new Error('weird'), 'x').kind).toBe('unexpected');
+  });
+});
+
+describe('kubeClientFor', () => {
+  let api: KubeApiServer | undefined;
+  let hanging: http.Server | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+    if (hanging) {
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging?.close(resolve));
+      hanging = undefined;
+    }
+  });
+
+  it('says why there is no API access when nothing is configured', async () => {
+    const client = await kubeClientFor(fixtureContext({ env: {} }));
+    expect(isUnavailable(client) && client.unavailable).toContain('KUBERNETES_SERVICE_HOST unset');
+  });
+
+  it('builds the client once per Context', () => {
+    const ctx = fixtureContext({ env: {} });
+    expect(kubeClientFor(ctx)).toBe(kubeClientFor(ctx));
+  });
+
+  it('reads objects from the API server named by --kubeconfig, with its bearer token', async () => {
+    const scenario = kubeScenario('healthy');
+    api = await startKubeApi(scenario.state);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kube-'));
+    const kubeconfig = await api.writeKubeconfig(dir);
+    const client = await kubeClientFor(fixtureContext({ kubeconfig }));
+    if (isUnavailable(client)) throw new Error(client.unavailable);
+    expect(client.source).toBe('--kubeconfig');
+    const pod = await client.readPod('shop', scenario.world.podName, never);
+    expect(pod.spec?.serviceAccountName).toBe('checkout');
+    const missing = await client.readServiceAccount('shop', 'nope', never).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(KubeApiError);
+    expect((missing as KubeApiError).kind).toBe('not-found');
+  });
+
+  it('reports a refused read as forbidden with the Status message naming the user', async () => {
+    api = await startKubeApi(kubeScenario('rbac-forbidden').state);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kube-'));
+    const client = await kubeClientFor(fixtureContext({ kubeconfig: await api.writeKubeconfig(dir) }));
+    if (isUnavailable(client)) throw new Error(client.unavailable);
+    const error = (await client.readPod('shop', 'p', never).catch((e: unknown) => e)) as KubeApiError;
+    expect(error.kind).toBe('forbidden');
+    expect(error.message).toContain('User "system:serviceaccount:shop:checkout" cannot get resource "pods"');
+  });
+
+  it('finds the in-cluster server from KUBERNETES_SERVICE_HOST/PORT and the token through ctx.files', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-root-'));
+    const dir = path.join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+    writeFileSync(path.join(dir, 'token'), 'in-cluster-token\n');
+    const client = await kubeClientFor(
+      fixtureContext({ root, env: { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' } }),
+    );
+    if (isUnavailable(client)) throw new Error(client.unavailable);
+    expect(client.source).toBe('in-cluster');
+    expect(client.server).toBe('https://[fd00::1]:443');
+  });
+
+  it("gives up when the check's signal aborts, as a timeout", async () => {
+    hanging = http.createServer(() => undefined); // accepts and never answers
+    await new Promise<void>((resolve) => hanging?.listen(0, '127.0.0.1', resolve));
+    const port = (hanging.address() as AddressInfo).port;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kube-'));
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
+    const client = await kubeClientFor(fixtureContext({ kubeconfig }));
+    if (isUnavailable(client)) throw new Error(client.unavailable);
+    const controller = new AbortController();
+    const pending = client.readPod('shop', 'p', controller.signal).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(new Error('check deadline')), 20);
+    const error = (await pending) as KubeApiError;
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect(error.kind).toBe('timeout');
+  });
+});

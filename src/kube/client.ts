@@ -78,10 +78,13 @@ export function isUnavailable(value: KubeClient | KubeUnavailable): value is Kub
 }
 
 async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavailable> {
+  // Where the credentials come from is settled before the import, so a run without API access never pays it.
+  const loaded = await findKubeAccess(ctx);
+  if ('unavailable' in loaded) return loaded;
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  const loaded = await loadKubeConfig(ctx, kc);
-  if ('unavailable' in loaded) return loaded;
+  const invalid = loaded.applyTo(kc);
+  if (invalid) return invalid;
   const cluster = kc.getCurrentCluster();
   if (!cluster) return { unavailable: `${loaded.source}: the current context names no cluster` };
 
@@ -308,12 +311,18 @@ function errnoOf(error: unknown): string | undefined {
  * ctx.files, so --target uses the app container's token, which belongs to the same ServiceAccount), else
  * KUBECONFIG from the diagnosed process's environment.
  */
-async function loadKubeConfig(ctx: Context, kc: KubeConfig): Promise<{ source: KubeAccessSource } | KubeUnavailable> {
+interface KubeAccess {
+  readonly source: KubeAccessSource;
+  /** Loads the found configuration into client-node's KubeConfig; says why when it is not usable. */
+  applyTo(kc: KubeConfig): KubeUnavailable | undefined;
+}
+
+async function findKubeAccess(ctx: Context): Promise<KubeAccess | KubeUnavailable> {
   if (ctx.options.kubeconfig) {
     const text = await readText(ctx.localFiles, ctx.options.kubeconfig);
     if (text === undefined) return { unavailable: `--kubeconfig ${ctx.options.kubeconfig} cannot be read` };
-    const loaded = loadFromText(kc, text, ctx.localFiles, ctx.options.kubeconfig, '--kubeconfig');
-    return loaded ?? { source: '--kubeconfig' };
+    const file = ctx.options.kubeconfig;
+    return { source: '--kubeconfig', applyTo: (kc) => loadFromText(kc, text, ctx.localFiles, file, '--kubeconfig') };
   }
   const host = ctx.env.KUBERNETES_SERVICE_HOST;
   const port = ctx.env.KUBERNETES_SERVICE_PORT;
@@ -326,23 +335,30 @@ async function loadKubeConfig(ctx: Context, kc: KubeConfig): Promise<{ source: K
       };
     }
     const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    kc.loadFromClusterAndUser(
-      {
-        name: 'in-cluster',
-        server,
-        skipTLSVerify: false,
-        ...(ca ? { caData: Buffer.from(ca).toString('base64') } : {}),
+    return {
+      source: 'in-cluster',
+      applyTo(kc) {
+        kc.loadFromClusterAndUser(
+          {
+            name: 'in-cluster',
+            server,
+            skipTLSVerify: false,
+            ...(ca ? { caData: Buffer.from(ca).toString('base64') } : {}),
+          },
+          { name: 'serviceaccount', token: token.trim() },
+        );
+        return undefined;
       },
-      { name: 'serviceaccount', token: token.trim() },
-    );
-    return { source: 'in-cluster' };
+    };
   }
   const kubeconfigEnv = ctx.env.KUBECONFIG;
   if (kubeconfigEnv) {
     // KUBECONFIG may list several files; the first readable one is used (merging is not supported).
     for (const file of kubeconfigEnv.split(':').filter((f) => f !== '')) {
       const text = await readText(ctx.files, file);
-      if (text !== undefined) return loadFromText(kc, text, ctx.files, file, 'KUBECONFIG') ?? { source: 'KUBECONFIG' };
+      if (text !== undefined) {
+        return { source: 'KUBECONFIG', applyTo: (kc) => loadFromText(kc, text, ctx.files, file, 'KUBECONFIG') };
+      }
     }
     return { unavailable: `KUBECONFIG=${kubeconfigEnv}: no readable file` };
   }

@@ -172,16 +172,14 @@ function imds(options: { v2: boolean | 'blackhole'; role?: string; v1?: boolean 
       return void (options.role ? res.writeHead(200).end(options.role) : res.writeHead(404).end());
     }
     if (req.url === `/latest/meta-data/iam/security-credentials/${options.role}`) {
-      return void res
-        .writeHead(200)
-        .end(
-          JSON.stringify({
-            Code: 'Success',
-            AccessKeyId: 'ASIANODEKEY000000001',
-            SecretAccessKey: 'NODE-SECRET',
-            Token: 'NODE-TOKEN',
-          }),
-        );
+      return void res.writeHead(200).end(
+        JSON.stringify({
+          Code: 'Success',
+          AccessKeyId: 'ASIANODEKEY000000001',
+          SecretAccessKey: 'NODE-SECRET',
+          Token: 'NODE-TOKEN',
+        }),
+      );
     }
     if (req.url === '/latest/dynamic/instance-identity/document') {
       return void res

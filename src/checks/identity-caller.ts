@@ -1,4 +1,3 @@
-import { fromIni } from '@aws-sdk/credential-providers';
 import { parseAssumedRoleArn, parseRoleArn } from '../aws/arn';
 import type { RoleArn } from '../aws/arn';
 import { deadlineSignal } from '../aws/http';
@@ -83,6 +82,8 @@ async function resolveCredentials(
       try {
         // Files are read through the Context's root (with --target, the app container's). A profile that
         // chains roles or runs credential_process is resolved by the SDK in this process.
+        // Loaded only on this path: most pods have no profile, and the providers bundle is large.
+        const { fromIni } = await import('@aws-sdk/credential-providers');
         const found = await fromIni({
           profile,
           filepath: credentialsFile ? ctx.files.hostPath(credentialsFile) : undefined,

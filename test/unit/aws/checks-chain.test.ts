@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseRoleArn } from '../../../src/aws/arn';
@@ -285,6 +288,39 @@ describe('identity.caller', () => {
       identity: { callerArn: nodeArn, source: 'node-role' },
     });
     expect(JSON.stringify(outcome)).not.toMatch(/NODE-SECRET|NODE-TOKEN/);
+  });
+
+  it('reads a profile through the Context root (with --target, the app container ~/.aws)', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'irsa-doctor-profile-'));
+    mkdirSync(path.join(root, 'home/app/.aws'), { recursive: true });
+    writeFileSync(
+      path.join(root, 'home/app/.aws/credentials'),
+      '[dev]\naws_access_key_id = AKIAPROFILEKEY000001\naws_secret_access_key = PROFILE-SECRET\n',
+    );
+    let auth = '';
+    const sts = await servers.http((req, res) => {
+      auth = req.headers.authorization ?? '';
+      res.writeHead(200).end(callerAnswer('arn:aws:iam::111122223333:user/dev'));
+    });
+    try {
+      const outcome = await identityCaller.run(
+        fixtureContext({
+          root,
+          env: { HOME: '/home/app', AWS_PROFILE: 'dev', AWS_ENDPOINT_URL_STS: sts, AWS_ROLE_ARN: ROLE.arn },
+        }),
+        upstreamOf({ 'env.precedence': precedence('profile'), 'env.irsa': irsaEnv }),
+        signal(),
+      );
+      expect(auth).toContain('Credential=AKIAPROFILEKEY000001/');
+      expect(outcome.findings?.[0]?.code).toBe('IDENTITY_MISMATCH');
+      expect(outcome.facts?.identity).toMatchObject({
+        source: 'profile',
+        callerArn: 'arn:aws:iam::111122223333:user/dev',
+      });
+      expect(JSON.stringify(outcome)).not.toContain('PROFILE-SECRET');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('uses the proven web identity result, and reports NO_CREDENTIALS when nothing resolves', async () => {

@@ -1,12 +1,48 @@
+import { render } from 'ink';
 import type { Context } from '../../context/context';
 import type { RunPlan } from '../../run/runner';
 import { runChecks } from '../../run/runner';
 import type { Report } from '../../run/types';
-import { renderText } from '../text';
+import { createRunStore } from './store';
+import { LiveRun } from './view';
 
-/** Placeholder until the Ink view lands: runs the checks and prints the text report. */
+/**
+ * The Ink TUI (the only module that imports Ink; main.ts loads it lazily on the TTY path). The checks run
+ * here, outside React: their events go into a store the view subscribes to. Never reads stdin (no useInput),
+ * so `kubectl exec -t` without -i and an open stdin pipe cannot make it wait.
+ */
 export async function runInTerminal(ctx: Context, plan: RunPlan): Promise<Report> {
-  const report = await runChecks(ctx, plan);
-  process.stdout.write(renderText(report));
-  return report;
+  return runInInk(ctx, plan, process.stdout);
+}
+
+/** runInTerminal on any stream: tests pass a fake terminal. */
+export async function runInInk(ctx: Context, plan: RunPlan, stdout: NodeJS.WritableStream): Promise<Report> {
+  const store = createRunStore(plan.checks);
+  const instance = render(<LiveRun store={store} />, {
+    stdout,
+    // Nothing of ours logs while Ink draws; leaving console alone keeps a stray library warning visible as is.
+    patchConsole: false,
+    exitOnCtrlC: false,
+  });
+  try {
+    const report = await runChecks(ctx, {
+      ...plan,
+      events: {
+        onStart: (check) => {
+          store.events.onStart(check);
+          plan.events?.onStart?.(check);
+        },
+        onFinish: (result, findings) => {
+          store.events.onFinish(result, findings);
+          plan.events?.onFinish?.(result, findings);
+        },
+      },
+    });
+    store.complete(report);
+    await instance.waitUntilRenderFlush();
+    return report;
+  } finally {
+    instance.unmount();
+    await instance.waitUntilExit();
+  }
 }

@@ -1,0 +1,220 @@
+import { Box, Static, Text, useAnimation } from 'ink';
+import { useSyncExternalStore } from 'react';
+import type { Finding, Identity, Remedy, Report } from '../../run/types';
+import { displayValue, escapeControl } from '../escape';
+import { verdictLine } from '../text';
+import type { FinishedCheck, RunSnapshot, RunStore } from './store';
+import { SPINNER_FRAMES, SPINNER_INTERVAL_MS, severityLook, statusLook, verdictLook } from './theme';
+
+/**
+ * The Ink views of a run. Pure functions of a RunSnapshot (tests render them with renderToString); only
+ * LiveRun subscribes to the store that the runner feeds from outside React.
+ */
+
+export function LiveRun({ store }: { store: RunStore }) {
+  const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot);
+  return <RunView snapshot={snapshot} />;
+}
+
+export function RunView({ snapshot }: { snapshot: RunSnapshot }) {
+  const idWidth = Math.max(8, ...snapshot.plan.map((c) => c.id.length)) + 2;
+  const pending = snapshot.plan.filter(
+    (c) => !snapshot.running.has(c.id) && !snapshot.held.has(c.id) && !isPrinted(snapshot, c.id),
+  );
+  return (
+    <>
+      <Static items={[...snapshot.printed]} style={{ width: '100%' }}>
+        {(done) => <CheckRow key={done.result.id} done={done} idWidth={idWidth} />}
+      </Static>
+      {snapshot.report === null ? (
+        <Box flexDirection="column">
+          {snapshot.plan
+            .filter((c) => snapshot.running.has(c.id))
+            .map((c) => (
+              <Box key={c.id}>
+                <Box width={2} flexShrink={0}>
+                  <Spinner />
+                </Box>
+                <Box width={idWidth} flexShrink={0}>
+                  <Text>{c.id}</Text>
+                </Box>
+                <Text dimColor wrap="truncate-end">
+                  {escapeControl(c.title)}
+                </Text>
+              </Box>
+            ))}
+          {snapshot.held.size + pending.length > 0 ? (
+            <Text dimColor>{progressLine(snapshot.held.size, pending.length)}</Text>
+          ) : null}
+        </Box>
+      ) : (
+        <Summary report={snapshot.report} />
+      )}
+    </>
+  );
+}
+
+/** Finished checks wait for the ones declared above them, so the printed order is the report's order. */
+function progressLine(held: number, pending: number): string {
+  const parts: string[] = [];
+  if (held > 0) parts.push(`${held} finished, shown once the checks above finish`);
+  if (pending > 0) parts.push(`${pending} waiting for their dependencies`);
+  return `  ${parts.join(' · ')}`;
+}
+
+function isPrinted(snapshot: RunSnapshot, id: string): boolean {
+  return snapshot.printed.some((done) => done.result.id === id);
+}
+
+/** A tiny spinner: one braille frame per SPINNER_INTERVAL_MS on Ink's shared animation timer. */
+export function Spinner() {
+  const { frame } = useAnimation({ interval: SPINNER_INTERVAL_MS });
+  return <Text color="cyan">{SPINNER_FRAMES[frame % SPINNER_FRAMES.length]}</Text>;
+}
+
+export function CheckRow({ done, idWidth }: { done: FinishedCheck; idWidth: number }) {
+  const { result } = done;
+  const look = statusLook(result.status);
+  return (
+    <Box flexDirection="column">
+      <Box>
+        <Box width={2} flexShrink={0}>
+          <Text color={look.color}>{look.glyph}</Text>
+        </Box>
+        <Box width={idWidth} flexShrink={0}>
+          <Text>{result.id}</Text>
+        </Box>
+        <Box flexShrink={1}>
+          <Text color={result.status === 'skip' ? 'gray' : undefined}>{escapeControl(result.summary)}</Text>
+        </Box>
+      </Box>
+      {Object.entries(result.details ?? {}).map(([key, value]) => (
+        <Box key={key} paddingLeft={idWidth + 2}>
+          <Text dimColor>
+            {escapeControl(key)}: {displayValue(value)}
+          </Text>
+        </Box>
+      ))}
+    </Box>
+  );
+}
+
+/** The end of the run: identity, findings, then the verdict box with the root cause and its fix. */
+export function Summary({ report }: { report: Report }) {
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <IdentityBlock identity={report.identity} />
+      <Findings findings={report.findings} />
+      <VerdictBox report={report} />
+    </Box>
+  );
+}
+
+export function IdentityBlock({ identity }: { identity: Identity }) {
+  if (!identity.expectedRoleArn && !identity.callerArn && !identity.nodeRoleArn) return null;
+  const rows: [string, string][] = [];
+  if (identity.expectedRoleArn) rows.push(['expected role', escapeControl(identity.expectedRoleArn)]);
+  if (identity.callerArn) rows.push(['caller', `${escapeControl(identity.callerArn)} (source: ${identity.source})`]);
+  if (identity.nodeRoleArn) rows.push(['node role', escapeControl(identity.nodeRoleArn)]);
+  return (
+    <Box flexDirection="column" marginBottom={1}>
+      <Text bold>Identity</Text>
+      {rows.map(([label, value]) => (
+        <Box key={label} paddingLeft={2}>
+          <Box width={15} flexShrink={0}>
+            <Text>{label}:</Text>
+          </Box>
+          <Box flexShrink={1}>
+            <Text>{value}</Text>
+          </Box>
+        </Box>
+      ))}
+    </Box>
+  );
+}
+
+export function Findings({ findings }: { findings: readonly Finding[] }) {
+  if (findings.length === 0) return null;
+  return (
+    <Box flexDirection="column" marginBottom={1}>
+      <Text bold>Findings</Text>
+      {findings.map((finding, index) => {
+        const look = severityLook(finding.severity);
+        const evidence = Object.entries(finding.evidence);
+        return (
+          <Box key={`${finding.code}-${index}`} flexDirection="column" paddingLeft={2}>
+            <Box>
+              <Box width={2} flexShrink={0}>
+                <Text color={look.color}>{look.glyph}</Text>
+              </Box>
+              <Box flexShrink={1}>
+                <Text>
+                  <Text color={look.color} bold>
+                    {finding.code}
+                  </Text>
+                  <Text dimColor> ({finding.checkId})</Text> {escapeControl(finding.summary)}
+                </Text>
+              </Box>
+            </Box>
+            <Box flexDirection="column" paddingLeft={2}>
+              {evidence.length > 0 ? (
+                <Text dimColor>
+                  evidence: {evidence.map(([k, v]) => `${escapeControl(k)}=${displayValue(v, 200)}`).join(', ')}
+                </Text>
+              ) : null}
+              <Text dimColor>fix: {escapeControl(finding.remedy.summary)}</Text>
+            </Box>
+          </Box>
+        );
+      })}
+    </Box>
+  );
+}
+
+export function VerdictBox({ report }: { report: Report }) {
+  const look = verdictLook(report.verdict);
+  const cause = report.rootCause;
+  return (
+    <Box flexDirection="column" borderStyle="round" borderColor={look.color} paddingX={1}>
+      <Text color={look.color} bold>
+        {look.glyph} {verdictLine(report.verdict)}
+      </Text>
+      {cause ? (
+        <Box flexDirection="column" marginTop={1}>
+          <Text>
+            Root cause:{' '}
+            <Text color={look.color} bold>
+              {cause.code}
+            </Text>
+            <Text dimColor> ({cause.checkId})</Text>
+          </Text>
+          <Text>{escapeControl(cause.summary)}</Text>
+          <RemedyBlock remedy={cause.remedy} />
+        </Box>
+      ) : null}
+      <Text dimColor>
+        irsa-doctor {escapeControl(report.tool.version)} · mechanism: {report.mechanism} · {report.durationMs} ms
+      </Text>
+    </Box>
+  );
+}
+
+export function RemedyBlock({ remedy }: { remedy: Remedy }) {
+  return (
+    <Box flexDirection="column" marginY={1}>
+      <Text>
+        <Text bold>Fix:</Text> {escapeControl(remedy.summary)}
+      </Text>
+      {remedy.commands.map((command, index) => (
+        <Box key={`c${index}`} paddingLeft={2}>
+          <Text color="cyan">$ {escapeControl(command)}</Text>
+        </Box>
+      ))}
+      {remedy.links.map((link, index) => (
+        <Box key={`l${index}`} paddingLeft={2}>
+          <Text dimColor>see {escapeControl(link)}</Text>
+        </Box>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,128 @@
+import type { CheckResult, Finding, Report, Status } from '../../src/run/types';
+import { STATUSES } from '../../src/run/types';
+
+/** Fixture Reports for the renderers: hand-built, so a renderer test does not depend on any check's wording. */
+
+const base: Omit<Report, 'verdict' | 'rootCause' | 'findings' | 'checks'> = {
+  schemaVersion: 1,
+  tool: { name: 'irsa-doctor', version: '0.1.0' },
+  startedAt: '2026-11-22T10:00:00.000Z',
+  durationMs: 42,
+  mechanism: 'irsa',
+  identity: {
+    expectedRoleArn: 'arn:aws:iam::111122223333:role/cart-role',
+    callerArn: 'arn:aws:sts::111122223333:assumed-role/cart-role/botocore-session-1',
+    source: 'irsa',
+    nodeRoleArn: null,
+  },
+};
+
+const ids = ['env.mechanism', 'env.irsa', 'token.file', 'token.claims', 'sts.assume-role'] as const;
+
+function check(index: number, status: Status, summary: string): CheckResult {
+  return {
+    id: ids[index]!,
+    title: `title of ${ids[index]}`,
+    status,
+    summary,
+    durationMs: index,
+    dependsOn: index === 0 ? [] : [ids[index - 1]!],
+  };
+}
+
+export function healthyReport(): Report {
+  return {
+    ...base,
+    verdict: 'healthy',
+    rootCause: null,
+    findings: [],
+    checks: [
+      { ...check(0, 'pass', 'IRSA variables set'), details: { mechanism: 'irsa' } },
+      check(1, 'pass', 'role arn:aws:iam::111122223333:role/cart-role'),
+      check(2, 'pass', 'token file readable'),
+      check(3, 'pass', 'claims ok, expires in 23 h'),
+      check(4, 'pass', 'assumed cart-role'),
+    ],
+  };
+}
+
+const tokenExpired: Finding = {
+  code: 'TOKEN_EXPIRED',
+  severity: 'error',
+  checkId: 'token.claims',
+  summary: 'The token expired 2 h ago',
+  evidence: { exp: '2026-11-22T08:00:00Z' },
+  remedy: {
+    summary: 'Recreate the pod so the kubelet mounts a fresh token',
+    commands: ['kubectl delete pod cart-7d9f -n shop', 'kubectl get pod -n shop -l app=cart'],
+    links: ['https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html'],
+  },
+};
+
+const regionMissing: Finding = {
+  code: 'REGION_MISSING',
+  severity: 'warning',
+  checkId: 'env.mechanism',
+  summary: 'No AWS_REGION',
+  evidence: {},
+  remedy: { summary: 'Set AWS_REGION on the container', commands: [], links: [] },
+};
+
+const forbidden: Finding = {
+  code: 'K8S_API_FORBIDDEN',
+  severity: 'info',
+  checkId: 'env.irsa',
+  summary: 'The SA may not read pods',
+  evidence: {},
+  remedy: { summary: 'Grant get on pods', commands: ['kubectl apply -f examples/rbac.yaml'], links: [] },
+};
+
+/** Broken with a root cause, one finding of each severity, and every status among its checks. */
+export function brokenReport(): Report {
+  const statuses: Status[] = ['warn', 'pass', 'skip', 'fail', 'error'];
+  const summaries = {
+    pass: 'IRSA variables set',
+    warn: 'no region set',
+    fail: 'token expired',
+    skip: 'skipped: depends on token.claims which failed',
+    error: 'did not finish within its 5000 ms timeout',
+  } satisfies Record<Status, string>;
+  if (STATUSES.some((s) => !statuses.includes(s))) throw new Error('fixture must cover every status');
+  return {
+    ...base,
+    identity: { ...base.identity, callerArn: null, source: 'unknown' },
+    verdict: 'broken',
+    rootCause: {
+      code: tokenExpired.code,
+      checkId: tokenExpired.checkId,
+      summary: tokenExpired.summary,
+      remedy: tokenExpired.remedy,
+    },
+    findings: [regionMissing, forbidden, tokenExpired],
+    checks: statuses.map((status, i) => check(i, status, summaries[status])),
+  };
+}
+
+/** Control characters where a hostile env value, claim or server body could put them. */
+export function hostileReport(): Report {
+  const report = brokenReport();
+  const hostile = 'evil\u001b[2J\rgone\u0007';
+  return {
+    ...report,
+    identity: { ...report.identity, expectedRoleArn: `arn:aws:iam::1:role/x\u001b[31m` },
+    checks: report.checks.map((c, i) =>
+      i === 0 ? { ...c, summary: `summary ${hostile}`, details: { [`key\u001b[1m`]: `value ${hostile}` } } : c,
+    ),
+    findings: report.findings.map((f) => ({
+      ...f,
+      summary: `finding ${hostile}`,
+      evidence: { claim: `claim ${hostile}` },
+      remedy: { ...f.remedy, commands: [`echo ${hostile}`] },
+    })),
+    rootCause: report.rootCause && {
+      ...report.rootCause,
+      summary: `cause ${hostile}`,
+      remedy: { ...report.rootCause.remedy, commands: [`kubectl ${hostile}`], links: [`https://x/${hostile}`] },
+    },
+  };
+}

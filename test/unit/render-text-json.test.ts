@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { renderJson } from '../../src/render/json';
+import { renderText, statusLabel } from '../../src/render/text';
+import { STATUSES } from '../../src/run/types';
+import { brokenReport, healthyReport, hostileReport } from '../helpers/reports';
+
+describe(renderText, () => {
+  it('has no ESC byte and no control character other than newline, even from hostile input', () => {
+    for (const report of [healthyReport(), brokenReport(), hostileReport()]) {
+      const text = renderText(report);
+      expect(text).not.toContain('\u001b');
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    }
+  });
+
+  it('shows control characters from a check summary, details, evidence and remedy as visible escapes', () => {
+    const text = renderText(hostileReport());
+    expect(text).toContain('summary evil\\x1b[2J\\rgone\\x07');
+    expect(text).toContain('key\\x1b[1m: value evil\\x1b[2J\\rgone\\x07');
+    expect(text).toContain('claim=claim evil\\x1b[2J\\rgone\\x07');
+    expect(text).toContain('$ kubectl evil\\x1b[2J\\rgone\\x07');
+    expect(text).toContain('see https://x/evil\\x1b[2J\\rgone\\x07');
+    expect(text).toContain('expected role: arn:aws:iam::1:role/x\\x1b[31m');
+  });
+
+  it('prints the verdict, the root cause and each fix command on its own line', () => {
+    const lines = renderText(brokenReport()).split('\n');
+    expect(lines).toContain('BROKEN: this pod will not get the AWS credentials it is set up for');
+    expect(lines).toContain('Root cause: TOKEN_EXPIRED (token.claims)');
+    expect(lines).toContain('  $ kubectl delete pod cart-7d9f -n shop');
+    expect(lines).toContain('  $ kubectl get pod -n shop -l app=cart');
+  });
+
+  it('labels every status, one line per check in report order', () => {
+    const report = brokenReport();
+    const rows = renderText(report)
+      .split('\n')
+      .filter((l) => l.startsWith('['));
+    expect(rows.map((r) => r.slice(0, 6))).toEqual(report.checks.map((c) => `[${statusLabel(c.status)}]`));
+    expect(new Set(STATUSES.map(statusLabel)).size).toBe(STATUSES.length);
+  });
+
+  it('says healthy with no root cause when nothing is wrong', () => {
+    const text = renderText(healthyReport());
+    expect(text).toContain('HEALTHY');
+    expect(text).not.toContain('Root cause');
+  });
+});
+
+describe(renderJson, () => {
+  it('round-trips to the contract shape (CONTRACT.md section 3)', () => {
+    const report = brokenReport();
+    const parsed = JSON.parse(renderJson(report)) as Record<string, unknown>;
+    expect(parsed).toEqual(JSON.parse(JSON.stringify(report)));
+    expect(parsed.schemaVersion).toBe(1);
+    expect(Object.keys(parsed).sort()).toEqual(
+      [
+        'schemaVersion',
+        'tool',
+        'startedAt',
+        'durationMs',
+        'mechanism',
+        'verdict',
+        'rootCause',
+        'findings',
+        'checks',
+        'identity',
+      ].sort(),
+    );
+    expect(parsed.tool).toEqual({ name: 'irsa-doctor', version: '0.1.0' });
+    expect(Object.keys(parsed.rootCause as object).sort()).toEqual(['checkId', 'code', 'remedy', 'summary']);
+    for (const finding of parsed.findings as Record<string, unknown>[]) {
+      expect(Object.keys(finding).sort()).toEqual(['checkId', 'code', 'evidence', 'remedy', 'severity', 'summary']);
+      expect(Object.keys(finding.remedy as object).sort()).toEqual(['commands', 'links', 'summary']);
+    }
+    for (const check of parsed.checks as Record<string, unknown>[]) {
+      for (const key of ['id', 'title', 'status', 'summary', 'durationMs', 'dependsOn'])
+        expect(check).toHaveProperty(key);
+    }
+    expect(Object.keys(parsed.identity as object).sort()).toEqual(
+      ['callerArn', 'expectedRoleArn', 'nodeRoleArn', 'source'].sort(),
+    );
+  });
+
+  it('keeps hostile strings intact as data but never emits a raw control byte', () => {
+    const json = renderJson(hostileReport());
+    expect(json).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    const parsed = JSON.parse(json) as { checks: { summary: string }[] };
+    expect(parsed.checks[0]!.summary).toBe('summary evil\u001b[2J\rgone\u0007');
+  });
+
+  it('has null rootCause for a healthy report', () => {
+    expect(JSON.parse(renderJson(healthyReport())).rootCause).toBeNull();
+  });
+});

@@ -1,5 +1,10 @@
 import type { Check } from '../run/types';
+import { envIrsa } from './env-irsa';
 import { envMechanism } from './env-mechanism';
+import { envPodIdentity } from './env-pod-identity';
+import { envPrecedence } from './env-precedence';
+import { envProxy } from './env-proxy';
+import { envRegion } from './env-region';
 import { identityCaller } from './identity-caller';
 import { identityImds } from './identity-imds';
 import { issuerDiscovery } from './issuer-discovery';
@@ -9,6 +14,8 @@ import { kubeWebhook } from './kube-webhook';
 import { podIdentityAgent } from './pod-identity-agent';
 import { stsAssumeRole } from './sts-assume-role';
 import { stsEndpoints } from './sts-endpoints';
+import { tokenClaims } from './token-claims';
+import { tokenFile } from './token-file';
 import { trustPolicyCheck } from './trust-policy';
 
 /**
@@ -16,6 +23,14 @@ import { trustPolicyCheck } from './trust-policy';
  */
 export const CHECKS: readonly Check[] = [
   envMechanism,
+  // The local checks (issue 2): env, then the token file and its claims.
+  envIrsa,
+  envPodIdentity,
+  envRegion,
+  envPrecedence,
+  envProxy,
+  tokenFile,
+  tokenClaims,
   // trust.policy stays after token.claims and env.irsa (its dependencies) and before sts.assume-role, whose
   // AccessDenied it explains.
   trustPolicyCheck,

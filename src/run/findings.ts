@@ -116,6 +116,10 @@ export const FINDING_CODES = {
     severity: 'error',
     meaning: 'the request was signed by the expected role, whose permissions policy does not allow the action',
   },
+  POD_IDENTITY_URI_INVALID: {
+    severity: 'error',
+    meaning: 'AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL the SDKs accept (http only to the agent or loopback)',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -21,10 +21,20 @@ export function RunView({ snapshot }: { snapshot: RunSnapshot }) {
   const pending = snapshot.plan.filter(
     (c) => !snapshot.running.has(c.id) && !snapshot.held.has(c.id) && !isPrinted(snapshot, c.id),
   );
+  // The summary goes to <Static> too, as its last item: printed once, never redrawn, so a verdict taller than
+  // the terminal cannot be cut or repainted, and the final dynamic frame Ink leaves behind is empty.
+  const lines: StaticLine[] = snapshot.printed.map((done) => ({ kind: 'check', done }));
+  if (snapshot.report) lines.push({ kind: 'summary', report: snapshot.report });
   return (
     <>
-      <Static items={[...snapshot.printed]} style={{ width: '100%' }}>
-        {(done) => <CheckRow key={done.result.id} done={done} idWidth={idWidth} />}
+      <Static items={lines} style={{ width: '100%' }}>
+        {(line) =>
+          line.kind === 'check' ? (
+            <CheckRow key={line.done.result.id} done={line.done} idWidth={idWidth} />
+          ) : (
+            <Summary key="summary" report={line.report} />
+          )
+        }
       </Static>
       {snapshot.report === null ? (
         <Box flexDirection="column">
@@ -47,9 +57,7 @@ export function RunView({ snapshot }: { snapshot: RunSnapshot }) {
             <Text dimColor>{progressLine(snapshot.held.size, pending.length)}</Text>
           ) : null}
         </Box>
-      ) : (
-        <Summary report={snapshot.report} />
-      )}
+      ) : null}
     </>
   );
 }
@@ -61,6 +69,8 @@ function progressLine(held: number, pending: number): string {
   if (pending > 0) parts.push(`${pending} waiting for their dependencies`);
   return `  ${parts.join(' · ')}`;
 }
+
+type StaticLine = { kind: 'check'; done: FinishedCheck } | { kind: 'summary'; report: Report };
 
 function isPrinted(snapshot: RunSnapshot, id: string): boolean {
   return snapshot.printed.some((done) => done.result.id === id);

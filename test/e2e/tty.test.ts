@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,29 @@ describe.skipIf(!SCRIPT)('on a terminal (Ink TUI)', () => {
     expect(out).toMatch(/\$ kubectl annotate serviceaccount/);
     // Colour is on for a TERM=xterm-256color terminal: the NO_COLOR test below is not vacuous.
     expect(out).toMatch(COLOUR_SGR);
+    expect(code).toBe(1);
+  });
+
+  it('never waits on stdin: exits with stdin an open pipe that sends nothing (kubectl exec -i)', async () => {
+    const child = spawn(SCRIPT!, ['-qec', `${quote(BINARY)} --offline`, '/dev/null'], {
+      env: BASE_ENV,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    // stdin is never written to nor closed until the child is gone.
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(null);
+      }, 15_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    child.stdin.end();
+    expect(out).toContain('IRSA_ENV_MISSING');
     expect(code).toBe(1);
   });
 

@@ -1,4 +1,6 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { renderToString } from 'ink';
 import { describe, expect, it } from 'vitest';
 import type { CheckId } from '../../src/checks/outputs';
@@ -186,5 +188,18 @@ describe(runInInk, () => {
     // The verdict box is the report's (no findings here: healthy), after every check line.
     expect(out.indexOf('HEALTHY')).toBeGreaterThan(Math.max(...positions));
     expect(out).toContain('irsa-doctor 9.9.9');
+  });
+});
+
+describe('Ink stays on the TTY path', () => {
+  it('is imported by src/render/tui only (main.ts loads that module lazily)', () => {
+    const src = fileURLToPath(new URL('../../src', import.meta.url));
+    const importers = (readdirSync(src, { recursive: true }) as string[])
+      .filter((path) => /\.tsx?$/.test(path))
+      .filter((path) => /from ['"]ink['"]|import\(['"]ink['"]\)/.test(readFileSync(`${src}/${path}`, 'utf8')));
+    expect(importers.length).toBeGreaterThan(0);
+    expect(importers.filter((path) => !path.startsWith('render/tui/'))).toEqual([]);
+    const main = readFileSync(`${src}/cli/main.ts`, 'utf8');
+    expect(main).not.toMatch(/^import .*render\/tui/m);
   });
 });

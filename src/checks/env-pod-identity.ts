@@ -103,9 +103,8 @@ export const envPodIdentity: Check<'env.pod-identity'> = {
       if (url.hostname === ECS_HOST) {
         notes.push(`${ECS_HOST} is the ECS task credentials address, not the EKS Pod Identity agent (169.254.170.23)`);
       } else if (!AGENT_HOSTS.has(url.hostname.toLowerCase()) && url.protocol === 'http:') {
-        notes.push(
-          `the URI points at ${url.hostname}, not the EKS Pod Identity agent (169.254.170.23 / [fd00:ec2::23]); fine for a local credentials server, not for EKS`,
-        );
+        // A loopback credentials server (a sidecar, a test agent) is legitimate: shown, not flagged.
+        details.uriNote = `${url.hostname} is a local credentials server, not the EKS Pod Identity agent (169.254.170.23)`;
       } else if (url.protocol === 'https:' && AGENT_HOSTS.has(url.hostname.toLowerCase())) {
         notes.push('the EKS Pod Identity agent serves plain http on port 80; https to it fails');
       } else if (url.protocol === 'https:') {
@@ -127,7 +126,7 @@ export const envPodIdentity: Check<'env.pod-identity'> = {
         'the token is given inline (AWS_CONTAINER_AUTHORIZATION_TOKEN): unlike the projected file it is never refreshed, so it stops working when it expires',
       );
     } else if (tokenFile !== undefined && tokenFile !== POD_IDENTITY_TOKEN_PATH) {
-      details.note = `the webhook sets ${POD_IDENTITY_TOKEN_PATH}`;
+      details.tokenNote = `the webhook sets ${POD_IDENTITY_TOKEN_PATH}`;
     }
 
     if (findings.length > 0) {

@@ -189,17 +189,22 @@ export const envRegion: Check<'env.region'> = {
       );
     }
 
-    if (override) {
+    // Only the global AWS_ENDPOINT_URL is a warning: it is usually set for another service (LocalStack, a mock)
+    // and silently takes the IRSA call along. AWS_ENDPOINT_URL_STS names STS on purpose (e.g. a VPC endpoint
+    // DNS name, or a test STS) and is shown, not flagged.
+    if (override?.variable === AWS_ENDPOINT_URL) {
       findings.push({
         code: 'ENDPOINT_OVERRIDE',
-        summary: `${override.variable}=${override.url.slice(0, 200)} sends the STS call of every SDK there, including the web identity (IRSA) call the SDK makes on its own${override.variable === AWS_ENDPOINT_URL ? ': a global AWS_ENDPOINT_URL set for LocalStack or a mock also redirects IRSA' : ''}.`,
+        summary: `AWS_ENDPOINT_URL=${override.url.slice(0, 200)} sends the STS call of every SDK there, including the web identity (IRSA) call the SDK makes on its own: a global AWS_ENDPOINT_URL set for LocalStack or a mock also redirects IRSA.`,
         evidence: { variable: override.variable, url: override.url.slice(0, 300) },
         remedy: remedy(
-          `Unless this is intended, remove ${override.variable} (or set AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true for the credential calls to go to AWS).`,
+          'Unless this is intended, scope the override to the service it is for (AWS_ENDPOINT_URL_<SERVICE>, e.g. AWS_ENDPOINT_URL_S3) and remove AWS_ENDPOINT_URL.',
           [`kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> ${override.variable}-`],
           [LINKS.sdkChain],
         ),
       });
+    }
+    if (override) {
       try {
         new URL(override.url);
       } catch {
@@ -247,7 +252,9 @@ export const envRegion: Check<'env.region'> = {
     ];
     return {
       status: warnings ? 'warn' : 'pass',
-      summary: warnings ? summaryParts.join('; ') : `region ${region}, STS ${js.url}`,
+      summary: warnings
+        ? summaryParts.join('; ')
+        : `region ${region}, STS ${js.url}${override ? ` (set by ${override.variable})` : ''}`,
       details,
       output,
       findings,

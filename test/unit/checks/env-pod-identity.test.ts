@@ -77,6 +77,24 @@ describe('env.pod-identity', () => {
     expect(outcome.summary).toContain('JS SDK v3 uses it');
   });
 
+  it('passes for a loopback credentials server, noting it is not the EKS agent', async () => {
+    const outcome = await run({
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:40123/v1/credentials',
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: FILE,
+    });
+    expect(outcome.status).toBe('pass');
+    expect(outcome.details?.uriNote).toContain('not the EKS Pod Identity agent');
+  });
+
+  it('warns for the ECS address', async () => {
+    const outcome = await run({
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://169.254.170.2/v2/credentials',
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: FILE,
+    });
+    expect(outcome.status).toBe('warn');
+    expect(outcome.summary).toContain('ECS');
+  });
+
   it.each([
     ['http://169.254.170.23/v1/credentials', undefined],
     ['http://[fd00:ec2::23]/v1/credentials', undefined],

@@ -114,6 +114,14 @@ describe('env.region', () => {
       AWS_ENDPOINT_URL_STS: 'http://b:2',
     });
     expect(both.output?.stsEndpoint).toBe('http://b:2');
+    // Naming STS on purpose (a VPC endpoint name, a test STS) is shown, not flagged.
+    const stsOnly = await run({
+      AWS_REGION: 'us-west-2',
+      AWS_DEFAULT_REGION: 'us-west-2',
+      AWS_ENDPOINT_URL_STS: 'http://b:2',
+    });
+    expect(stsOnly.status).toBe('pass');
+    expect(stsOnly.summary).toContain('set by AWS_ENDPOINT_URL_STS');
     const ignored = await run({
       AWS_REGION: 'us-west-2',
       AWS_DEFAULT_REGION: 'us-west-2',

@@ -42,6 +42,7 @@ export const SCENARIO_NAMES = [
   'jwks-unreachable',
   'sts-blackhole',
   'sts-region-disabled',
+  'sts-throttled',
   'node-role-fallback',
   'static-keys-override',
   'healthy-pod-identity',
@@ -180,6 +181,12 @@ const DEFINITIONS: Record<ScenarioName, Definition> = {
     description: 'STS is deactivated in us-west-2 for the account: RegionDisabledException.',
     expect: broken('STS_REGION_DISABLED'),
     setup: { mechanism: 'irsa', sts: { fault: 'region-disabled' } },
+  },
+  'sts-throttled': {
+    description:
+      'STS throttles AssumeRoleWithWebIdentity (Rate exceeded): a warning, apps that retry get through, apps that build a session per call do not.',
+    expect: { rootCause: null, verdict: 'degraded', exitCode: 0, alsoFound: ['STS_THROTTLED'] },
+    setup: { mechanism: 'irsa', sts: { fault: 'throttle' } },
   },
   'node-role-fallback': {
     description:

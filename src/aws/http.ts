@@ -151,7 +151,15 @@ export function httpRequest(url: string, init: HttpRequestInit): Promise<HttpAns
     };
     const fail = (kind: NetFailureKind, code: string | undefined, detail: string) =>
       finish({ error: new NetError(kind, url, code, detail) });
-    const onAbort = () => fail('aborted', undefined, 'aborted');
+    // A caller's own deadline (AbortSignal.timeout, deadlineSignal) is a timeout like timeoutMs, not a cancel.
+    const onAbort = () => {
+      // AbortSignal.timeout's reason is a DOMException, which is not an Error under every runtime (Bun).
+      const reason = init.signal?.reason as { name?: unknown } | undefined;
+      if (reason?.name === 'TimeoutError') {
+        if (connected) fail('read-timeout', 'ETIMEDOUT', 'no complete answer within the call deadline');
+        else fail('connect-timeout', 'ETIMEDOUT', 'no connection within the call deadline');
+      } else fail('aborted', undefined, 'aborted');
+    };
 
     const transport = target.protocol === 'https:' ? https : http;
     const body = init.body === undefined ? undefined : Buffer.from(init.body);

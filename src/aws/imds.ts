@@ -57,12 +57,14 @@ async function get(net: NetClient, session: Session, path: string, signal: Abort
 export async function reachImds(net: NetClient, endpoint: string, signal: AbortSignal): Promise<ImdsReach> {
   let token: Secret | undefined;
   let putFailure: NetError | undefined;
+  const putDeadline = new AbortController();
+  const stopLiveness = shortenPutOnceAlive(net, endpoint, signal, putDeadline);
   try {
     const answer = await net.request(`${endpoint}/latest/api/token`, {
       method: 'PUT',
       headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' },
       timeoutMs: IMDS_TIMEOUT_MS,
-      signal,
+      signal: AbortSignal.any([signal, putDeadline.signal]),
       maxBytes: 4096,
     });
     if (answer.status === 200) token = new Secret(answer.body.toString('utf8').trim());
@@ -73,6 +75,8 @@ export async function reachImds(net: NetClient, endpoint: string, signal: AbortS
       return { kind: 'unreachable', why: describeNetFailure(error) };
     }
     putFailure = error;
+  } finally {
+    stopLiveness();
   }
   const session: Session = { endpoint, token };
   const version = token ? 'v2' : 'v1';
@@ -140,4 +144,49 @@ export async function reachImds(net: NetClient, endpoint: string, signal: AbortS
     const why = error instanceof NetError ? describeNetFailure(error) : 'the credentials document is not JSON';
     return { kind: 'role-only', version, nodeRoleArn, why };
   }
+}
+
+/** Once a plain GET to the same IMDS has answered in t ms, the token PUT gets max(200 ms, 10 t) in all. */
+const PUT_GRACE_MIN_MS = 200;
+const PUT_GRACE_FACTOR = 10;
+
+/**
+ * With hop limit 1 (the EKS AL2023 default) the answer to the token PUT is dropped on its way to the pod
+ * while every GET answer arrives: the PUT can only time out. Waiting the SDKs' full 1 s for that made every
+ * healthy diagnosis take a second. So an unauthenticated GET of /latest/meta-data/ runs beside the PUT; when
+ * it answers (401 with v1 disabled, 200 otherwise) IMDS is alive and quick, and the PUT's deadline shrinks
+ * to a multiple of that round trip. A slow or loaded IMDS answers the GET slowly and so keeps a long PUT
+ * deadline. Returns the function that stops the watcher once the PUT has settled.
+ */
+function shortenPutOnceAlive(
+  net: NetClient,
+  endpoint: string,
+  signal: AbortSignal,
+  putDeadline: AbortController,
+): () => void {
+  const started = Date.now();
+  const done = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  net
+    .request(`${endpoint}/latest/meta-data/`, {
+      timeoutMs: IMDS_TIMEOUT_MS,
+      signal: AbortSignal.any([signal, done.signal]),
+      maxBytes: 4096,
+    })
+    .then(
+      () => {
+        if (done.signal.aborted) return;
+        const roundTrip = Date.now() - started;
+        const grace = Math.max(PUT_GRACE_MIN_MS, PUT_GRACE_FACTOR * roundTrip) - roundTrip;
+        const reason = Object.assign(new Error(`no token within ${grace + roundTrip} ms of a live IMDS`), {
+          name: 'TimeoutError',
+        });
+        timer = setTimeout(() => putDeadline.abort(reason), Math.max(0, grace));
+      },
+      () => undefined,
+    );
+  return () => {
+    done.abort();
+    clearTimeout(timer);
+  };
 }

@@ -222,8 +222,9 @@ export const identityCaller: Check<'identity.caller'> = {
         break;
       case 'credentials':
         try {
-          callerArn = (await getCallerIdentity(ctx.net, target, resolved.credentials, deadlineSignal(signal, 5_000)))
-            .arn;
+          callerArn = (
+            await getCallerIdentity(ctx.net, target, resolved.credentials, deadlineSignal(signal, STS_TIMEOUT_MS + 500))
+          ).arn;
         } catch (error) {
           const failure = classifyStsError(error, target.endpoint);
           return {

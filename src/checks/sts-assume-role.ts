@@ -1,5 +1,5 @@
 import type { AssumedRole } from '../aws/sts-client';
-import { assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../aws/sts-client';
+import { STS_TIMEOUT_MS, assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../aws/sts-client';
 import { classifyStsError } from '../aws/sts-errors';
 import { deadlineSignal } from '../aws/http';
 import type { Check, CheckOutcome } from '../run/types';
@@ -42,7 +42,7 @@ export const stsAssumeRole: Check<'sts.assume-role'> = {
         ctx.net,
         target,
         { roleArn: irsa.roleArn.arn, sessionName, token: tokenFile.token },
-        deadlineSignal(signal, 5_000),
+        deadlineSignal(signal, STS_TIMEOUT_MS + 500),
       );
     } catch (error) {
       const failure = classifyStsError(error, target.endpoint);
@@ -58,7 +58,12 @@ export const stsAssumeRole: Check<'sts.assume-role'> = {
       };
     }
     try {
-      const caller = await getCallerIdentity(ctx.net, target, assumed.credentials, deadlineSignal(signal, 5_000));
+      const caller = await getCallerIdentity(
+        ctx.net,
+        target,
+        assumed.credentials,
+        deadlineSignal(signal, STS_TIMEOUT_MS + 500),
+      );
       return {
         status: 'pass',
         summary: `STS issued credentials for ${caller.arn}`,

@@ -45,7 +45,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case 'check':
         return await diagnose(command, await contextFor(command), CHECKS, io);
       case 'demo':
-        throw new UsageError('demo is not available in this build yet');
+        return await runDemo(command, io);
     }
   } catch (error) {
     if (error instanceof TargetError) {
@@ -81,6 +81,53 @@ export function runOptions(command: CheckCommand): Context['options'] {
     trustPolicyFile: command.trustPolicy,
     targetPid: typeof command.target === 'number' ? command.target : undefined,
   };
+}
+
+/**
+ * `demo [SCENARIO]`: starts the simulated EKS on loopback in this process, diagnoses it with the same checks,
+ * and closes it. The sim is imported only here, so a real diagnosis never loads it.
+ */
+async function runDemo(command: CheckCommand, io: Io): Promise<number> {
+  const sim = await import('../sim/index');
+  if (command.listScenarios) {
+    await io.write(command.output === 'json' ? demoListJson(sim.SCENARIOS) : demoListText(sim.SCENARIOS));
+    return 0;
+  }
+  const name = command.scenario ?? 'healthy-irsa';
+  if (!sim.isScenarioName(name)) {
+    throw new UsageError(`unknown demo scenario "${name}" (see irsa-doctor demo --list)`);
+  }
+  if (command.target !== undefined) throw new UsageError('--target diagnoses a real pod; demo runs the simulator');
+  const running = await sim.startSimulatedEks(name);
+  try {
+    const ctx = sim.demoContext(running, runOptions(command));
+    if (resolveOutput(command.output, io.stdoutIsTTY) !== 'json') {
+      await io.writeError(`irsa-doctor demo: scenario ${name}: ${running.scenario.description}\n`);
+    }
+    return await diagnose(command, ctx, CHECKS, io);
+  } finally {
+    await running.close();
+  }
+}
+
+interface ScenarioSummary {
+  readonly name: string;
+  readonly description: string;
+  readonly expect: { readonly rootCause: string | null; readonly verdict: string; readonly exitCode: number };
+}
+
+function demoListText(scenarios: readonly ScenarioSummary[]): string {
+  const width = Math.max(...scenarios.map((s) => s.name.length));
+  const lines = ['Demo scenarios (irsa-doctor demo NAME; default healthy-irsa):'];
+  for (const s of scenarios) {
+    const outcome = s.expect.rootCause ?? s.expect.verdict;
+    lines.push(`  ${s.name.padEnd(width)}  ${outcome}`, `  ${' '.repeat(width)}  ${s.description}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function demoListJson(scenarios: readonly ScenarioSummary[]): string {
+  return `${JSON.stringify({ scenarios: scenarios.map((s) => ({ name: s.name, description: s.description, expect: s.expect })) }, null, 2)}\n`;
 }
 
 /** Runs the checks against ctx and renders in the chosen mode. Shared by `check` and `demo`. */

@@ -20,12 +20,21 @@ export function statusLabel(status: Status): string {
   }
 }
 
-export function verdictLine(verdict: Verdict): string {
+/** The verdict in words; a run whose checks could not all finish says so instead of claiming health. */
+export function verdictLine(report: Pick<Report, 'verdict' | 'checks' | 'findings'>): string {
+  const unfinished = report.checks.filter((c) => c.status === 'error').map((c) => c.id);
+  const incomplete =
+    unfinished.length > 0
+      ? `${unfinished.length} check(s) could not finish (${unfinished.join(', ')}): the diagnosis is incomplete`
+      : '';
+  const verdict: Verdict = report.verdict;
   switch (verdict) {
     case 'healthy':
       return 'HEALTHY: this pod gets the AWS credentials it is set up for';
     case 'degraded':
-      return 'DEGRADED: credentials work, with warnings below';
+      if (!report.findings.some((f) => f.severity === 'warning'))
+        return `DEGRADED: nothing broken found, but ${incomplete}`;
+      return `DEGRADED: credentials work, with warnings below${incomplete ? `; ${incomplete}` : ''}`;
     case 'broken':
       return 'BROKEN: this pod will not get the AWS credentials it is set up for';
     default:
@@ -63,7 +72,7 @@ export function renderText(report: Report): string {
     for (const finding of report.findings) lines.push(...findingLines(finding));
   }
   lines.push('');
-  lines.push(verdictLine(report.verdict));
+  lines.push(verdictLine(report));
   if (report.rootCause) {
     const cause = report.rootCause;
     lines.push(`Root cause: ${cause.code} (${cause.checkId})`);

@@ -37,15 +37,41 @@ interface Settled {
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 5_000;
+/** Time left after the last network call gives up, for the check to turn the timeout into its finding. */
+const NET_RESERVE_MS = 150;
+
+/**
+ * Every network call of the run ends by `deadline` (its own timeout shortened if need be), so a black-holed
+ * endpoint under a short --timeout still yields the check's own finding (STS_UNREACHABLE, ...) instead of
+ * the check being cut off as `error` by the run deadline. One Context for the whole run: checks that share
+ * per-Context state (the Kubernetes client) keep sharing it.
+ */
+function withNetDeadline(ctx: Context, deadline: number): Context {
+  const net = ctx.net;
+  const left = () => Math.max(1, deadline - ctx.clock.now());
+  return {
+    ...ctx,
+    net: {
+      request: (url, init) => {
+        const timeoutMs = Math.min(init.timeoutMs, left());
+        const connectTimeoutMs =
+          init.connectTimeoutMs === undefined ? undefined : Math.min(init.connectTimeoutMs, timeoutMs);
+        return net.request(url, { ...init, timeoutMs, connectTimeoutMs });
+      },
+      probe: (url, init) => net.probe(url, { ...init, timeoutMs: Math.min(init.timeoutMs, left()) }),
+    },
+  };
+}
 
 /**
  * Runs the checks: each starts as soon as its dependencies settle, so independent checks run in parallel,
  * and results are reported in declared order. Every throw and timeout becomes status `error`; the run never
  * outlives ctx.options.timeoutMs (checks still running then are reported as `error`).
  */
-export async function runChecks(ctx: Context, plan: RunPlan): Promise<Report> {
-  const startedAt = ctx.clock.now();
-  const runDeadline = startedAt + ctx.options.timeoutMs;
+export async function runChecks(given: Context, plan: RunPlan): Promise<Report> {
+  const startedAt = given.clock.now();
+  const runDeadline = startedAt + given.options.timeoutMs;
+  const ctx = withNetDeadline(given, runDeadline - NET_RESERVE_MS);
   const settled = new Map<CheckId, Promise<Settled>>();
   const finished = new Map<CheckId, Settled>();
 

@@ -31,6 +31,16 @@ describe(renderText, () => {
     expect(lines).toContain('  $ kubectl get pod -n shop -l app=cart');
   });
 
+  it('calls a run whose checks could not all finish incomplete, never "credentials work"', () => {
+    const healthy = healthyReport();
+    const checks = healthy.checks.map((c) =>
+      c.id === 'sts.assume-role' ? { ...c, status: 'error' as const, summary: 'did not finish' } : c,
+    );
+    const text = renderText({ ...healthy, verdict: 'degraded', checks });
+    expect(text).toContain('DEGRADED: nothing broken found, but 1 check(s) could not finish (sts.assume-role)');
+    expect(text).not.toContain('credentials work');
+  });
+
   it('labels every status, one line per check in report order', () => {
     const report = brokenReport();
     const rows = renderText(report)

@@ -187,7 +187,7 @@ export function VerdictBox({ report }: { report: Report }) {
   return (
     <Box flexDirection="column" borderStyle="round" borderColor={look.color} paddingX={1}>
       <Text color={look.color} bold>
-        {look.glyph} {verdictLine(report.verdict)}
+        {look.glyph} {verdictLine(report)}
       </Text>
       {cause ? (
         <Box flexDirection="column" marginTop={1}>

@@ -159,8 +159,16 @@ describe('pod-identity.agent', () => {
 });
 
 /** An IMDS that answers like EC2: v2 token, role name, identity document, credentials. */
-function imds(options: { v2: boolean | 'blackhole'; role?: string; v1?: boolean }) {
-  return servers.http((req, res) => {
+function imds(options: {
+  v2: boolean | 'blackhole';
+  role?: string;
+  v1?: boolean;
+  putDelayMs?: number;
+  getDelayMs?: number;
+}) {
+  return servers.http(async (req, res) => {
+    const delay = req.method === 'PUT' ? options.putDelayMs : options.getDelayMs;
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
     const tokenOk = req.headers['x-aws-ec2-metadata-token'] === 'IMDS-TOKEN';
     if (req.method === 'PUT' && req.url === '/latest/api/token') {
       if (options.v2 === 'blackhole') return; // never answers: what hop limit 1 looks like from a pod
@@ -216,6 +224,20 @@ describe(reachImds, () => {
       kind: 'credentials',
       version: 'v1',
     });
+  });
+
+  it('a loaded IMDS (GETs in 60 ms, the token in 450 ms) still gives its token: the PUT waits 10 round trips', async () => {
+    const endpoint = await imds({ v2: true, role: 'node-role', putDelayMs: 450, getDelayMs: 60 });
+    expect(await reachImds(createNetClient(), endpoint, signal())).toMatchObject({
+      kind: 'credentials',
+      version: 'v2',
+    });
+  });
+
+  it('a token slower than 10 GET round trips counts as dropped by the hop limit, and v1 decides', async () => {
+    const endpoint = await imds({ v2: true, role: 'node-role', v1: false, putDelayMs: 900 });
+    const reach = await reachImds(createNetClient(), endpoint, signal());
+    expect(reach).toMatchObject({ kind: 'blocked' });
   });
 
   it('no instance profile, and nothing listening', async () => {

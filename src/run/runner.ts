@@ -139,7 +139,8 @@ function upstreamView(check: Check, finished: ReadonlyMap<CheckId, Settled>): Up
   return {
     output(id) {
       const s = guard(id);
-      return s && isUsable(s.result.status) ? (s.outcome?.output as never) : undefined;
+      const ran = s?.result.status === 'pass' || s?.result.status === 'warn' || s?.result.status === 'fail';
+      return ran ? (s?.outcome?.output as never) : undefined;
     },
     status: (id) => guard(id)?.result.status,
   };

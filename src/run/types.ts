@@ -67,7 +67,12 @@ export interface CheckOutcome<Out = unknown> {
 }
 
 export interface Upstream {
-  /** The output of a check this one declared in `dependsOn` or `uses`; undefined when it did not pass. */
+  /**
+   * The output of a check this one declared in `dependsOn` or `uses`, when it ran to an outcome (pass, warn
+   * or fail) and published one; undefined when it was skipped, errored or published none. A failing check
+   * may still publish what it established (env.precedence: static keys win; env.mechanism: none), which is
+   * what a soft dependant (`uses`) needs to go on; a hard dependant never sees a failed check's output.
+   */
   output<K extends CheckId>(id: K): CheckOutputs[K] | undefined;
   /** The status of a declared dependency, for checks that adapt to a soft dependency. */
   status(id: CheckId): Status | undefined;

@@ -45,6 +45,7 @@ interface JsonReport {
   verdict: string;
   rootCause: { code: string } | null;
   checks: { id: string; status: string; summary: string }[];
+  findings: { code: string }[];
 }
 
 describe('the built binary against black holes', () => {
@@ -126,6 +127,7 @@ describe.skipIf(!existsSync(SIM_INDEX))('the built binary against the simulated 
     readonly rootCause: string | null | { readonly code: string };
     readonly verdict: string;
     readonly exitCode: number;
+    readonly alsoFound?: readonly string[];
   }
   interface Sim {
     readonly secrets: readonly string[];
@@ -171,6 +173,10 @@ describe.skipIf(!existsSync(SIM_INDEX))('the built binary against the simulated 
         if (got !== want) {
           const checks = report.checks.map((c) => `${c.id}=${c.status}`).join(' ');
           failures.push(`${name}: got ${got}, want ${want} [${checks}]`);
+        }
+        const found = new Set(report.findings.map((f) => f.code));
+        for (const code of expected.alsoFound ?? []) {
+          if (!found.has(code)) failures.push(`${name}: ${code} not reported (found: ${[...found].join(', ')})`);
         }
         for (const secret of running.secrets) {
           if (run.stdout.includes(secret) || run.stderr.includes(secret)) failures.push(`${name}: leaks a secret`);

@@ -127,6 +127,25 @@ describe(runChecks, () => {
     expect(String(misuse)).toContain('without declaring it');
   });
 
+  it('gives a soft dependant the output a failing check published, and nothing of an errored one', async () => {
+    const seen: unknown[] = [];
+    const checks = [
+      fake('failing', async () => ({ status: 'fail', summary: '', output: { winner: 'static-keys' } })),
+      fake('broken', async () => {
+        throw new Error('boom');
+      }),
+      {
+        ...fake('reader', pass, { uses: ['failing', 'broken'] }),
+        run: async (_ctx, upstream) => {
+          seen.push(upstream.output('failing' as CheckId), upstream.output('broken' as CheckId));
+          return { status: 'pass', summary: '' };
+        },
+      } as Check,
+    ];
+    await runChecks(fixtureContext(), { checks, version: 't' });
+    expect(seen).toEqual([{ winner: 'static-keys' }, undefined]);
+  });
+
   it('skips network checks under --offline', async () => {
     const report = await runChecks(fixtureContext({ offline: true }), {
       checks: [fake('net', pass, { needs: 'network' })],

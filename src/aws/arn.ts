@@ -12,7 +12,7 @@ export interface RoleArn {
  * The webhook's own pattern (reference/irsa-mechanics.md 1.1) with the name rules of IAM: names are 1-64 of
  * [\w+=,.@-], paths are "/" or "/.../" of printable ASCII.
  */
-const ROLE_ARN = /^arn:(aws[a-z0-9-]*):iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)?([\w+=,.@-]{1,64})$/;
+const ROLE_ARN = /^arn:(aws[a-z0-9-]*):iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
 
 export function parseRoleArn(value: string): RoleArn | undefined {
   const match = ROLE_ARN.exec(value);

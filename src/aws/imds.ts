@@ -2,7 +2,7 @@ import type { HttpAnswer, NetClient } from './http';
 import { NetError, describeNetFailure } from './http';
 import { Secret } from './secrets';
 import type { SessionCredentials } from './sts-client';
-import { partitionOfRegion } from './sts-client';
+import { partitionOfRegion } from './partitions';
 
 export const IMDS_TIMEOUT_MS = 1_000;
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';

@@ -1,5 +1,6 @@
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpAnswer, NetClient } from './http';
+import { stsRegionalUrl } from './partitions';
 import { Secret } from './secrets';
 
 /** Short-lived credentials held only in memory, used for one call and dropped. */
@@ -152,20 +153,6 @@ export async function getCallerIdentity(
   }
 }
 
-/** Region prefix to partition, the webhook's map (reference/irsa-mechanics.md section 7). */
-export function partitionOfRegion(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  if (region.startsWith('us-isob-')) return 'aws-iso-b';
-  if (region.startsWith('us-iso-')) return 'aws-iso';
-  if (region.startsWith('eusc-')) return 'aws-eusc';
-  return 'aws';
-}
-
-function dnsSuffixOf(region: string): string {
-  return partitionOfRegion(region) === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
-}
-
 /**
  * Where the JS SDK's web-identity STS call goes (reference 4.1): region from AWS_REGION only (never
  * AWS_DEFAULT_REGION), else us-east-1; endpoint AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, else regional.
@@ -185,5 +172,5 @@ export function jsStsTarget(
   // env.region already decided the JS endpoint; the fallback repeats its rule when that check did not run.
   if (region?.stsEndpoint) return { region: chosen, endpoint: region.stsEndpoint };
   const override = env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL;
-  return { region: chosen, endpoint: override || `https://sts.${chosen}.${dnsSuffixOf(chosen)}` };
+  return { region: chosen, endpoint: override || stsRegionalUrl(chosen) };
 }

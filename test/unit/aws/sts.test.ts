@@ -4,12 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNetClient } from '../../../src/aws/http';
 import { Secret } from '../../../src/aws/secrets';
-import {
-  assumeRoleWithWebIdentity,
-  getCallerIdentity,
-  jsStsTarget,
-  partitionOfRegion,
-} from '../../../src/aws/sts-client';
+import { assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../../../src/aws/sts-client';
 import { classifyStsAnswer, classifyStsError } from '../../../src/aws/sts-errors';
 
 describe(classifyStsAnswer, () => {
@@ -210,6 +205,8 @@ describe(jsStsTarget, () => {
       jsStsTarget({}, { region: 'eu-west-1', regionSource: 'AWS_DEFAULT_REGION', stsEndpoint: 'https://x' }).region,
     ).toBe('us-east-1');
     expect(jsStsTarget({ AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9' }, undefined).endpoint).toBe('http://127.0.0.1:9');
-    expect(partitionOfRegion('us-gov-west-1')).toBe('aws-us-gov');
+    expect(jsStsTarget({ AWS_REGION: 'us-isob-east-1' }, undefined).endpoint).toBe(
+      'https://sts.us-isob-east-1.sc2s.sgov.gov',
+    );
   });
 });

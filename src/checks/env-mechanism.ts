@@ -17,6 +17,8 @@ export interface MechanismOutput {
   /** Any Pod Identity variable is present (complete or not). */
   readonly podIdentity: boolean;
   readonly staticKeys: boolean;
+  /** This is a debug container and that process of another container has the AWS variables (EPHEMERAL_CONTAINER). */
+  readonly injectedPeerPid?: number;
 }
 
 /**
@@ -79,7 +81,7 @@ export const envMechanism: Check<'env.mechanism'> = {
       return {
         status: 'fail',
         summary: `this container has no AWS variables, but process ${peer.pid} of another container does: diagnose it with --target`,
-        output,
+        output: { ...output, injectedPeerPid: peer.pid },
         facts,
         findings: [
           {

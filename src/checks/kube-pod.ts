@@ -33,10 +33,12 @@ export const kubePod: Check<'kube.pod'> = {
   title: "The pod's mutation by the webhook (Kubernetes API)",
   stage: 'kube',
   dependsOn: [],
+  // env.mechanism may already have named the app's process (EPHEMERAL_CONTAINER): one finding, not two.
+  uses: ['env.mechanism'],
   needs: 'kube',
   // Two sequential reads (pod, then its ReplicaSet), each bounded by KUBE_CALL_TIMEOUT_MS.
   timeoutMs: 6_000,
-  async run(ctx, _upstream, signal) {
+  async run(ctx, upstream, signal) {
     const self = await readPodSelf(ctx);
     if (!self.namespace || !self.podName) {
       return {
@@ -110,7 +112,7 @@ export const kubePod: Check<'kube.pod'> = {
     // With --target the diagnosed env is the app container's, so this heuristic only applies to ourselves.
     const located = ctx.options.targetPid === undefined ? locateOwnContainer(pod, ctx.env) : undefined;
     const ephemeralSelf = located?.ephemeral;
-    if (ephemeralSelf) {
+    if (ephemeralSelf && upstream.output('env.mechanism')?.injectedPeerPid === undefined) {
       const app = injected.find((c) => c.kind === 'container') ?? injected[0];
       const shared = ephemeralSelf.targetContainerName;
       findings.push({

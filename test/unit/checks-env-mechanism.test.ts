@@ -1,5 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envMechanism } from '../../src/checks/env-mechanism';
+import { CHECKS } from '../../src/checks/registry';
+import { runChecks } from '../../src/run/runner';
+import { selectChecks } from '../../src/run/select';
+import { kubeScenario, startKubeApi } from '../../src/sim/kube-api';
 import type { Upstream } from '../../src/run/types';
 import { fixtureContext } from '../helpers/context';
 
@@ -65,5 +72,29 @@ describe('env.mechanism', () => {
   it('does not look at peers when --target is already in use', async () => {
     const outcome = await run({ targetPid: 7, peers: [{ pid: 7, command: 'x', awsEnvNames: ['AWS_ROLE_ARN'] }] });
     expect(outcome.findings?.map((f) => f.code)).toEqual(['IRSA_ENV_MISSING']);
+  });
+});
+
+describe('env.mechanism with kube.pod in a debug container', () => {
+  it('reports EPHEMERAL_CONTAINER once: kube.pod leaves it to env.mechanism, which names the app process', async () => {
+    const scenario = kubeScenario('ephemeral-container');
+    const api = await startKubeApi(scenario.state);
+    const home = mkdtempSync(path.join(tmpdir(), 'irsa-doctor-ephemeral-'));
+    try {
+      const kubeconfig = await api.writeKubeconfig(home);
+      const ctx = fixtureContext({
+        env: { POD_NAMESPACE: scenario.world.namespace, POD_NAME: scenario.world.podName, ...scenario.processEnv },
+        peers: [{ pid: 7, command: 'node server.js', awsEnvNames: ['AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE'] }],
+        kubeconfig,
+      });
+      const checks = selectChecks(CHECKS, ['env.mechanism', 'kube.pod'], []);
+      const report = await runChecks(ctx, { checks, version: 't' });
+      const ephemeral = report.findings.filter((f) => f.code === 'EPHEMERAL_CONTAINER');
+      expect(ephemeral.map((f) => f.checkId)).toEqual(['env.mechanism']);
+      expect(report.checks.find((c) => c.id === 'kube.pod')?.status).not.toBe('error');
+    } finally {
+      await api.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -21,3 +21,16 @@ export function displayValue(value: unknown, max = 400): string {
   const escaped = escapeControl(text);
   return escaped.length > max ? `${escaped.slice(0, max)}... (${escaped.length - max} more chars)` : escaped;
 }
+
+/**
+ * A remedy command as display lines. A here-document (`kubectl apply -f - <<'EOF'` ... `EOF`) keeps its line
+ * breaks, with the body and terminator unindented, so that copying it from the terminal gives a working
+ * command; each line is still escaped. Every other newline is escaped like any control character, so a
+ * value cannot start a line of its own.
+ */
+export function commandLines(command: string): { readonly first: string; readonly rest: readonly string[] } {
+  const heredoc = /^([^\n]*<<-?'?([A-Za-z_]+)'?)\n([\s\S]*)\n\2$/.exec(command);
+  if (!heredoc) return { first: `$ ${escapeControl(command)}`, rest: [] };
+  const [, head = '', terminator = '', body = ''] = heredoc;
+  return { first: `$ ${escapeControl(head)}`, rest: [...body.split('\n').map(escapeControl), terminator] };
+}

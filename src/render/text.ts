@@ -1,6 +1,6 @@
 import type { Finding, Report, Status, Verdict } from '../run/types';
 import { assertNever } from '../run/types';
-import { displayValue, escapeControl } from './escape';
+import { commandLines, displayValue, escapeControl } from './escape';
 
 /** The label of a status in plain text: fixed width, greppable in Job logs. */
 export function statusLabel(status: Status): string {
@@ -78,7 +78,10 @@ export function renderText(report: Report): string {
     lines.push(`Root cause: ${cause.code} (${cause.checkId})`);
     lines.push(`  ${escapeControl(cause.summary)}`);
     lines.push(`Fix: ${escapeControl(cause.remedy.summary)}`);
-    for (const command of cause.remedy.commands) lines.push(`  $ ${escapeControl(command)}`);
+    for (const command of cause.remedy.commands) {
+      const { first, rest } = commandLines(command);
+      lines.push(`  ${first}`, ...rest);
+    }
     for (const link of cause.remedy.links) lines.push(`  see ${escapeControl(link)}`);
   }
   return `${lines.join('\n')}\n`;
@@ -94,6 +97,9 @@ function findingLines(finding: Finding): string[] {
     );
   }
   lines.push(`          fix: ${escapeControl(finding.remedy.summary)}`);
-  for (const command of finding.remedy.commands) lines.push(`            $ ${escapeControl(command)}`);
+  for (const command of finding.remedy.commands) {
+    const { first, rest } = commandLines(command);
+    lines.push(`            ${first}`, ...rest);
+  }
   return lines;
 }

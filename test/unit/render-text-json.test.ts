@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderJson } from '../../src/render/json';
+import { commandLines } from '../../src/render/escape';
 import { renderText, statusLabel } from '../../src/render/text';
 import { STATUSES } from '../../src/run/types';
 import { brokenReport, healthyReport, hostileReport } from '../helpers/reports';
@@ -101,5 +102,23 @@ describe(renderJson, () => {
 
   it('has null rootCause for a healthy report', () => {
     expect(JSON.parse(renderJson(healthyReport())).rootCause).toBeNull();
+  });
+});
+
+describe(commandLines, () => {
+  it('keeps a here-document copyable: head with $, body and terminator unindented, each line escaped', () => {
+    const command = "kubectl apply -f - <<'EOF'\nkind: Role\nmetadata:\n  name: x\x1b[2J\nEOF";
+    expect(commandLines(command)).toEqual({
+      first: "$ kubectl apply -f - <<'EOF'",
+      rest: ['kind: Role', 'metadata:', '  name: x\\x1b[2J', 'EOF'],
+    });
+  });
+
+  it('escapes any other newline, so a value cannot start a line of its own', () => {
+    expect(commandLines('kubectl get pod a\nHEALTHY: fake -n shop')).toEqual({
+      first: '$ kubectl get pod a\\nHEALTHY: fake -n shop',
+      rest: [],
+    });
+    expect(commandLines("cat <<'EOF'\nbody\nEOF trailing").rest).toEqual([]);
   });
 });

@@ -166,6 +166,7 @@ function shortenPutOnceAlive(
 ): () => void {
   const started = Date.now();
   const done = new AbortController();
+  const stall = stallMeter();
   let timer: ReturnType<typeof setTimeout> | undefined;
   net
     .request(`${endpoint}/latest/meta-data/`, {
@@ -175,18 +176,39 @@ function shortenPutOnceAlive(
     })
     .then(
       () => {
+        stall.stop();
         if (done.signal.aborted) return;
-        const roundTrip = Date.now() - started;
-        const grace = Math.max(PUT_GRACE_MIN_MS, PUT_GRACE_FACTOR * roundTrip) - roundTrip;
-        const reason = Object.assign(new Error(`no token within ${grace + roundTrip} ms of a live IMDS`), {
+        const elapsed = Date.now() - started;
+        // While this process was busy (loading the AWS SDK, verifying a signature) the answer waited in the
+        // socket: that time says nothing about IMDS, so it does not stretch the PUT's deadline.
+        const roundTrip = Math.max(1, elapsed - stall.stalledMs());
+        const grace = Math.max(PUT_GRACE_MIN_MS, PUT_GRACE_FACTOR * roundTrip) - elapsed;
+        const reason = Object.assign(new Error(`no token within ${grace + elapsed} ms of a live IMDS`), {
           name: 'TimeoutError',
         });
         timer = setTimeout(() => putDeadline.abort(reason), Math.max(0, grace));
       },
-      () => undefined,
+      () => stall.stop(),
     );
   return () => {
+    stall.stop();
     done.abort();
     clearTimeout(timer);
+  };
+}
+
+/** How long this process's event loop was blocked since the meter started: ticks that came late, summed. */
+function stallMeter(): { stalledMs(): number; stop(): void } {
+  const TICK_MS = 5;
+  let stalled = 0;
+  let last = Date.now();
+  const interval = setInterval(() => {
+    const now = Date.now();
+    stalled += Math.max(0, now - last - TICK_MS);
+    last = now;
+  }, TICK_MS);
+  return {
+    stalledMs: () => stalled + Math.max(0, Date.now() - last - TICK_MS),
+    stop: () => clearInterval(interval),
   };
 }

@@ -69,7 +69,11 @@ export function renderText(report: Report): string {
   if (report.findings.length > 0) {
     lines.push('');
     lines.push('Findings');
-    for (const finding of report.findings) lines.push(...findingLines(finding));
+    const cause = report.rootCause;
+    for (const finding of report.findings) {
+      const isRoot = cause !== null && finding.code === cause.code && finding.checkId === cause.checkId;
+      lines.push(...findingLines(finding, isRoot));
+    }
   }
   lines.push('');
   lines.push(verdictLine(report));
@@ -87,7 +91,8 @@ export function renderText(report: Report): string {
   return `${lines.join('\n')}\n`;
 }
 
-function findingLines(finding: Finding): string[] {
+/** A finding with its evidence and fix; the root cause's fix is printed once, under the verdict. */
+function findingLines(finding: Finding, isRootCause: boolean): string[] {
   const lines = [`  ${finding.severity.toUpperCase().padEnd(7)} ${finding.code} (${finding.checkId})`];
   lines.push(`          ${escapeControl(finding.summary)}`);
   const evidence = Object.entries(finding.evidence);
@@ -95,6 +100,10 @@ function findingLines(finding: Finding): string[] {
     lines.push(
       `          evidence: ${evidence.map(([k, v]) => `${escapeControl(k)}=${displayValue(v, 200)}`).join(', ')}`,
     );
+  }
+  if (isRootCause) {
+    lines.push('          fix: the root cause, see below');
+    return lines;
   }
   lines.push(`          fix: ${escapeControl(finding.remedy.summary)}`);
   for (const command of finding.remedy.commands) {

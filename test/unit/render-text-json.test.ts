@@ -42,6 +42,12 @@ describe(renderText, () => {
     expect(text).not.toContain('credentials work');
   });
 
+  it('prints the root cause fix once, under the verdict, and points to it from the findings', () => {
+    const text = renderText(brokenReport());
+    expect(text.split('$ kubectl delete pod cart-7d9f -n shop').length - 1).toBe(1);
+    expect(text.indexOf('fix: the root cause, see below')).toBeLessThan(text.indexOf('Root cause: TOKEN_EXPIRED'));
+  });
+
   it('labels every status, one line per check in report order', () => {
     const report = brokenReport();
     const rows = renderText(report)

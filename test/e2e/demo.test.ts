@@ -1,0 +1,60 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SCENARIOS } from '../../src/sim/index';
+
+/** `irsa-doctor demo`: the simulated EKS started inside the built binary, no cluster, no env needed. */
+const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
+
+function demo(args: string[]) {
+  const result = spawnSync(BINARY, ['demo', ...args], {
+    encoding: 'utf8',
+    env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' },
+    timeout: 30_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe.skipIf(!existsSync(BINARY))('irsa-doctor demo', () => {
+  it('--list names every scenario with the diagnosis it shows', () => {
+    const run = demo(['--list']);
+    expect(run.code).toBe(0);
+    for (const scenario of SCENARIOS) {
+      expect(run.stdout).toMatch(
+        new RegExp(`^  ${scenario.name} +${scenario.expect.rootCause ?? scenario.expect.verdict}$`, 'm'),
+      );
+    }
+    const json = JSON.parse(demo(['--list', '--output', 'json']).stdout) as { scenarios: { name: string }[] };
+    expect(json.scenarios.map((s) => s.name)).toEqual(SCENARIOS.map((s) => s.name));
+  });
+
+  it('runs healthy-irsa by default: healthy, exit 0, the caller is the assumed role', () => {
+    const run = demo(['--output', 'json']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { verdict: string; identity: { callerArn: string; source: string } };
+    expect(report.verdict).toBe('healthy');
+    expect(report.identity).toMatchObject({ source: 'irsa' });
+    expect(report.identity.callerArn).toMatch(/^arn:aws:sts::111122223333:assumed-role\/shop-checkout\//);
+  });
+
+  it.each([
+    ['trust-sub-mismatch', 'TRUST_POLICY_DENIED'],
+    ['pod-identity-no-association', 'POD_IDENTITY_NO_ASSOCIATION'],
+  ])('%s: the report names %s and exits 1; text says which scenario on stderr', (name, code) => {
+    const json = demo([name, '--output', 'json']);
+    expect(json.code).toBe(1);
+    expect((JSON.parse(json.stdout) as { rootCause: { code: string } }).rootCause.code).toBe(code);
+    expect(json.stderr).toBe('');
+    const text = demo([name, '--output', 'text']);
+    expect(text.stdout).toContain(`Root cause: ${code}`);
+    expect(text.stderr).toContain(`irsa-doctor demo: scenario ${name}:`);
+  });
+
+  it('refuses an unknown scenario and a second one with exit 2 and a pointer to --list', () => {
+    const unknown = demo(['no-such-scenario']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown demo scenario "no-such-scenario" (see irsa-doctor demo --list)');
+    expect(demo(['healthy-irsa', 'sts-blackhole']).code).toBe(2);
+  });
+});

@@ -129,7 +129,7 @@ export function renderExplainText(result: ExplainResult): string {
     lines.push('');
     lines.push(`${i + 1}. ${match.code}`);
     lines.push(`   Meaning: ${escapeControl(match.meaning)}`);
-    if (match.arns.length > 0) lines.push(`   ARNs: ${match.arns.map(escapeControl).join(', ')}`);
+    if (match.arns.length > 0) lines.push(`   Named in the message: ${match.arns.map(escapeControl).join(', ')}`);
     lines.push('   Likely causes (most likely first):');
     match.causes.forEach((cause, n) => lines.push(`     ${n + 1}. ${escapeControl(cause)}`));
     lines.push(`   Confirm in the pod: irsa-doctor --only ${match.confirmWith.join(',')}`);

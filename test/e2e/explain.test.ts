@@ -22,7 +22,7 @@ describe('irsa-doctor explain (built binary)', () => {
     expect(stdout).toContain('1. NODE_ROLE_FALLBACK');
     expect(stdout).toContain("signed by the node's instance role");
     expect(stdout).toContain(
-      'ARNs: arn:aws:sts::111122223333:assumed-role/eks-prod-NodeInstanceRole/i-0a1b2c3d4e5f67890',
+      'Named in the message: arn:aws:sts::111122223333:assumed-role/eks-prod-NodeInstanceRole/i-0a1b2c3d4e5f67890',
     );
     expect(stdout).toContain('Confirm in the pod: irsa-doctor --only env.mechanism,');
   });

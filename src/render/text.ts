@@ -112,3 +112,27 @@ function findingLines(finding: Finding, isRootCause: boolean): string[] {
   }
   return lines;
 }
+
+/**
+ * Every fix command of the report, root cause first, as plain lines: the TUI writes them after Ink has
+ * finished, because Ink hard-wraps text to the terminal width (inside a border, too) and a wrapped command
+ * cannot be copied; plain lines are only soft-wrapped by the terminal.
+ */
+export function fixCommandLines(report: Report): string[] {
+  const cause = report.rootCause;
+  const sources = [
+    ...(cause ? [{ label: `${cause.code} (root cause)`, commands: cause.remedy.commands }] : []),
+    ...report.findings
+      .filter((f) => !(cause && f.code === cause.code && f.checkId === cause.checkId))
+      .map((f) => ({ label: f.code, commands: f.remedy.commands })),
+  ].filter((s) => s.commands.length > 0);
+  const lines: string[] = [];
+  for (const { label, commands } of sources) {
+    lines.push(`Fix ${label}:`);
+    for (const command of commands) {
+      const { first, rest } = commandLines(command);
+      lines.push(`  ${first}`, ...rest);
+    }
+  }
+  return lines;
+}

@@ -3,6 +3,7 @@ import type { Context } from '../../context/context';
 import type { RunPlan } from '../../run/runner';
 import { runChecks } from '../../run/runner';
 import type { Report } from '../../run/types';
+import { fixCommandLines } from '../text';
 import { createRunStore } from './store';
 import { LiveRun } from './view';
 
@@ -24,8 +25,9 @@ export async function runInInk(ctx: Context, plan: RunPlan, stdout: NodeJS.Writa
     patchConsole: false,
     exitOnCtrlC: false,
   });
+  let report: Report;
   try {
-    const report = await runChecks(ctx, {
+    report = await runChecks(ctx, {
       ...plan,
       events: {
         onStart: (check) => {
@@ -40,9 +42,11 @@ export async function runInInk(ctx: Context, plan: RunPlan, stdout: NodeJS.Writa
     });
     store.complete(report);
     await instance.waitUntilRenderFlush();
-    return report;
   } finally {
     instance.unmount();
     await instance.waitUntilExit();
   }
+  const commands = fixCommandLines(report);
+  if (commands.length > 0) stdout.write(`${commands.join('\n')}\n`);
+  return report;
 }

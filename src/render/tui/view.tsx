@@ -1,7 +1,7 @@
 import { Box, Static, Text, useAnimation } from 'ink';
 import { useSyncExternalStore } from 'react';
 import type { Finding, Identity, Remedy, Report } from '../../run/types';
-import { commandLines, displayValue, escapeControl } from '../escape';
+import { displayValue, escapeControl } from '../escape';
 import { verdictLine } from '../text';
 import type { FinishedCheck, RunSnapshot, RunStore } from './store';
 import { SPINNER_FRAMES, SPINNER_INTERVAL_MS, severityLook, statusLook, verdictLook } from './theme';
@@ -215,17 +215,7 @@ export function RemedyBlock({ remedy }: { remedy: Remedy }) {
       <Text>
         <Text bold>Fix:</Text> {escapeControl(remedy.summary)}
       </Text>
-      {remedy.commands.map((command, index) => {
-        const { first, rest } = commandLines(command);
-        return (
-          <Box key={`c${index}`} flexDirection="column">
-            <Box paddingLeft={2}>
-              <Text color="cyan">{first}</Text>
-            </Box>
-            {rest.length > 0 ? <Text color="cyan">{rest.join('\n')}</Text> : null}
-          </Box>
-        );
-      })}
+      {remedy.commands.length > 0 ? <Text dimColor>(commands below the box, unwrapped for copying)</Text> : null}
       {remedy.links.map((link, index) => (
         <Box key={`l${index}`} paddingLeft={2}>
           <Text dimColor>see {escapeControl(link)}</Text>

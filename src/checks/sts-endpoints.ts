@@ -35,7 +35,7 @@ export const stsEndpoints: Check<'sts.endpoints'> = {
     const lines = probes.map((p) => {
       const sdks = (bySdk.get(p.url) ?? []).join(', ');
       return p.ok
-        ? `${p.url} (${sdks}): reachable in ${p.elapsedMs} ms`
+        ? `${p.url} (${sdks}): ${p.url.startsWith('https:') ? 'TLS handshake' : 'TCP connect'} in ${p.elapsedMs} ms`
         : `${p.url} (${sdks}): ${p.failure ? describeNetFailure(p.failure) : 'unreachable'}`;
     });
     const details = Object.fromEntries(probes.map((p, i) => [`endpoint${i + 1}`, lines[i] ?? p.url]));
@@ -44,7 +44,17 @@ export const stsEndpoints: Check<'sts.endpoints'> = {
     };
     const down = probes.filter((p) => !p.ok);
     if (down.length === 0) {
-      return { status: 'pass', summary: `${probes.length} STS endpoint(s) reachable`, details, output };
+      // A connection says nothing about answers (a black hole accepts too): sts.assume-role tells those apart.
+      const what =
+        probes.length === 1
+          ? 'the STS endpoint accepts connections'
+          : `all ${probes.length} STS endpoints accept connections`;
+      return {
+        status: 'pass',
+        summary: `${what} (DNS, TCP${probes.some((p) => p.url.startsWith('https:')) ? ', TLS' : ''})`,
+        details,
+        output,
+      };
     }
     const jsDown = down.find((p) => p.url === js.endpoint);
     const assumeStatus = upstream.status('sts.assume-role');

@@ -15,12 +15,18 @@ export class TargetError extends Error {
   override readonly name = 'TargetError';
 }
 
-/** How to get a debug container that may read the app's /proc entries. */
+/**
+ * How to get a debug container that may read the app's /proc entries, least privilege first (examples/debug.md):
+ * the app's own uid needs no capability at all (test/e2e/chroot.test.ts runs it with none). CAP_SYS_PTRACE
+ * only helps a debug container running as root, since a non-root uid loses every capability at exec; so the
+ * root fallback is `general` (adds SYS_PTRACE) as uid 0, never `sysadmin`, which makes the container privileged.
+ */
 export const TARGET_ACCESS_HELP = [
   "Reading another process's /proc/PID/environ and /proc/PID/root needs the same uid as that process or CAP_SYS_PTRACE.",
-  'Start the debug container with one of:',
-  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=sysadmin -- /irsa-doctor --target auto',
-  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>}}\') -- /irsa-doctor --target auto',
+  "Start the debug container as the app's uid, with no capabilities and a read-only root (kubectl 1.31+):",
+  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=restricted --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>,"readOnlyRootFilesystem":true}}\') -- /irsa-doctor --target auto',
+  'Only if the app runs as root (uid 0): root plus CAP_SYS_PTRACE (a non-root uid loses capabilities at exec):',
+  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=general --custom=<(echo \'{"securityContext":{"runAsUser":0}}\') -- /irsa-doctor --target auto',
   "(--target=<APP_CONTAINER> shares the app container's process namespace; without it the app's processes are not visible.)",
 ].join('\n');
 

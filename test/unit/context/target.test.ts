@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS } from '../../../src/context/context';
-import { TargetError, contextForTarget, parseEnviron, pickAutoTarget } from '../../../src/context/target';
+import {
+  TARGET_ACCESS_HELP,
+  TargetError,
+  contextForTarget,
+  parseEnviron,
+  pickAutoTarget,
+} from '../../../src/context/target';
 import { listPeerProcesses } from '../../../src/context/peers';
 
 /** A fake /proc: each pid has environ, status, cmdline and a root directory (its container filesystem). */
@@ -65,8 +71,17 @@ describe(contextForTarget, () => {
 
   it('explains a missing process with the kubectl debug flags', async () => {
     await expect(contextForTarget(99, DEFAULT_OPTIONS, proc)).rejects.toThrow(
-      /no such process[\s\S]*--profile=sysadmin/,
+      /no such process[\s\S]*--profile=restricted --custom=.*"runAsUser":<APP_UID>/,
     );
+  });
+
+  it('recommends least privilege: the app uid first, root only for a root app, never a privileged container', () => {
+    const commands = TARGET_ACCESS_HELP.split('\n').filter((line) => line.includes('kubectl debug'));
+    expect(commands[0]).toContain('--profile=restricted');
+    expect(commands[0]).toContain('"readOnlyRootFilesystem":true');
+    expect(commands[1]).toContain('--profile=general');
+    expect(commands[1]).toContain('"runAsUser":0');
+    expect(TARGET_ACCESS_HELP).not.toContain('sysadmin');
   });
 });
 

@@ -17,14 +17,15 @@ export class TargetError extends Error {
 
 /**
  * How to get a debug container that may read the app's /proc entries, least privilege first (examples/debug.md):
- * the app's own uid needs no capability at all (test/e2e/chroot.test.ts runs it with none). CAP_SYS_PTRACE
+ * the app's own uid and gid need no capability at all (test/e2e/chroot.test.ts runs it with none; the kernel's
+ * ptrace access check compares the gids too, so runAsGroup must match as well). CAP_SYS_PTRACE
  * only helps a debug container running as root, since a non-root uid loses every capability at exec; so the
  * root fallback is `general` (adds SYS_PTRACE) as uid 0, never `sysadmin`, which makes the container privileged.
  */
 export const TARGET_ACCESS_HELP = [
-  "Reading another process's /proc/PID/environ and /proc/PID/root needs the same uid as that process or CAP_SYS_PTRACE.",
-  "Start the debug container as the app's uid, with no capabilities and a read-only root (kubectl 1.31+):",
-  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=restricted --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>,"readOnlyRootFilesystem":true}}\') -- /irsa-doctor --target auto',
+  "Reading another process's /proc/PID/environ and /proc/PID/root needs the same uid and gid as that process, or CAP_SYS_PTRACE.",
+  "Start the debug container as the app's uid and gid, with no capabilities and a read-only root (kubectl 1.31+):",
+  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=restricted --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>,"runAsGroup":<APP_GID>,"readOnlyRootFilesystem":true}}\') -- /irsa-doctor --target auto',
   'Only if the app runs as root (uid 0): root plus CAP_SYS_PTRACE (a non-root uid loses capabilities at exec):',
   '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=general --custom=<(echo \'{"securityContext":{"runAsUser":0}}\') -- /irsa-doctor --target auto',
   "(--target=<APP_CONTAINER> shares the app container's process namespace; without it the app's processes are not visible.)",
@@ -41,7 +42,7 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
       throw new TargetError(`--target ${pid}: no such process in this PID namespace.\n${TARGET_ACCESS_HELP}`);
     if (code === 'EACCES' || code === 'EPERM') {
       throw new TargetError(
-        `--target ${pid}: permission denied reading ${base}/environ (other uid, no CAP_SYS_PTRACE).\n${TARGET_ACCESS_HELP}`,
+        `--target ${pid}: permission denied reading ${base}/environ (another uid or gid, no CAP_SYS_PTRACE).\n${TARGET_ACCESS_HELP}`,
       );
     }
     throw new TargetError(

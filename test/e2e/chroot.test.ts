@@ -226,9 +226,9 @@ describe.skipIf(unavailable !== undefined || !CAPSH)('the binary under the least
     uid: number,
     args: string[],
     env: Record<string, string>,
-    { dir = view, stdin = 'ignore' }: { dir?: string; stdin?: 'ignore' | 'pipe' } = {},
+    { dir = view, stdin = 'ignore', gid = uid }: { dir?: string; stdin?: 'ignore' | 'pipe'; gid?: number } = {},
   ) {
-    const drop = ['--drop=all', '--inh=', `--gid=${uid}`, '--groups=', `--uid=${uid}`, '--no-new-privs'];
+    const drop = ['--drop=all', '--inh=', `--gid=${gid}`, '--groups=', `--uid=${uid}`, '--no-new-privs'];
     return spawn(CAPSH!, [`--chroot=${dir}`, ...drop, '--shell=/irsa-doctor', '--', ...args], {
       env,
       stdio: [stdin, 'pipe', 'pipe'],
@@ -270,8 +270,8 @@ describe.skipIf(unavailable !== undefined || !CAPSH)('the binary under the least
   }
 
   /** A long-lived process of the app container: `explain -` waits for stdin, which stays open until `stop`. */
-  async function startTarget(uid: number) {
-    const child = sandboxed(uid, ['explain', '-'], sim!.env, { stdin: 'pipe' });
+  async function startTarget(uid: number, gid = uid) {
+    const child = sandboxed(uid, ['explain', '-'], sim!.env, { stdin: 'pipe', gid });
     const done = finished(child);
     const pid = await execdInView(child);
     return {
@@ -319,7 +319,7 @@ describe.skipIf(unavailable !== undefined || !CAPSH)('the binary under the least
     expect(result.code).toBe(0);
   });
 
-  it('--target PID of a process of the same uid reads its env and token with no capability at all', async ({
+  it('--target PID of a process of the same uid and gid reads its env and token with no capability at all', async ({
     skip,
   }) => {
     if (setupProblem ?? viewProblem) skip(setupProblem ?? viewProblem);
@@ -348,9 +348,13 @@ describe.skipIf(unavailable !== undefined || !CAPSH)('the binary under the least
     }
   });
 
-  it('--target PID of another uid fails with the access help and exit 2, not a crash', async ({ skip }) => {
+  it.for([
+    { who: 'another uid', uid: 65533, gid: 65533 },
+    // The kernel's ptrace access check compares gids too: runAsGroup must match the app's as well.
+    { who: 'the same uid but another gid', uid: 65532, gid: 65533 },
+  ])('--target PID of $who fails with the access help and exit 2, not a crash', async ({ uid, gid }, { skip }) => {
     if (setupProblem ?? viewProblem) skip(setupProblem ?? viewProblem);
-    const target = await startTarget(65533);
+    const target = await startTarget(uid, gid);
     try {
       const args = ['--target', String(target.pid)];
       const result = await finished(sandboxed(65532, args, { HOME: '/tmp' }, { dir: debugView }));

@@ -71,7 +71,7 @@ describe(contextForTarget, () => {
 
   it('explains a missing process with the kubectl debug flags', async () => {
     await expect(contextForTarget(99, DEFAULT_OPTIONS, proc)).rejects.toThrow(
-      /no such process[\s\S]*--profile=restricted --custom=.*"runAsUser":<APP_UID>/,
+      /no such process[\s\S]*--profile=restricted --custom=.*"runAsUser":<APP_UID>,"runAsGroup":<APP_GID>/,
     );
   });
 

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Context, Env, ProcessUser, RunOptions } from './context';
-import { contextForSelf } from './context';
+import { contextForSelf, currentUser } from './context';
 import { createFileView, errnoCode } from './files';
 import type { PeerProcess } from './peers';
 import { listPeerProcesses } from './peers';
@@ -41,9 +41,9 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
     if (code === 'ENOENT' || code === 'ESRCH')
       throw new TargetError(`--target ${pid}: no such process in this PID namespace.\n${TARGET_ACCESS_HELP}`);
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new TargetError(
-        `--target ${pid}: permission denied reading ${base}/environ (another uid or gid, no CAP_SYS_PTRACE).\n${TARGET_ACCESS_HELP}`,
-      );
+      // /proc/PID/status is world-readable: say whose uid and gid the debug container needs.
+      const owner = await readProcessUser(`${base}/status`).catch(() => undefined);
+      throw new TargetError(accessDeniedMessage(pid, base, owner, currentUser()));
     }
     throw new TargetError(
       `--target ${pid}: cannot read ${base}/environ: ${error instanceof Error ? error.message : String(error)}`,
@@ -58,6 +58,23 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
     user,
     peers: async () => [],
   };
+}
+
+/**
+ * Refused access to the target's /proc entries: who it runs as against who this process is, and the access help
+ * with the target's uid and gid filled in, so the printed kubectl command works as it is.
+ */
+export function accessDeniedMessage(
+  pid: number,
+  base: string,
+  target: ProcessUser | undefined,
+  self: ProcessUser,
+): string {
+  const help = target
+    ? TARGET_ACCESS_HELP.replaceAll('<APP_UID>', String(target.uid)).replaceAll('<APP_GID>', String(target.gid))
+    : TARGET_ACCESS_HELP;
+  const them = target ? `it runs as uid ${target.uid} gid ${target.gid}` : 'it runs as another uid or gid';
+  return `--target ${pid}: permission denied reading ${base}/environ: ${them}, this process as uid ${self.uid} gid ${self.gid}, without CAP_SYS_PTRACE.\n${help}`;
 }
 
 /** NUL-separated NAME=VALUE records; a record without "=" is ignored, the first "=" splits. */

@@ -358,8 +358,12 @@ describe.skipIf(unavailable !== undefined || !CAPSH)('the binary under the least
     try {
       const args = ['--target', String(target.pid)];
       const result = await finished(sandboxed(65532, args, { HOME: '/tmp' }, { dir: debugView }));
-      expect(result.err).toContain(`--target ${target.pid}: permission denied reading /proc/${target.pid}/environ`);
-      expect(result.err).toContain(TARGET_ACCESS_HELP);
+      expect(result.err).toContain(
+        `--target ${target.pid}: permission denied reading /proc/${target.pid}/environ: it runs as uid ${uid} gid ${gid}, this process as uid 65532 gid 65532`,
+      );
+      // The help, with the app's uid and gid filled into the kubectl command.
+      expect(result.err).toContain(`"runAsUser":${uid},"runAsGroup":${gid}`);
+      expect(result.err).toContain(TARGET_ACCESS_HELP.split('\n')[0]);
       expect(result.err).not.toMatch(/panic|\n\s+at /);
       expect(result.out).toBe('');
       expect(result.code).toBe(2);

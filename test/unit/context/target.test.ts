@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS } from '../../../src/context/context';
 import {
   TARGET_ACCESS_HELP,
+  accessDeniedMessage,
   TargetError,
   contextForTarget,
   parseEnviron,
@@ -73,6 +74,20 @@ describe(contextForTarget, () => {
     await expect(contextForTarget(99, DEFAULT_OPTIONS, proc)).rejects.toThrow(
       /no such process[\s\S]*--profile=restricted --custom=.*"runAsUser":<APP_UID>,"runAsGroup":<APP_GID>/,
     );
+  });
+
+  it('names the uid and gid the debug container needs when access is refused, and fills them into the command', () => {
+    const self = { uid: 65532, gid: 65532, groups: [] };
+    const message = accessDeniedMessage(7, '/proc/7', { uid: 1000, gid: 3000, groups: [] }, self);
+    expect(message).toMatch(
+      /^--target 7: permission denied reading \/proc\/7\/environ: it runs as uid 1000 gid 3000, this process as uid 65532 gid 65532/,
+    );
+    expect(message).toContain('{"securityContext":{"runAsUser":1000,"runAsGroup":3000,"readOnlyRootFilesystem":true}}');
+    expect(message).not.toMatch(/<APP_UID>|<APP_GID>/);
+    // Its status unreadable too: the generic help, placeholders and all.
+    const unknown = accessDeniedMessage(7, '/proc/7', undefined, self);
+    expect(unknown).toContain('it runs as another uid or gid');
+    expect(unknown).toContain(TARGET_ACCESS_HELP);
   });
 
   it('recommends least privilege: the app uid first, root only for a root app, never a privileged container', () => {

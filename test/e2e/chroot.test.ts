@@ -26,7 +26,8 @@ import { startSimulatedEks } from '../../src/sim/index';
  * binary, the libraries `ldd` lists, /dev/{null,random,urandom} and /proc (Bun finds its payload through
  * /proc/self/exe: reference/packaging.md), run as the image's numeric user 65532 with the image's env
  * (HOME=/tmp and nothing else). The root is owned by root, so uid 65532 can write nothing: the run also
- * shows the binary needs no writable filesystem (readOnlyRootFilesystem).
+ * shows the binary needs no writable filesystem (readOnlyRootFilesystem). The second part adds the rest of
+ * the Job's securityContext (a read-only mount, no capabilities, no_new_privs) and --target between containers.
  */
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 const CHROOT = ['/usr/sbin/chroot', '/usr/bin/chroot'].find((p) => existsSync(p));

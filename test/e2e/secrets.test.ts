@@ -253,6 +253,8 @@ const CASES: readonly Case[] = [
 
 const VERDICT_LINE = /\b(?:HEALTHY|DEGRADED|BROKEN)\b/;
 
+// Concurrent in small batches: vitest runs at most `maxConcurrency` (5 by default) of these at once, each
+// scenario's three modes together against its own sim.
 describe.concurrent('no secret in any output, no file written: every simulated-EKS scenario, every mode', () => {
   it.for(CASES)('$label', { timeout: 90_000 }, async ({ scenario, adjust }, { expect }) => {
     const sim = await startSimulatedEks(scenario);

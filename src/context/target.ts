@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Context, Env, ProcessUser, RunOptions } from './context';
-import { contextForSelf } from './context';
+import { contextForSelf, currentUser } from './context';
 import { createFileView, errnoCode } from './files';
 import type { PeerProcess } from './peers';
 import { listPeerProcesses } from './peers';
@@ -15,12 +15,19 @@ export class TargetError extends Error {
   override readonly name = 'TargetError';
 }
 
-/** How to get a debug container that may read the app's /proc entries. */
+/**
+ * How to get a debug container that may read the app's /proc entries, least privilege first (examples/debug.md):
+ * the app's own uid and gid need no capability at all (test/e2e/chroot.test.ts runs it with none; the kernel's
+ * ptrace access check compares the gids too, so runAsGroup must match as well). CAP_SYS_PTRACE
+ * only helps a debug container running as root, since a non-root uid loses every capability at exec; so the
+ * root fallback is `general` (adds SYS_PTRACE) as uid 0, never `sysadmin`, which makes the container privileged.
+ */
 export const TARGET_ACCESS_HELP = [
-  "Reading another process's /proc/PID/environ and /proc/PID/root needs the same uid as that process or CAP_SYS_PTRACE.",
-  'Start the debug container with one of:',
-  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=sysadmin -- /irsa-doctor --target auto',
-  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>}}\') -- /irsa-doctor --target auto',
+  "Reading another process's /proc/PID/environ and /proc/PID/root needs the same uid and gid as that process, or CAP_SYS_PTRACE.",
+  "Start the debug container as the app's uid and gid, with no capabilities and a read-only root (kubectl 1.31+):",
+  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=restricted --custom=<(echo \'{"securityContext":{"runAsUser":<APP_UID>,"runAsGroup":<APP_GID>,"readOnlyRootFilesystem":true}}\') -- /irsa-doctor --target auto',
+  'Only if the app runs as root (uid 0): root plus CAP_SYS_PTRACE (a non-root uid loses capabilities at exec):',
+  '  kubectl debug -it <POD> --image=<IRSA_DOCTOR_IMAGE> --target=<APP_CONTAINER> --profile=general --custom=<(echo \'{"securityContext":{"runAsUser":0}}\') -- /irsa-doctor --target auto',
   "(--target=<APP_CONTAINER> shares the app container's process namespace; without it the app's processes are not visible.)",
 ].join('\n');
 
@@ -34,9 +41,9 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
     if (code === 'ENOENT' || code === 'ESRCH')
       throw new TargetError(`--target ${pid}: no such process in this PID namespace.\n${TARGET_ACCESS_HELP}`);
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new TargetError(
-        `--target ${pid}: permission denied reading ${base}/environ (other uid, no CAP_SYS_PTRACE).\n${TARGET_ACCESS_HELP}`,
-      );
+      // /proc/PID/status is world-readable: say whose uid and gid the debug container needs.
+      const owner = await readProcessUser(`${base}/status`).catch(() => undefined);
+      throw new TargetError(accessDeniedMessage(pid, base, owner, currentUser()));
     }
     throw new TargetError(
       `--target ${pid}: cannot read ${base}/environ: ${error instanceof Error ? error.message : String(error)}`,
@@ -51,6 +58,23 @@ export async function contextForTarget(pid: number, options: RunOptions, procRoo
     user,
     peers: async () => [],
   };
+}
+
+/**
+ * Refused access to the target's /proc entries: who it runs as against who this process is, and the access help
+ * with the target's uid and gid filled in, so the printed kubectl command works as it is.
+ */
+export function accessDeniedMessage(
+  pid: number,
+  base: string,
+  target: ProcessUser | undefined,
+  self: ProcessUser,
+): string {
+  const help = target
+    ? TARGET_ACCESS_HELP.replaceAll('<APP_UID>', String(target.uid)).replaceAll('<APP_GID>', String(target.gid))
+    : TARGET_ACCESS_HELP;
+  const them = target ? `it runs as uid ${target.uid} gid ${target.gid}` : 'it runs as another uid or gid';
+  return `--target ${pid}: permission denied reading ${base}/environ: ${them}, this process as uid ${self.uid} gid ${self.gid}, without CAP_SYS_PTRACE.\n${help}`;
 }
 
 /** NUL-separated NAME=VALUE records; a record without "=" is ignored, the first "=" splits. */

@@ -25,6 +25,8 @@ export interface IssuedCredentials {
  */
 export class CredentialBook {
   readonly secrets: string[] = [];
+  /** Every access key id handed out: not secret, but shown only masked (CONTRACT.md section 3). */
+  readonly accessKeyIds: string[] = [];
   readonly #byKey = new Map<string, { identity: CallerIdentity; sessionToken: string | undefined }>();
 
   /** Temporary credentials (ASIA...) for an identity, valid for `seconds`. */
@@ -66,6 +68,7 @@ export class CredentialBook {
 
   private register(credentials: IssuedCredentials, identity: CallerIdentity): void {
     this.#byKey.set(credentials.accessKeyId, { identity, sessionToken: credentials.sessionToken });
+    this.accessKeyIds.push(credentials.accessKeyId);
     this.recordSecret(credentials.secretAccessKey);
     if (credentials.sessionToken) this.recordSecret(credentials.sessionToken);
   }

@@ -81,6 +81,8 @@ export interface SimulatedEks {
   readonly urls: { readonly issuer: string; readonly sts: string; readonly imds: string; readonly agent: string };
   /** Every secret value the sim handed out or minted so far; grows as STS, IMDS and the agent answer. */
   readonly secrets: string[];
+  /** Every access key id it handed out so far (static keys in the env, STS, IMDS, the agent); grows likewise. */
+  readonly accessKeyIds: string[];
   close(): Promise<void>;
 }
 
@@ -383,6 +385,7 @@ export async function startSimulatedEks(
       files,
       urls: { issuer: issuer.issuer, sts: sts.url, imds: imds.url, agent: agent.credentialsUri },
       secrets: book.secrets,
+      accessKeyIds: book.accessKeyIds,
       close: closeAll,
     };
   } catch (error) {

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS } from '../../../src/context/context';
-import { TargetError, contextForTarget, parseEnviron, pickAutoTarget } from '../../../src/context/target';
+import {
+  TARGET_ACCESS_HELP,
+  accessDeniedMessage,
+  TargetError,
+  contextForTarget,
+  parseEnviron,
+  pickAutoTarget,
+} from '../../../src/context/target';
 import { listPeerProcesses } from '../../../src/context/peers';
 
 /** A fake /proc: each pid has environ, status, cmdline and a root directory (its container filesystem). */
@@ -65,8 +72,31 @@ describe(contextForTarget, () => {
 
   it('explains a missing process with the kubectl debug flags', async () => {
     await expect(contextForTarget(99, DEFAULT_OPTIONS, proc)).rejects.toThrow(
-      /no such process[\s\S]*--profile=sysadmin/,
+      /no such process[\s\S]*--profile=restricted --custom=.*"runAsUser":<APP_UID>,"runAsGroup":<APP_GID>/,
     );
+  });
+
+  it('names the uid and gid the debug container needs when access is refused, and fills them into the command', () => {
+    const self = { uid: 65532, gid: 65532, groups: [] };
+    const message = accessDeniedMessage(7, '/proc/7', { uid: 1000, gid: 3000, groups: [] }, self);
+    expect(message).toMatch(
+      /^--target 7: permission denied reading \/proc\/7\/environ: it runs as uid 1000 gid 3000, this process as uid 65532 gid 65532/,
+    );
+    expect(message).toContain('{"securityContext":{"runAsUser":1000,"runAsGroup":3000,"readOnlyRootFilesystem":true}}');
+    expect(message).not.toMatch(/<APP_UID>|<APP_GID>/);
+    // Its status unreadable too: the generic help, placeholders and all.
+    const unknown = accessDeniedMessage(7, '/proc/7', undefined, self);
+    expect(unknown).toContain('it runs as another uid or gid');
+    expect(unknown).toContain(TARGET_ACCESS_HELP);
+  });
+
+  it('recommends least privilege: the app uid first, root only for a root app, never a privileged container', () => {
+    const commands = TARGET_ACCESS_HELP.split('\n').filter((line) => line.includes('kubectl debug'));
+    expect(commands[0]).toContain('--profile=restricted');
+    expect(commands[0]).toContain('"readOnlyRootFilesystem":true');
+    expect(commands[1]).toContain('--profile=general');
+    expect(commands[1]).toContain('"runAsUser":0');
+    expect(TARGET_ACCESS_HELP).not.toContain('sysadmin');
   });
 });
 

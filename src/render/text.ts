@@ -21,7 +21,7 @@ export function statusLabel(status: Status): string {
 }
 
 /** The verdict in words; a run whose checks could not all finish says so instead of claiming health. */
-export function verdictLine(report: Pick<Report, 'verdict' | 'checks' | 'findings'>): string {
+export function verdictLine(report: Pick<Report, 'verdict' | 'checks' | 'findings' | 'mechanism'>): string {
   const unfinished = report.checks.filter((c) => c.status === 'error').map((c) => c.id);
   const incomplete =
     unfinished.length > 0
@@ -36,7 +36,9 @@ export function verdictLine(report: Pick<Report, 'verdict' | 'checks' | 'finding
         return `DEGRADED: nothing broken found, but ${incomplete}`;
       return `DEGRADED: credentials work, with warnings below${incomplete ? `; ${incomplete}` : ''}`;
     case 'broken':
-      return 'BROKEN: this pod will not get the AWS credentials it is set up for';
+      return report.mechanism === 'irsa' || report.mechanism === 'pod-identity'
+        ? 'BROKEN: this pod will not get the AWS credentials it is set up for'
+        : 'BROKEN: this pod is not set up for IRSA or EKS Pod Identity';
     default:
       return assertNever(verdict);
   }

@@ -47,7 +47,7 @@ function onPipe(args: string[], env: Record<string, string> = {}) {
 describe.skipIf(!SCRIPT)('on a terminal (Ink TUI)', () => {
   it('prints the verdict box with the root cause and exits 1', () => {
     const { code, out } = onTerminal(['--offline']);
-    expect(out).toContain('BROKEN: this pod will not get the AWS credentials it is set up for');
+    expect(out).toContain('BROKEN: this pod is not set up for IRSA or EKS Pod Identity');
     expect(out).toMatch(/Root cause: (\u001b\[[0-9;]*m)*IRSA_ENV_MISSING/);
     expect(out).toContain('╭');
     expect(out).toMatch(/\$ kubectl annotate serviceaccount/);

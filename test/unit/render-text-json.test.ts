@@ -42,6 +42,13 @@ describe(renderText, () => {
     expect(text).not.toContain('credentials work');
   });
 
+  it('says a pod with no mechanism is not set up, rather than that it will not get what it is set up for', () => {
+    expect(renderText({ ...brokenReport(), mechanism: 'none' })).toContain(
+      'BROKEN: this pod is not set up for IRSA or EKS Pod Identity',
+    );
+    expect(renderText({ ...brokenReport(), mechanism: 'node-role' })).not.toContain('it is set up for');
+  });
+
   it('prints the root cause fix once, under the verdict, and points to it from the findings', () => {
     const text = renderText(brokenReport());
     expect(text.split('$ kubectl delete pod cart-7d9f -n shop').length - 1).toBe(1);

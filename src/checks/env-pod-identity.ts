@@ -144,7 +144,26 @@ export const envPodIdentity: Check<'env.pod-identity'> = {
       };
     }
     const output: PodIdentityEnvOutput = { fullUri: fullUri as string, tokenFile };
-    if (notes.length > 0) return { status: 'warn', summary: notes.join('; '), details, output };
+    if (notes.length > 0) {
+      const handSet = [
+        ...(inlineToken !== undefined ? [AWS_CONTAINER_AUTHORIZATION_TOKEN] : []),
+        ...(relativeUri !== undefined ? [AWS_CONTAINER_CREDENTIALS_RELATIVE_URI] : []),
+      ];
+      const finding: FindingInput = {
+        code: 'POD_IDENTITY_ENV_UNUSUAL',
+        summary: `The Pod Identity variables are not the ones the webhook injects: ${notes.join('; ')}.`,
+        evidence: { variables: handSet },
+        remedy: remedy(
+          `Remove ${handSet.join(' and ')} from the container spec so that only the webhook's AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE remain, then recreate the pod.`,
+          [
+            `kubectl set env deployment/<DEPLOYMENT> -n ${ns(self.namespace)} ${handSet.map((v) => `${v}-`).join(' ')}`,
+            ...restartCommands(self.namespace, self.podName),
+          ],
+          [LINKS.podIdentity],
+        ),
+      };
+      return { status: 'warn', summary: notes.join('; '), details, output, findings: [finding] };
+    }
     return {
       status: 'pass',
       summary: `agent ${fullUri}, token ${tokenFile ?? 'inline'}`,

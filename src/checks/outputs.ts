@@ -42,7 +42,8 @@ export interface TokenFileOutput {
   readonly path: string;
   readonly mechanism: 'irsa' | 'pod-identity';
   readonly token: Secret;
-  readonly mtimeMs: number;
+  /** undefined for a token given inline in AWS_CONTAINER_AUTHORIZATION_TOKEN: there is no file. */
+  readonly mtimeMs: number | undefined;
 }
 
 /** token.claims: the decoded (unverified) header and claims. */

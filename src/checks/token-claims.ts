@@ -166,7 +166,7 @@ export const tokenClaims: Check<'token.claims'> = {
       findings.push({
         code: 'TOKEN_EXPIRED',
         summary: `The token in ${file.path} expired ${humanDuration(nowS - exp)} ago (exp ${iso(exp)}). The kubelet rewrites a projected token long before it expires, so this file is not being refreshed: it is mounted with subPath (never updated), it is a copy (a Secret or baked into the image), the pod is terminating, or this node's clock is wrong. STS answers ExpiredTokenException.`,
-        evidence: { ...times, mtime: new Date(file.mtimeMs).toISOString() },
+        evidence: { ...times, mtime: file.mtimeMs === undefined ? null : new Date(file.mtimeMs).toISOString() },
         remedy: remedy(
           'Mount the webhook-projected volume directly (no subPath, no copy) and recreate the pod; check the node clock if the token looks fresh.',
           [`date -u`, `ls -la --time-style=full-iso ${file.path}`, ...restart],
@@ -258,12 +258,12 @@ export const tokenClaims: Check<'token.claims'> = {
     }
 
     if (exp >= nowS) {
-      const stale = staleness(file.mtimeMs / 1000, iat, exp, nowS);
+      const stale = file.mtimeMs === undefined ? undefined : staleness(file.mtimeMs / 1000, iat, exp, nowS);
       if (stale) {
         findings.push({
           code: 'TOKEN_STALE',
           summary: `${stale} The kubelet rewrites the token when it is older than 80% of its lifetime or 24 h, so it has stopped refreshing it: a subPath mount, a copied file, or kubelet trouble on this node. The token still works until ${iso(exp)}.`,
-          evidence: { ...times, mtime: new Date(file.mtimeMs).toISOString() },
+          evidence: { ...times, mtime: file.mtimeMs === undefined ? null : new Date(file.mtimeMs).toISOString() },
           remedy: remedy(
             'Mount the projected token volume directly (no subPath); if it is, look at the kubelet on this node; recreate the pod.',
             [`ls -la --time-style=full-iso ${file.path.slice(0, file.path.lastIndexOf('/')) || '/'}`, ...restart],

@@ -1,3 +1,4 @@
+import { AWS_CONTAINER_AUTHORIZATION_TOKEN } from '../aws/env-names';
 import { Secret } from '../aws/secrets';
 import type { ProcessUser } from '../context/context';
 import type { FileStat } from '../context/files';
@@ -57,7 +58,15 @@ export const tokenFile: Check<'token.file'> = {
         variable: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
       };
     } else if (podIdentity) {
-      return { status: 'skip', summary: 'skipped: inline AWS_CONTAINER_AUTHORIZATION_TOKEN: no file to check' };
+      // No file: the token itself still goes to the claims and agent checks (env.pod-identity warns that an
+      // inline token is never refreshed).
+      const token = new Secret((ctx.env[AWS_CONTAINER_AUTHORIZATION_TOKEN] ?? '').trim());
+      return {
+        status: 'pass',
+        summary: `no file: the token is inline in ${AWS_CONTAINER_AUTHORIZATION_TOKEN} (${token.fingerprint})`,
+        details: { source: AWS_CONTAINER_AUTHORIZATION_TOKEN, fingerprint: token.fingerprint },
+        output: { path: AWS_CONTAINER_AUTHORIZATION_TOKEN, mechanism: 'pod-identity', token, mtimeMs: undefined },
+      };
     } else if (mechanism?.mechanism === 'irsa') {
       return { status: 'skip', summary: 'skipped: the IRSA variables are incomplete or invalid (see env.irsa)' };
     } else if (mechanism?.podIdentity) {

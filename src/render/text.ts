@@ -31,10 +31,12 @@ export function verdictLine(report: Pick<Report, 'verdict' | 'checks' | 'finding
   switch (verdict) {
     case 'healthy':
       return 'HEALTHY: this pod gets the AWS credentials it is set up for';
-    case 'degraded':
-      if (!report.findings.some((f) => f.severity === 'warning'))
-        return `DEGRADED: nothing broken found, but ${incomplete}`;
-      return `DEGRADED: credentials work, with warnings below${incomplete ? `; ${incomplete}` : ''}`;
+    case 'degraded': {
+      const warned =
+        report.findings.some((f) => f.severity === 'warning') || report.checks.some((c) => c.status === 'warn');
+      if (!warned && incomplete) return `DEGRADED: nothing broken found, but ${incomplete}`;
+      return `DEGRADED: nothing broken, but see the warnings above${incomplete ? `; ${incomplete}` : ''}`;
+    }
     case 'broken':
       return report.mechanism === 'irsa' || report.mechanism === 'pod-identity'
         ? 'BROKEN: this pod will not get the AWS credentials it is set up for'

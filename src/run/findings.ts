@@ -120,6 +120,11 @@ export const FINDING_CODES = {
     severity: 'error',
     meaning: 'AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL the SDKs accept (http only to the agent or loopback)',
   },
+  POD_IDENTITY_ENV_UNUSUAL: {
+    severity: 'warning',
+    meaning:
+      'Pod Identity variables the webhook never sets: an inline token (never refreshed) or a RELATIVE_URI that wins over the FULL_URI',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -42,6 +42,13 @@ describe(renderText, () => {
     expect(text).not.toContain('credentials work');
   });
 
+  it('calls a run with only a warning check degraded without claiming an incomplete diagnosis', () => {
+    const healthy = healthyReport();
+    const checks = healthy.checks.map((c) => (c.id === 'env.irsa' ? { ...c, status: 'warn' as const } : c));
+    const text = renderText({ ...healthy, verdict: 'degraded', checks });
+    expect(text).toContain('DEGRADED: nothing broken, but see the warnings above\n');
+  });
+
   it('says a pod with no mechanism is not set up, rather than that it will not get what it is set up for', () => {
     expect(renderText({ ...brokenReport(), mechanism: 'none' })).toContain(
       'BROKEN: this pod is not set up for IRSA or EKS Pod Identity',

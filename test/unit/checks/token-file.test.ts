@@ -32,6 +32,23 @@ const run = (root: string, user: { uid?: number; gid?: number; groups?: number[]
   );
 
 describe('token.file', () => {
+  it('hands an inline Pod Identity token (no file) on to the claims and agent checks, never showing it', async () => {
+    const token = await mintToken({ aud: ['pods.eks.amazonaws.com'] });
+    const outcome = await tokenFile.run(
+      fixtureContext({ env: { AWS_CONTAINER_AUTHORIZATION_TOKEN: `${token}\n` } }),
+      upstreamOf({
+        'env.mechanism': { mechanism: 'pod-identity', irsa: false, podIdentity: true, staticKeys: false },
+        'env.pod-identity': { fullUri: 'http://169.254.170.23/v1/credentials', tokenFile: undefined },
+      }),
+      new AbortController().signal,
+    );
+    expect(outcome.status).toBe('pass');
+    expect(outcome.output).toMatchObject({ mechanism: 'pod-identity', mtimeMs: undefined });
+    expect(outcome.output?.token.reveal()).toBe(token);
+    expect(outcome.summary).toContain('inline in AWS_CONTAINER_AUTHORIZATION_TOKEN');
+    expect(JSON.stringify({ ...outcome, output: undefined })).not.toContain(segmentsOf(token).payload);
+  });
+
   it('passes for a readable token and never shows it', async () => {
     const root = freshRoot();
     const token = await mintToken();
@@ -142,7 +159,7 @@ describe('token.file', () => {
     expect(outcome.findings?.[0]?.summary).toContain('first at offset 2');
   });
 
-  it('uses the Pod Identity file when the mechanism is Pod Identity; skips an inline token', async () => {
+  it('uses the Pod Identity file when the mechanism is Pod Identity', async () => {
     const root = mkdtempSync(`${tmpdir()}/irsa-tokfile-`);
     const podDir = '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount';
     mkdirSync(`${root}${podDir}`, { recursive: true });
@@ -163,18 +180,6 @@ describe('token.file', () => {
     );
     expect(outcome.status).toBe('pass');
     expect(outcome.output?.mechanism).toBe('pod-identity');
-    const inline = await tokenFile.run(
-      ctx,
-      upstreamOf({
-        'env.mechanism': mech,
-        'env.pod-identity': { fullUri: 'http://169.254.170.23/v1/credentials', tokenFile: undefined },
-      }),
-      signal,
-    );
-    expect(inline).toMatchObject({
-      status: 'skip',
-      summary: 'skipped: inline AWS_CONTAINER_AUTHORIZATION_TOKEN: no file to check',
-    });
   });
 
   it('skips with a reason when env.irsa did not pass', async () => {

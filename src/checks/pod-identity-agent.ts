@@ -132,7 +132,10 @@ export const podIdentityAgent: Check<'pod-identity.agent'> = {
       };
       return {
         status: outcome.code === 'STS_THROTTLED' ? 'warn' : 'fail',
-        summary: `the agent refused: HTTP ${outcome.status}`,
+        summary:
+          outcome.status === 200
+            ? 'the agent answered HTTP 200 without credentials'
+            : `the agent refused: HTTP ${outcome.status}`,
         details,
         findings: [finding],
       };

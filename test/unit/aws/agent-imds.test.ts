@@ -44,6 +44,16 @@ describe(mapAgentAnswer, () => {
     expect(answer.kind === 'refused' && answer.code).toBe(code);
   });
 
+  it('does not blame EKS Auth for a bare error page: it says the agent gave no reason, or is not the agent', () => {
+    const bare = mapAgentAnswer(500, 'Internal Server Error\n');
+    expect(bare).toMatchObject({ kind: 'refused', code: 'STS_ERROR' });
+    expect(bare.kind === 'refused' && bare.explanation).toMatch(/^HTTP 500 without the agent's error format/);
+    const relayed = mapAgentAnswer(500, '[r-5]: (InternalServerException): boom, fault: server');
+    expect(relayed.kind === 'refused' && relayed.explanation).toMatch(
+      /^The agent could not get credentials from EKS Auth/,
+    );
+  });
+
   it('reads 200 credentials into secrets', () => {
     const answer = mapAgentAnswer(
       200,
@@ -238,6 +248,18 @@ describe(reachImds, () => {
     const endpoint = await imds({ v2: true, role: 'node-role', v1: false, putDelayMs: 900 });
     const reach = await reachImds(createNetClient(), endpoint, signal());
     expect(reach).toMatchObject({ kind: 'blocked' });
+  });
+
+  it('an HTML page answering the token PUT is not IMDS: unreachable, saying so, instead of a refused header', async () => {
+    const endpoint = await servers.http((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body>proxy login</body></html>\n');
+    });
+    const reach = await reachImds(createNetClient(), endpoint, signal());
+    expect(reach).toEqual({
+      kind: 'unreachable',
+      why: `the IMDSv2 token request got HTTP 200 (text/html) with a body that is not a token: something other than IMDS answers at ${endpoint}`,
+    });
   });
 
   it('no instance profile, and nothing listening', async () => {

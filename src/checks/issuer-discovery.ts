@@ -62,7 +62,11 @@ async function fetchJson(ctx: Parameters<Check['run']>[0], url: string, signal: 
     }
     return { ok: true, json: json as Record<string, unknown> };
   } catch {
-    return { ok: false, why: 'the answer is not JSON' };
+    const type = answer.headers['content-type']?.split(';')[0]?.trim();
+    return {
+      ok: false,
+      why: `${allowed.url.host} answered HTTP 200 with ${type ?? 'no content type'} that is not JSON`,
+    };
   }
 }
 

@@ -146,6 +146,18 @@ describe('issuer.discovery', () => {
     expect(plain.findings?.[0]?.code).toBe('OIDC_DISCOVERY_UNREACHABLE');
     expect(plain.findings?.[0]?.summary).toContain('https');
   });
+
+  it('names the content type when a page answers instead of the discovery document', async () => {
+    const page = await servers.http((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'));
+    const outcome = await issuerDiscovery.run(
+      fixtureContext(),
+      upstreamOf({ 'token.claims': claimsOf(`${page}/id/ABC`) }),
+      signal(),
+    );
+    expect(outcome.status).toBe('warn');
+    expect(outcome.findings?.[0]?.code).toBe('OIDC_DISCOVERY_UNREACHABLE');
+    expect(outcome.summary).toMatch(/\(127\.0\.0\.1:\d+ answered HTTP 200 with text\/html that is not JSON\)/);
+  });
 });
 
 const irsaEnv = {

@@ -165,6 +165,28 @@ describe('pod-identity.agent', () => {
     );
     expect(outcome.findings?.[0]?.code).toBe('POD_IDENTITY_AGENT_UNREACHABLE');
     expect(outcome.findings?.[0]?.summary).toContain('connection refused');
+    expect(outcome.findings?.[0]?.summary).toContain('Usual causes: the eks-pod-identity-agent add-on');
+    expect(outcome.summary).toMatch(/^no answer from the Pod Identity agent: connection refused by /);
+  });
+
+  it('an answer cut short is not a missing agent: it points at a hung agent or a proxy', async () => {
+    const agent = await servers.http((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+      res.write('{"AccessKeyId":', () => res.destroy());
+    });
+    const outcome = await podIdentityAgent.run(
+      fixtureContext(),
+      upstreamOf({
+        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
+        'token.file': tokenFile,
+      }),
+      signal(),
+    );
+    expect(outcome.findings?.[0]?.code).toBe('POD_IDENTITY_AGENT_UNREACHABLE');
+    expect(outcome.summary).toMatch(/closed the connection before its answer was complete \(got 15 of 100 bytes\)/);
+    expect(outcome.findings?.[0]?.summary).toContain('a hung or overloaded agent');
+    expect(outcome.findings?.[0]?.summary).not.toContain('Usual causes');
   });
 });
 

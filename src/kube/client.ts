@@ -318,7 +318,8 @@ function statusMessageOf(error: unknown): string | undefined {
     try {
       body = JSON.parse(text);
     } catch {
-      return text.slice(0, 300) || undefined;
+      // A proxy's plain-text error page: one line of it, without the trailing newline.
+      return text.trim().slice(0, 300) || undefined;
     }
   }
   if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string') {

@@ -20,6 +20,7 @@ describe('classifyKubeError', () => {
     expect(classifyKubeError({ code: 401, body: 'Unauthorized' }, 'x').kind).toBe('forbidden');
     expect(classifyKubeError({ code: 404, body: '{}' }, 'x').kind).toBe('not-found');
     expect(classifyKubeError({ code: 500, body: 'boom' }, 'x')).toMatchObject({ kind: 'unexpected', status: 500 });
+    expect(classifyKubeError({ code: 502, body: 'Bad Gateway\n' }, 'x').message).toBe('x: HTTP 502: Bad Gateway');
   });
 
   it('maps socket and TLS errors, also when wrapped in a cause, to unreachable', () => {

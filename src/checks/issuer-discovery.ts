@@ -92,7 +92,8 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
     const details = { issuer: iss, conditionKeys: `${issuerHost}:sub, ${issuerHost}:aud` };
     const unreachable = (why: string, url: string): CheckOutcome<IssuerOutput> => ({
       status: 'warn',
-      summary: `issuer not reachable from this pod (${why}); often normal in private VPCs, STS fetches the keys itself`,
+      // Which of the two fetches failed: a JWKS on another host than discovery is a different thing to fix.
+      summary: `${url === discoveryUrl ? 'issuer' : "the issuer's JWKS"} not reachable from this pod (${why}); often normal in private VPCs, STS fetches the keys itself`,
       details,
       findings: [
         {

@@ -101,231 +101,74 @@ const ENDPOINTS: Record<Endpoint, { readonly check: string; readonly fault: Omit
 };
 
 /**
- * The matrix: what the endpoint's own check reports for each fault, in the user's terms. A finding code of
- * null means the check reports no finding: IMDS that gives a pod nothing is what IRSA wants, and a Kubernetes
- * API that cannot be read leaves its checks `error` (could not run; the diagnosis does not need them).
- * The pod's side of the issuer is only a warning: STS fetches the keys from the AWS side (reference 3.1).
+ * The matrix, one row per cell: what the endpoint's own check reports for the fault, in the user's terms.
+ * The summary pattern is the start of what the user reads first; HOST stands for 127.0.0.1:PORT.
+ * A finding code of null: the check reports none. IMDS that gives the pod nothing is what IRSA wants; a
+ * Kubernetes API that cannot be read leaves its checks `error` (could not run; the diagnosis does not need
+ * them). The pod's side of the issuer is only a warning: STS fetches the keys from the AWS side (reference 3.1).
  */
-interface Expected {
-  readonly status: Status;
-  readonly code: string | null;
-  readonly verdict: Verdict;
-  /** The check's summary: what the user reads first. */
-  readonly says: RegExp;
+type Row = readonly [Endpoint, Fault, Status, string | null, Verdict, string];
+
+const TIMED_OUT = 'HOST accepted the connection but did not send a complete answer within the timeout';
+const CUT = String.raw`HOST closed the connection before its answer was complete \(got \d+ of \d+ bytes\): a proxy or middlebox in between`;
+const NOT_STS = 'not an STS answer from http://HOST: HTTP';
+const OIDC = 'OIDC_DISCOVERY_UNREACHABLE';
+const ISSUER = String.raw`issuer not reachable from this pod \(`;
+const JWKS = String.raw`the issuer's JWKS not reachable from this pod \(`;
+const AGENT_NONE = 'no answer from the Pod Identity agent: ';
+const POD = String.raw`Kubernetes API: pod shop/\S+: `;
+
+// One line per cell, as a table reads.
+// prettier-ignore
+const MATRIX: readonly Row[] = [
+  ['discovery', 'refused', 'warn', OIDC, 'degraded', String.raw`${ISSUER}connection refused by HOST \(nothing listens there\)\)`],
+  ['discovery', 'blackhole', 'warn', OIDC, 'degraded', `${ISSUER}${TIMED_OUT}\\)`],
+  ['discovery', 'slow', 'warn', OIDC, 'degraded', `${ISSUER}${TIMED_OUT}\\)`],
+  ['discovery', 'http-500', 'warn', OIDC, 'degraded', `${ISSUER}HOST answered HTTP 500\\)`],
+  ['discovery', 'wrong-content-type', 'warn', OIDC, 'degraded', `${ISSUER}HOST answered HTTP 200 with text/html that is not JSON\\)`],
+  ['discovery', 'truncated', 'warn', OIDC, 'degraded', `${ISSUER}${CUT}`],
+  ['discovery', 'garbage', 'warn', OIDC, 'degraded', `${ISSUER}HOST answered HTTP 200 with application/json that is not JSON\\)`],
+  ['jwks', 'refused', 'warn', OIDC, 'degraded', String.raw`${JWKS}connection refused by HOST \(nothing listens there\)\)`],
+  ['jwks', 'blackhole', 'warn', OIDC, 'degraded', `${JWKS}${TIMED_OUT}\\)`],
+  ['jwks', 'slow', 'warn', OIDC, 'degraded', `${JWKS}${TIMED_OUT}\\)`],
+  ['jwks', 'http-500', 'warn', OIDC, 'degraded', `${JWKS}HOST answered HTTP 500\\)`],
+  ['jwks', 'wrong-content-type', 'warn', OIDC, 'degraded', `${JWKS}HOST answered HTTP 200 with text/html that is not JSON\\)`],
+  ['jwks', 'truncated', 'warn', OIDC, 'degraded', `${JWKS}${CUT}`],
+  ['jwks', 'garbage', 'warn', OIDC, 'degraded', `${JWKS}HOST answered HTTP 200 with application/json that is not JSON\\)`],
+  ['sts', 'refused', 'fail', 'STS_UNREACHABLE', 'broken', String.raw`STS unreachable: connection refused by HOST \(nothing listens there\)$`],
+  ['sts', 'blackhole', 'fail', 'STS_UNREACHABLE', 'broken', `STS unreachable: ${TIMED_OUT}$`],
+  ['sts', 'slow', 'fail', 'STS_UNREACHABLE', 'broken', `STS unreachable: ${TIMED_OUT}$`],
+  ['sts', 'http-500', 'fail', 'STS_ERROR', 'broken', `${NOT_STS} 500 text/plain "Internal Server Error"$`],
+  ['sts', 'wrong-content-type', 'fail', 'STS_ERROR', 'broken', `${NOT_STS} 200 text/html "<!DOCTYPE html>`],
+  ['sts', 'truncated', 'fail', 'STS_UNREACHABLE', 'broken', `STS unreachable: ${CUT}`],
+  ['sts', 'garbage', 'fail', 'STS_ERROR', 'broken', String.raw`${NOT_STS} 200 text/xml "\.\.\[2J`],
+  ['imds', 'refused', 'pass', null, 'healthy', String.raw`IMDS not reachable from this pod \(connection refused by HOST`],
+  ['imds', 'blackhole', 'pass', null, 'healthy', String.raw`IMDS blocked for pods \(hop limit 1 or no route\): good \(the IMDSv2 token PUT timed out and IMDSv1 ${TIMED_OUT}\)$`],
+  ['imds', 'slow', 'pass', null, 'healthy', String.raw`IMDS blocked for pods \(hop limit 1 or no route\): good \(the IMDSv2 token PUT timed out and IMDSv1 ${TIMED_OUT}\)$`],
+  ['imds', 'http-500', 'pass', null, 'healthy', String.raw`IMDS not reachable from this pod \(IMDS answered HTTP 500 for the role name\)$`],
+  ['imds', 'wrong-content-type', 'pass', null, 'healthy', String.raw`IMDS not reachable from this pod \(the IMDSv2 token request got HTTP 200 \(text/html\) with a body that is not a token: something other than IMDS answers at http://HOST\)$`],
+  ['imds', 'truncated', 'pass', null, 'healthy', String.raw`IMDS not reachable from this pod \(${CUT}`],
+  ['imds', 'garbage', 'pass', null, 'healthy', String.raw`IMDS not reachable from this pod \(the IMDSv2 token request got HTTP 200 \(text/plain\) with a body that is not a token: something other than IMDS answers at http://HOST\)$`],
+  ['agent', 'refused', 'fail', 'POD_IDENTITY_AGENT_UNREACHABLE', 'broken', String.raw`${AGENT_NONE}connection refused by HOST \(nothing listens there\)$`],
+  ['agent', 'blackhole', 'fail', 'POD_IDENTITY_AGENT_UNREACHABLE', 'broken', `${AGENT_NONE}${TIMED_OUT}$`],
+  ['agent', 'slow', 'fail', 'POD_IDENTITY_AGENT_UNREACHABLE', 'broken', `${AGENT_NONE}${TIMED_OUT}$`],
+  ['agent', 'http-500', 'fail', 'STS_ERROR', 'broken', 'the agent refused: HTTP 500$'],
+  ['agent', 'wrong-content-type', 'fail', 'STS_ERROR', 'broken', 'the agent answered HTTP 200 without credentials$'],
+  ['agent', 'truncated', 'fail', 'POD_IDENTITY_AGENT_UNREACHABLE', 'broken', `${AGENT_NONE}${CUT}`],
+  ['agent', 'garbage', 'fail', 'STS_ERROR', 'broken', 'the agent answered HTTP 200 without credentials$'],
+  ['kube', 'refused', 'error', null, 'degraded', String.raw`${POD}cannot reach the API server \(ECONNREFUSED\)$`],
+  ['kube', 'blackhole', 'error', null, 'degraded', `${POD}no answer within 2500 ms$`],
+  ['kube', 'slow', 'error', null, 'degraded', `${POD}no answer within 2500 ms$`],
+  ['kube', 'http-500', 'error', null, 'degraded', `${POD}HTTP 500: Internal Server Error$`],
+  ['kube', 'wrong-content-type', 'error', null, 'degraded', `${POD}HTTP 200 with text/html, not JSON: something other than the Kubernetes API answers at http://HOST `],
+  ['kube', 'truncated', 'error', null, 'degraded', String.raw`${POD}the API server closed the connection after \d+ of \d+ bytes: its answer was cut short`],
+  ['kube', 'garbage', 'error', null, 'degraded', `${POD}the API server's answer is not valid JSON$`],
+];
+
+/** A row's summary pattern as a RegExp anchored at the start. */
+function says(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replaceAll('HOST', String.raw`127\.0\.0\.1:\d+`)}`);
 }
-
-const HOST = String.raw`127\.0\.0\.1:\d+`;
-const re = (source: string) => new RegExp(source.replaceAll('HOST', HOST));
-
-const OIDC_WARN = (says: string): Expected => ({
-  status: 'warn',
-  code: 'OIDC_DISCOVERY_UNREACHABLE',
-  verdict: 'degraded',
-  says: re(`^issuer not reachable from this pod \\(${says}\\); often normal in private VPCs`),
-});
-const OIDC_CELLS: Record<Fault, Expected> = {
-  refused: OIDC_WARN('connection refused by HOST \\(nothing listens there\\)'),
-  blackhole: OIDC_WARN('HOST accepted the connection but did not send a complete answer within the timeout'),
-  slow: OIDC_WARN('HOST accepted the connection but did not send a complete answer within the timeout'),
-  'http-500': OIDC_WARN('HOST answered HTTP 500'),
-  'wrong-content-type': OIDC_WARN('HOST answered HTTP 200 with text/html that is not JSON'),
-  truncated: OIDC_WARN(
-    'HOST closed the connection before its answer was complete \\(got \\d+ of \\d+ bytes\\): a proxy or middlebox in between, or a failing server',
-  ),
-  garbage: OIDC_WARN('HOST answered HTTP 200 with application/json that is not JSON'),
-};
-
-const MATRIX: Record<Endpoint, Record<Fault, Expected>> = {
-  discovery: OIDC_CELLS,
-  jwks: OIDC_CELLS,
-  sts: {
-    refused: {
-      status: 'fail',
-      code: 'STS_UNREACHABLE',
-      verdict: 'broken',
-      says: re('^STS unreachable: connection refused by HOST'),
-    },
-    blackhole: {
-      status: 'fail',
-      code: 'STS_UNREACHABLE',
-      verdict: 'broken',
-      says: re('^STS unreachable: HOST accepted the connection but did not send a complete answer within the timeout$'),
-    },
-    slow: {
-      status: 'fail',
-      code: 'STS_UNREACHABLE',
-      verdict: 'broken',
-      says: re('^STS unreachable: HOST accepted the connection but did not send a complete answer within the timeout$'),
-    },
-    'http-500': {
-      status: 'fail',
-      code: 'STS_ERROR',
-      verdict: 'broken',
-      says: re('^not an STS answer from http://HOST: HTTP 500 text/plain "Internal Server Error"$'),
-    },
-    'wrong-content-type': {
-      status: 'fail',
-      code: 'STS_ERROR',
-      verdict: 'broken',
-      says: re('^not an STS answer from http://HOST: HTTP 200 text/html "<!DOCTYPE html>'),
-    },
-    truncated: {
-      status: 'fail',
-      code: 'STS_UNREACHABLE',
-      verdict: 'broken',
-      says: re(
-        '^STS unreachable: HOST closed the connection before its answer was complete \\(got \\d+ of \\d+ bytes\\)',
-      ),
-    },
-    garbage: {
-      status: 'fail',
-      code: 'STS_ERROR',
-      verdict: 'broken',
-      says: re('^not an STS answer from http://HOST: HTTP 200 text/xml "\\.\\.\\[2J'),
-    },
-  },
-  imds: {
-    refused: {
-      status: 'pass',
-      code: null,
-      verdict: 'healthy',
-      says: re('^IMDS not reachable from this pod \\(connection refused by HOST'),
-    },
-    blackhole: {
-      status: 'pass',
-      code: null,
-      verdict: 'healthy',
-      says: re(
-        '^IMDS blocked for pods \\(hop limit 1 or no route\\): good \\(the IMDSv2 token PUT timed out and IMDSv1 HOST accepted',
-      ),
-    },
-    slow: {
-      status: 'pass',
-      code: null,
-      verdict: 'healthy',
-      says: re('^IMDS blocked for pods \\(hop limit 1 or no route\\): good \\(the IMDSv2 token PUT timed out'),
-    },
-    'http-500': {
-      status: 'pass',
-      code: null,
-      verdict: 'healthy',
-      says: re('^IMDS not reachable from this pod \\(IMDS answered HTTP 500 for the role name\\)$'),
-    },
-    'wrong-content-type': {
-      status: 'pass',
-      code: null,
-      verdict: 'healthy',
-      says: re(
-        '^IMDS not reachable from this pod \\(the IMDSv2 token request got HTTP 200 \\(text/html\\) with a body that is not a token: something other than IMDS answers at http://HOST\\)$',
-      ),
-    },
-    truncated: {
-      status: 'pass',
-      code: null,
-      verdict: 'healthy',
-      says: re('^IMDS not reachable from this pod \\(HOST closed the connection before its answer was complete'),
-    },
-    garbage: {
-      status: 'pass',
-      code: null,
-      verdict: 'healthy',
-      says: re(
-        '^IMDS not reachable from this pod \\(the IMDSv2 token request got HTTP 200 \\(text/plain\\) with a body that is not a token',
-      ),
-    },
-  },
-  agent: {
-    refused: {
-      status: 'fail',
-      code: 'POD_IDENTITY_AGENT_UNREACHABLE',
-      verdict: 'broken',
-      says: re('^no answer from the Pod Identity agent: connection refused by HOST'),
-    },
-    blackhole: {
-      status: 'fail',
-      code: 'POD_IDENTITY_AGENT_UNREACHABLE',
-      verdict: 'broken',
-      says: re(
-        '^no answer from the Pod Identity agent: HOST accepted the connection but did not send a complete answer',
-      ),
-    },
-    slow: {
-      status: 'fail',
-      code: 'POD_IDENTITY_AGENT_UNREACHABLE',
-      verdict: 'broken',
-      says: re(
-        '^no answer from the Pod Identity agent: HOST accepted the connection but did not send a complete answer',
-      ),
-    },
-    'http-500': { status: 'fail', code: 'STS_ERROR', verdict: 'broken', says: re('^the agent refused: HTTP 500$') },
-    'wrong-content-type': {
-      status: 'fail',
-      code: 'STS_ERROR',
-      verdict: 'broken',
-      says: re('^the agent answered HTTP 200 without credentials$'),
-    },
-    truncated: {
-      status: 'fail',
-      code: 'POD_IDENTITY_AGENT_UNREACHABLE',
-      verdict: 'broken',
-      says: re('^no answer from the Pod Identity agent: HOST closed the connection before its answer was complete'),
-    },
-    garbage: {
-      status: 'fail',
-      code: 'STS_ERROR',
-      verdict: 'broken',
-      says: re('^the agent answered HTTP 200 without credentials$'),
-    },
-  },
-  kube: {
-    refused: {
-      status: 'error',
-      code: null,
-      verdict: 'degraded',
-      says: re('^Kubernetes API: pod shop/\\S+: cannot reach the API server \\(ECONNREFUSED\\)$'),
-    },
-    blackhole: {
-      status: 'error',
-      code: null,
-      verdict: 'degraded',
-      says: re('^Kubernetes API: pod shop/\\S+: no answer within 2500 ms$'),
-    },
-    slow: {
-      status: 'error',
-      code: null,
-      verdict: 'degraded',
-      says: re('^Kubernetes API: pod shop/\\S+: no answer within 2500 ms$'),
-    },
-    'http-500': {
-      status: 'error',
-      code: null,
-      verdict: 'degraded',
-      says: re('^Kubernetes API: pod shop/\\S+: HTTP 500: Internal Server Error$'),
-    },
-    'wrong-content-type': {
-      status: 'error',
-      code: null,
-      verdict: 'degraded',
-      says: re(
-        '^Kubernetes API: pod shop/\\S+: HTTP 200 with text/html, not JSON: something other than the Kubernetes API answers at http://HOST',
-      ),
-    },
-    truncated: {
-      status: 'error',
-      code: null,
-      verdict: 'degraded',
-      says: re(
-        '^Kubernetes API: pod shop/\\S+: the API server closed the connection after \\d+ of \\d+ bytes: its answer was cut short',
-      ),
-    },
-    garbage: {
-      status: 'error',
-      code: null,
-      verdict: 'degraded',
-      says: re("^Kubernetes API: pod shop/\\S+: the API server's answer is not valid JSON$"),
-    },
-  },
-};
 
 /** Checks other than the endpoint's own that its fault changes, and to what; every other check stays healthy. */
 function dependents(endpoint: Endpoint, fault: Fault): Record<string, Status> {
@@ -442,9 +285,7 @@ describe.skipIf(!existsSync(BINARY))('fault matrix: every endpoint with every fa
   let listed: string[] = [];
   const baseline = new Map<'irsa' | 'pod-identity', Cell>();
   const cells = new Map<string, Cell>();
-  const ALL: [Endpoint, Fault][] = (Object.keys(MATRIX) as Endpoint[]).flatMap((e) =>
-    FAULTS.map((f): [Endpoint, Fault] => [e, f]),
-  );
+  const ALL = MATRIX.map(([endpoint, fault]): [Endpoint, Fault] => [endpoint, fault]);
 
   beforeAll(async () => {
     kube = await startKubeApi(
@@ -494,10 +335,15 @@ describe.skipIf(!existsSync(BINARY))('fault matrix: every endpoint with every fa
     expect(baseline.get('pod-identity')?.report.checks.find((c) => c.id === 'pod-identity.agent')?.status).toBe('pass');
   });
 
-  it.each(ALL)('%s, %s', (endpoint, fault) => {
+  it('covers every endpoint with every fault, once', () => {
+    const endpoints = Object.keys(ENDPOINTS) as Endpoint[];
+    expect(ALL.map(([e, f]) => `${e}/${f}`)).toEqual(endpoints.flatMap((e) => FAULTS.map((f) => `${e}/${f}`)));
+  });
+
+  it.each(MATRIX)('%s, %s: %s %s, %s', (endpoint, fault, status, code, verdict, summary) => {
     const cell = cells.get(`${endpoint}/${fault}`);
     if (!cell) throw new Error('cell did not run');
-    const want = MATRIX[endpoint][fault];
+    const want = { status, code, verdict, says: says(summary) };
     const own = ENDPOINTS[endpoint].check;
     const { report, run } = cell;
 

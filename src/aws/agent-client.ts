@@ -98,6 +98,13 @@ export function mapAgentAnswer(status: number, rawBody: string): AgentAnswer {
   if (status === 429 || /ThrottlingException/i.test(rawBody)) {
     return refused('STS_THROTTLED', 'EKS Auth throttled the agent.');
   }
+  // The agent relays EKS Auth errors as "[requestId]: (Code): message, fault: ..."; a bare error page is not one.
+  if (!/\(\w+\):.*fault: (client|server)/is.test(rawBody)) {
+    return refused(
+      'STS_ERROR',
+      `HTTP ${status} without the agent's error format: the agent failed without saying why, or something other than the EKS Pod Identity agent answers at this address (a proxy). The eks-pod-identity-agent pod's log on this node tells which.`,
+    );
+  }
   return refused(
     'STS_ERROR',
     'The agent could not get credentials from EKS Auth: the node role may lack eks-auth:AssumeRoleForPodIdentity, or a private cluster lacks the eks-auth VPC endpoint.',

@@ -16,6 +16,7 @@ export type NetFailureKind =
   | 'read-timeout'
   | 'tls'
   | 'reset'
+  | 'truncated'
   | 'unreachable'
   | 'aborted'
   | 'invalid-url'
@@ -45,11 +46,13 @@ export function describeNetFailure(error: NetError): string {
     case 'connect-timeout':
       return `no connection to ${where} within the timeout (packets dropped: firewall, no route or hop limit)`;
     case 'read-timeout':
-      return `${where} accepted the connection but did not answer within the timeout`;
+      return `${where} accepted the connection but did not send a complete answer within the timeout`;
     case 'tls':
       return `TLS handshake with ${where} failed (${error.code ?? error.message})`;
     case 'reset':
       return `${where} reset the connection`;
+    case 'truncated':
+      return `${where} closed the connection before its answer was complete (${error.message}): a proxy or middlebox in between, or a failing server`;
     case 'unreachable':
       return `${where} is unreachable from this network (${error.code ?? 'no route'})`;
     case 'aborted':
@@ -232,13 +235,19 @@ export function httpRequest(url: string, init: HttpRequestInit): Promise<HttpAns
         size += chunk.length;
       });
       response.on('end', () => finish({ answer: answer() }));
+      // A body cut short (the server closed mid-body, or sent less than its Content-Length) ends with 'error'
+      // (ECONNRESET "aborted") and/or 'close' and no 'end': the server answered, but not whole.
+      const cutShort = () => {
+        const expected = response.headers['content-length'];
+        return `got ${size} of ${expected ?? 'an unknown number of'} bytes`;
+      };
       response.on('error', (error: NodeJS.ErrnoException) => {
         const { kind, code } = classifySocketError(error, true);
-        fail(kind, code, error.message);
+        if (kind === 'reset' || kind === 'other') fail('truncated', code, cutShort());
+        else fail(kind, code, error.message);
       });
-      // A body cut short (server closed mid-body) ends with 'aborted'/'close' and no 'end'.
       response.on('close', () => {
-        if (!response.complete) fail('reset', 'ECONNRESET', 'the connection closed before the body was complete');
+        if (!response.complete) fail('truncated', 'ECONNRESET', cutShort());
       });
     });
     request.end(body);

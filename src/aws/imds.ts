@@ -36,6 +36,8 @@ export type ImdsReach =
       readonly credentials: SessionCredentials;
     };
 
+const IMDS_TOKEN = /^[A-Za-z0-9+/=_.-]{1,1024}$/;
+
 interface Session {
   readonly endpoint: string;
   readonly token: Secret | undefined;
@@ -67,8 +69,20 @@ export async function reachImds(net: NetClient, endpoint: string, signal: AbortS
       signal: AbortSignal.any([signal, putDeadline.signal]),
       maxBytes: 4096,
     });
-    if (answer.status === 200) token = new Secret(answer.body.toString('utf8').trim());
-    else if (answer.status === 400) return { kind: 'unreachable', why: 'the IMDSv2 token request was rejected (400)' };
+    if (answer.status === 200) {
+      const text = answer.body.toString('utf8').trim();
+      // An IMDSv2 token is one base64-like word. Anything else (an HTML page, bytes) would be sent back as a
+      // header the HTTP stack refuses: what answered is not IMDS, and no SDK gets node credentials through it.
+      if (!IMDS_TOKEN.test(text)) {
+        const type = answer.headers['content-type']?.split(';')[0] ?? 'no content type';
+        return {
+          kind: 'unreachable',
+          why: `the IMDSv2 token request got HTTP 200 (${type}) with a body that is not a token: something other than IMDS answers at ${endpoint}`,
+        };
+      }
+      token = new Secret(text);
+    } else if (answer.status === 400)
+      return { kind: 'unreachable', why: 'the IMDSv2 token request was rejected (400)' };
   } catch (error) {
     if (!(error instanceof NetError)) throw error;
     if (error.kind !== 'connect-timeout' && error.kind !== 'read-timeout') {

@@ -32,6 +32,29 @@ interface SdkHttpRequest {
 }
 
 /**
+ * What answered was not STS: the Query protocol always answers with an XML document (text/xml), errors
+ * included, so an HTML page, plain text or raw bytes come from something else at that address (a proxy or
+ * captive portal, a load balancer, an endpoint override naming another service). Without this the SDK
+ * reports an "XML parse error" or, for a 200 page, an answer without credentials.
+ */
+export class ForeignAnswerError extends Error {
+  override readonly name = 'ForeignAnswerError';
+  constructor(
+    readonly status: number,
+    readonly contentType: string,
+    body: string,
+  ) {
+    // Server text: bounded, and reduced to printable ASCII so it is safe evidence anywhere.
+    const excerpt = body
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 120)
+      .replace(/[^\x20-\x7e]/g, '.');
+    super(`HTTP ${status} ${contentType || '(no content type)'}${excerpt ? ` "${excerpt}"` : ' with an empty body'}`);
+  }
+}
+
+/**
  * A smithy request handler on top of the Context's NetClient, so SDK calls get the same hard deadlines,
  * abort signal, no-proxy rule and failure classification as every other call of the tool. Network failures
  * surface as NetError, which classifyStsError maps to STS_UNREACHABLE.
@@ -58,6 +81,12 @@ export function sdkRequestHandler(net: NetClient, timeoutMs: number) {
         timeoutMs,
         signal: options?.abortSignal as AbortSignal | undefined,
       });
+      const contentType = (answer.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+      const text = answer.body.toString('utf8');
+      // A missing content type is let through (the SDK parses the body regardless); a non-XML one is not STS.
+      if ((contentType !== '' && !/xml/i.test(contentType)) || !text.trimStart().startsWith('<')) {
+        throw new ForeignAnswerError(answer.status, contentType, text);
+      }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined) headers[k] = v;
       return {

@@ -18,6 +18,8 @@ export interface StsFailure {
   readonly explanation: string;
   /** Set when no answer came back at all. */
   readonly network: NetFailureKind | undefined;
+  /** Set when something answered, but not STS (an HTML page, plain text, bytes that are not its XML). */
+  readonly foreign?: boolean;
 }
 
 const MAX_MESSAGE = 500;
@@ -130,6 +132,19 @@ function networkFailure(error: NetError): StsFailure {
   };
 }
 
+function foreignAnswer(httpStatus: number | undefined, what: string): StsFailure {
+  return {
+    code: 'STS_ERROR',
+    wireCode: `HTTP ${httpStatus ?? '?'}`,
+    message: what.slice(0, MAX_MESSAGE),
+    httpStatus,
+    explanation:
+      'This is not an answer of STS, which always answers in its XML, errors included: something else answers at this address (a proxy or captive portal, a load balancer, or an AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL naming another service).',
+    network: undefined,
+    foreign: true,
+  };
+}
+
 function field(error: object, name: string): unknown {
   return (error as Record<string, unknown>)[name];
 }
@@ -147,11 +162,19 @@ export function classifyStsError(error: unknown, url = ''): StsFailure {
   if (name === 'NetError' && typeof field(error, 'kind') === 'string') {
     return networkFailure(new NetError(field(error, 'kind') as NetFailureKind, url, undefined, message));
   }
+  if (name === 'ForeignAnswerError') {
+    const status = typeof field(error, 'status') === 'number' ? (field(error, 'status') as number) : undefined;
+    return foreignAnswer(status, message);
+  }
   if (name === 'AbortError') return networkFailure(new NetError('aborted', url, undefined, message));
   if (name === 'TimeoutError') return networkFailure(new NetError('read-timeout', url, undefined, message));
   // A service answer has an HTTP status; the error name is then the modelled exception or the wire code.
   if (httpStatus !== undefined) {
     const wire = typeof code === 'string' && code !== '' ? code : name;
+    // XML that is not STS's (or is not well-formed): the SDK's deserializer gave up on it.
+    if (/Deserialization error|XML parse error/i.test(message)) {
+      return foreignAnswer(httpStatus, `HTTP ${httpStatus} with XML that is not an STS response`);
+    }
     if (httpStatus >= 200 && httpStatus < 300) {
       return {
         ...classifyStsAnswer(wire, message, httpStatus),

@@ -62,7 +62,11 @@ async function fetchJson(ctx: Parameters<Check['run']>[0], url: string, signal: 
     }
     return { ok: true, json: json as Record<string, unknown> };
   } catch {
-    return { ok: false, why: 'the answer is not JSON' };
+    const type = answer.headers['content-type']?.split(';')[0]?.trim();
+    return {
+      ok: false,
+      why: `${allowed.url.host} answered HTTP 200 with ${type ?? 'no content type'} that is not JSON`,
+    };
   }
 }
 
@@ -88,7 +92,8 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
     const details = { issuer: iss, conditionKeys: `${issuerHost}:sub, ${issuerHost}:aud` };
     const unreachable = (why: string, url: string): CheckOutcome<IssuerOutput> => ({
       status: 'warn',
-      summary: `issuer not reachable from this pod (${why}); often normal in private VPCs, STS fetches the keys itself`,
+      // Which of the two fetches failed: a JWKS on another host than discovery is a different thing to fix.
+      summary: `${url === discoveryUrl ? 'issuer' : "the issuer's JWKS"} not reachable from this pod (${why}); often normal in private VPCs, STS fetches the keys itself`,
       details,
       findings: [
         {

@@ -109,17 +109,27 @@ export const podIdentityAgent: Check<'pod-identity.agent'> = {
     // The app calls the URI as given: an answer on the IPv6 address alone does not help it.
     if (!first || first.outcome instanceof NetError) {
       const v6Alive = second !== undefined && !(second.outcome instanceof NetError);
+      // Something accepted the connection but its answer never arrived whole: not a missing agent.
+      const partial =
+        first?.outcome instanceof NetError && ['read-timeout', 'truncated', 'reset'].includes(first.outcome.kind);
       const finding: FindingInput = {
         code: 'POD_IDENTITY_AGENT_UNREACHABLE',
         summary: `No answer from the Pod Identity agent at ${env.fullUri} (${first ? describeAttempt(first) : 'not tried'}).${
           v6Alive
             ? ` It does answer on [fd00:ec2::23] (${describeAttempt(second)}), so the agent runs and only the IPv4 path is blocked (iptables, a NetworkPolicy, a proxy).`
-            : ` Usual causes: the eks-pod-identity-agent add-on is not installed or not running on this node, the pod uses hostNetwork, a proxy without 169.254.170.23 in NO_PROXY, iptables or a NetworkPolicy dropping 169.254.170.23:80, or IPv6 disabled on the node.`
+            : partial
+              ? ' The connection was accepted, so something listens there: a hung or overloaded agent (see its pod on this node: kubectl logs -n kube-system -l app.kubernetes.io/name=eks-pod-identity-agent), or a proxy in between when 169.254.170.23 is missing from NO_PROXY.'
+              : ` Usual causes: the eks-pod-identity-agent add-on is not installed or not running on this node, the pod uses hostNetwork, a proxy without 169.254.170.23 in NO_PROXY, iptables or a NetworkPolicy dropping 169.254.170.23:80, or IPv6 disabled on the node.`
         } ${SDK_MASK}`,
         evidence: { tried },
         remedy: agentUnreachableRemedy(),
       };
-      return { status: 'fail', summary: 'the Pod Identity agent does not answer', details, findings: [finding] };
+      return {
+        status: 'fail',
+        summary: `no answer from the Pod Identity agent: ${first ? describeAttempt(first) : 'not tried'}`,
+        details,
+        findings: [finding],
+      };
     }
     const answered = first;
     const outcome = answered.outcome as AgentAnswer;
@@ -132,7 +142,10 @@ export const podIdentityAgent: Check<'pod-identity.agent'> = {
       };
       return {
         status: outcome.code === 'STS_THROTTLED' ? 'warn' : 'fail',
-        summary: `the agent refused: HTTP ${outcome.status}`,
+        summary:
+          outcome.status === 200
+            ? 'the agent answered HTTP 200 without credentials'
+            : `the agent refused: HTTP ${outcome.status}`,
         details,
         findings: [finding],
       };

@@ -51,7 +51,9 @@ export const stsAssumeRole: Check<'sts.assume-role'> = {
         status: failure.code === 'STS_THROTTLED' ? 'warn' : 'fail',
         summary: failure.network
           ? `STS unreachable: ${failure.explanation}`
-          : `STS refused: ${failure.wireCode}${failure.message ? `: ${failure.message.slice(0, 160)}` : ''}`,
+          : failure.foreign
+            ? `not an STS answer from ${target.endpoint}: ${failure.message.slice(0, 160)}`
+            : `STS refused: ${failure.wireCode}${failure.message ? `: ${failure.message.slice(0, 160)}` : ''}`,
         details,
         facts,
         findings: [finding],

@@ -87,6 +87,17 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
   const account = facts.roleArn?.account ?? '<ACCOUNT>';
   const code = failure.code;
   const base = { code, evidence };
+  if (failure.foreign) {
+    return {
+      ...base,
+      summary: `${facts.endpoint} answered ${facts.operation} with ${failure.message}. ${failure.explanation}`,
+      remedy: remedy(
+        'Find out what answers at this address: the endpoint variables (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL), a proxy (the STS host belongs in NO_PROXY), or the STS VPC endpoint and its private DNS.',
+        [`curl -sS -i --max-time 5 ${facts.endpoint}`, 'env | grep -i -E "^AWS_ENDPOINT_URL|_proxy="'],
+        [LINKS.stsEndpoint],
+      ),
+    };
+  }
   switch (code) {
     case 'TRUST_POLICY_DENIED':
       return {

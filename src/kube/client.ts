@@ -117,7 +117,11 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
     try {
       return await run(configurationFor(signal));
     } catch (error) {
-      throw classifyKubeError(error, what);
+      const classified = classifyKubeError(error, what);
+      // Errors made by the transport do not know which object was read; every message names it.
+      throw classified.message.startsWith(`${what}: `)
+        ? classified
+        : new KubeApiError(classified.kind, `${what}: ${classified.message}`, classified.status);
     }
   };
 
@@ -210,15 +214,37 @@ async function sendOverNodeHttp(
         for (const [name, value] of Object.entries(res.headers)) {
           if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
         }
+        const status = res.statusCode ?? 0;
+        const type = headers['content-type']?.split(';')[0]?.trim() ?? '';
+        // client-node decodes any 2xx body it gets: an HTML page would become an empty Pod ("not mutated").
+        if (status >= 200 && status < 300 && !/json/i.test(type)) {
+          reject(
+            new KubeApiError(
+              'unexpected',
+              `HTTP ${status} with ${type || 'no content type'}, not JSON: something other than the Kubernetes API answers at ${url.origin} (a proxy, a load balancer's page, a wrong server in the kubeconfig)`,
+              status,
+            ),
+          );
+          return;
+        }
         const bytes = Buffer.concat(chunks);
-        resolve(
-          new k8s.ResponseContext(res.statusCode ?? 0, headers, new k8s.SelfDecodingBody(Promise.resolve(bytes))),
-        );
+        resolve(new k8s.ResponseContext(status, headers, new k8s.SelfDecodingBody(Promise.resolve(bytes))));
       });
-      res.on('error', (error) => {
+      // A body that stops before its end: the deadline cut it (slow), or the server closed mid-answer.
+      const incomplete = () => {
+        if (res.complete) return;
         cleanup();
-        reject(error);
-      });
+        reject(
+          deadline.aborted
+            ? abortReason(deadline)
+            : new KubeApiError(
+                'unexpected',
+                `the API server closed the connection after ${size} of ${res.headers['content-length'] ?? 'an unknown number of'} bytes: its answer was cut short (a proxy or load balancer in between, or a failing server)`,
+              ),
+        );
+      };
+      res.on('error', incomplete);
+      res.on('close', incomplete);
     });
     const onAbort = () => req.destroy(abortReason(deadline));
     const cleanup = () => deadline.removeEventListener('abort', onAbort);
@@ -268,6 +294,9 @@ export function classifyKubeError(error: unknown, what: string): KubeApiError {
   if (code !== undefined && (CONNECT_ERRORS.has(code) || /CERT|SELF_SIGNED|TLS|SSL/i.test(code))) {
     return new KubeApiError('unreachable', `${what}: cannot reach the API server (${code})`);
   }
+  if (error instanceof SyntaxError) {
+    return new KubeApiError('unexpected', `${what}: the API server's answer is not valid JSON`);
+  }
   const message = error instanceof Error ? error.message : String(error);
   return new KubeApiError('unexpected', `${what}: ${message}`);
 }
@@ -289,7 +318,8 @@ function statusMessageOf(error: unknown): string | undefined {
     try {
       body = JSON.parse(text);
     } catch {
-      return text.slice(0, 300) || undefined;
+      // A proxy's plain-text error page: one line of it, without the trailing newline.
+      return text.trim().slice(0, 300) || undefined;
     }
   }
   if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string') {

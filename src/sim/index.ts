@@ -258,9 +258,16 @@ export function isScenarioName(value: string): value is ScenarioName {
   return (SCENARIO_NAMES as readonly string[]).includes(value);
 }
 
+/** Changes to a scenario's network that tests make (the fault matrix of issue 6). */
+export interface SimulatedEksOptions {
+  /** The pod reaches the issuer (and/or its JWKS) at these origins instead; STS still reaches the real one. */
+  readonly issuerPodRoute?: { readonly issuerOrigin?: string; readonly jwksOrigin?: string };
+}
+
 /** Starts every endpoint of the scenario on 127.0.0.1 and mints the pod's token. */
 export async function startSimulatedEks(
   scenario: ScenarioName | { readonly name: ScenarioName },
+  options: SimulatedEksOptions = {},
 ): Promise<SimulatedEks> {
   const name = typeof scenario === 'string' ? scenario : scenario.name;
   const definition = DEFINITIONS[name];
@@ -272,7 +279,11 @@ export async function startSimulatedEks(
     await Promise.all(closers.splice(0).map((close) => close()));
   };
   try {
-    const issuer = await startIssuer({ ...setup.issuer, onSecret: (s) => book.recordSecret(s) });
+    const issuer = await startIssuer({
+      ...setup.issuer,
+      onSecret: (s) => book.recordSecret(s),
+      podRoute: options.issuerPodRoute,
+    });
     closers.push(issuer.close);
 
     const clientIds = setup.provider === 'wrong-audience' ? ['sts.amazon.com'] : [IRSA_AUDIENCE];
@@ -302,6 +313,7 @@ export async function startSimulatedEks(
       fault: setup.sts?.fault,
       clockSkewSeconds: setup.sts?.clockSkewSeconds,
       region: SIM_REGION,
+      issuerRoute: issuer.awsRoute,
     });
     closers.push(sts.close);
 

@@ -55,6 +55,8 @@ export interface SimulatedIssuer {
   readonly jwks: { readonly keys: readonly JWK[] };
   mintToken(request: TokenRequest): Promise<string>;
   setFault(side: 'pod' | 'aws', fault: IssuerFault): void;
+  /** An issuer URL as AWS's network reaches it: the pod's route origin rewritten to this server. */
+  awsRoute(url: string): string;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,12 @@ export interface IssuerOptions {
   readonly aws?: IssuerFault;
   /** Called with every token minted and its payload and signature segments (secrets for the leak tests). */
   readonly onSecret?: (value: string) => void;
+  /**
+   * Where the pod's network reaches the issuer, when not at this server: `iss` then names issuerOrigin, and the
+   * discovery document the pod gets names a jwks_uri on jwksOrigin. AWS's network still reaches this server
+   * (the simulated STS is routed here with `awsRoute`), as with a public issuer the pod resolves elsewhere.
+   */
+  readonly podRoute?: { readonly issuerOrigin?: string; readonly jwksOrigin?: string };
 }
 
 const NODE_NAME = 'ip-192-168-12-34.us-west-2.compute.internal';
@@ -86,9 +94,10 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Simulate
     const base = `/id/${ISSUER_ID}`;
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'method not allowed');
     if (path === `${base}/.well-known/openid-configuration` && fault !== 'not-found') {
+      const jwksOrigin = side === 'pod' ? options.podRoute?.jwksOrigin : undefined;
       return json(res, {
         issuer,
-        jwks_uri: `${issuer}/keys`,
+        jwks_uri: jwksOrigin ? `${jwksOrigin}${base}/keys` : `${issuer}/keys`,
         authorization_endpoint: 'urn:kubernetes:programmatic_authorization',
         response_types_supported: ['id_token'],
         subject_types_supported: ['public'],
@@ -99,7 +108,8 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Simulate
     if (path === `${base}/keys` && fault === 'none') return json(res, jwks);
     return text(res, 404, '404 page not found');
   });
-  issuer = `${server.url}/id/${ISSUER_ID}`;
+  const origin = options.podRoute?.issuerOrigin ?? server.url;
+  issuer = `${origin}/id/${ISSUER_ID}`;
 
   return {
     issuer,
@@ -140,6 +150,7 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Simulate
     setFault(side, fault) {
       faults[side] = fault;
     },
+    awsRoute: (url) => (url.startsWith(`${origin}/`) ? `${server.url}${url.slice(origin.length)}` : url),
     close: () => server.close(),
   };
 }

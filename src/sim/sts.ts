@@ -53,6 +53,8 @@ export interface StsOptions {
   readonly region?: string;
   /** How long STS waits for the issuer's discovery document and JWKS. */
   readonly keyFetchTimeoutMs?: number;
+  /** An issuer URL as AWS's network reaches it (see the issuer's podRoute); unchanged by default. */
+  readonly issuerRoute?: (url: string) => string;
 }
 
 export interface SimulatedSts {
@@ -276,7 +278,7 @@ export async function startSts(options: StsOptions): Promise<SimulatedSts> {
     return new Promise((resolve, reject) => {
       let parsed: URL;
       try {
-        parsed = new URL(url);
+        parsed = new URL(options.issuerRoute ? options.issuerRoute(url) : url);
       } catch (error) {
         reject(error);
         return;

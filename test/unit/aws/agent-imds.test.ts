@@ -44,6 +44,16 @@ describe(mapAgentAnswer, () => {
     expect(answer.kind === 'refused' && answer.code).toBe(code);
   });
 
+  it('does not blame EKS Auth for a bare error page: it says the agent gave no reason, or is not the agent', () => {
+    const bare = mapAgentAnswer(500, 'Internal Server Error\n');
+    expect(bare).toMatchObject({ kind: 'refused', code: 'STS_ERROR' });
+    expect(bare.kind === 'refused' && bare.explanation).toMatch(/^HTTP 500 without the agent's error format/);
+    const relayed = mapAgentAnswer(500, '[r-5]: (InternalServerException): boom, fault: server');
+    expect(relayed.kind === 'refused' && relayed.explanation).toMatch(
+      /^The agent could not get credentials from EKS Auth/,
+    );
+  });
+
   it('reads 200 credentials into secrets', () => {
     const answer = mapAgentAnswer(
       200,
@@ -155,6 +165,28 @@ describe('pod-identity.agent', () => {
     );
     expect(outcome.findings?.[0]?.code).toBe('POD_IDENTITY_AGENT_UNREACHABLE');
     expect(outcome.findings?.[0]?.summary).toContain('connection refused');
+    expect(outcome.findings?.[0]?.summary).toContain('Usual causes: the eks-pod-identity-agent add-on');
+    expect(outcome.summary).toMatch(/^no answer from the Pod Identity agent: connection refused by /);
+  });
+
+  it('an answer cut short is not a missing agent: it points at a hung agent or a proxy', async () => {
+    const agent = await servers.http((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+      res.write('{"AccessKeyId":', () => res.destroy());
+    });
+    const outcome = await podIdentityAgent.run(
+      fixtureContext(),
+      upstreamOf({
+        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
+        'token.file': tokenFile,
+      }),
+      signal(),
+    );
+    expect(outcome.findings?.[0]?.code).toBe('POD_IDENTITY_AGENT_UNREACHABLE');
+    expect(outcome.summary).toMatch(/closed the connection before its answer was complete \(got 15 of 100 bytes\)/);
+    expect(outcome.findings?.[0]?.summary).toContain('a hung or overloaded agent');
+    expect(outcome.findings?.[0]?.summary).not.toContain('Usual causes');
   });
 });
 
@@ -238,6 +270,18 @@ describe(reachImds, () => {
     const endpoint = await imds({ v2: true, role: 'node-role', v1: false, putDelayMs: 900 });
     const reach = await reachImds(createNetClient(), endpoint, signal());
     expect(reach).toMatchObject({ kind: 'blocked' });
+  });
+
+  it('an HTML page answering the token PUT is not IMDS: unreachable, saying so, instead of a refused header', async () => {
+    const endpoint = await servers.http((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body>proxy login</body></html>\n');
+    });
+    const reach = await reachImds(createNetClient(), endpoint, signal());
+    expect(reach).toEqual({
+      kind: 'unreachable',
+      why: `the IMDSv2 token request got HTTP 200 (text/html) with a body that is not a token: something other than IMDS answers at ${endpoint}`,
+    });
   });
 
   it('no instance profile, and nothing listening', async () => {

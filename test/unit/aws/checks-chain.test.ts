@@ -146,6 +146,36 @@ describe('issuer.discovery', () => {
     expect(plain.findings?.[0]?.code).toBe('OIDC_DISCOVERY_UNREACHABLE');
     expect(plain.findings?.[0]?.summary).toContain('https');
   });
+
+  it('says it is the JWKS, not the issuer, when only the keys cannot be fetched', async () => {
+    const down = await servers.refused();
+    let iss = '';
+    iss = await servers.http((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ issuer: iss, jwks_uri: `${down}/keys` }));
+    });
+    iss = `${iss}/id/ABC`;
+    const outcome = await issuerDiscovery.run(
+      fixtureContext(),
+      upstreamOf({ 'token.claims': claimsOf(iss) }),
+      signal(),
+    );
+    expect(outcome.status).toBe('warn');
+    expect(outcome.summary).toMatch(/^the issuer's JWKS not reachable from this pod \(connection refused by /);
+    expect(outcome.findings?.[0]?.summary).toMatch(/^The issuer's JWKS could not be fetched from this pod/);
+  });
+
+  it('names the content type when a page answers instead of the discovery document', async () => {
+    const page = await servers.http((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'));
+    const outcome = await issuerDiscovery.run(
+      fixtureContext(),
+      upstreamOf({ 'token.claims': claimsOf(`${page}/id/ABC`) }),
+      signal(),
+    );
+    expect(outcome.status).toBe('warn');
+    expect(outcome.findings?.[0]?.code).toBe('OIDC_DISCOVERY_UNREACHABLE');
+    expect(outcome.summary).toMatch(/\(127\.0\.0\.1:\d+ answered HTTP 200 with text\/html that is not JSON\)/);
+  });
 });
 
 const irsaEnv = {

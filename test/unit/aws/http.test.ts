@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NetError, classifySocketError, httpRequest, probeEndpoint } from '../../../src/aws/http';
+import { NetError, classifySocketError, describeNetFailure, httpRequest, probeEndpoint } from '../../../src/aws/http';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -94,7 +94,7 @@ describe(httpRequest, () => {
     expect(error.kind).toBe('aborted');
   });
 
-  it('reports a body cut short as a reset', async () => {
+  it('reports a body cut short (less than its Content-Length, then close) as truncated, with the byte counts', async () => {
     const port = await listen(
       net.createServer((socket) => {
         socket.once('data', () => {
@@ -104,7 +104,9 @@ describe(httpRequest, () => {
       }),
     );
     const error = await failureOf(httpRequest(`http://127.0.0.1:${port}/`, { timeoutMs: 1000 }));
-    expect(error.kind).toBe('reset');
+    expect(error.kind).toBe('truncated');
+    expect(error.message).toBe('got 9 of 100 bytes');
+    expect(describeNetFailure(error)).toMatch(/^127\.0\.0\.1:\d+ closed the connection before its answer was complete/);
   });
 
   it('caps a huge body at maxBytes and says it was truncated', async () => {

@@ -160,6 +160,46 @@ describe(assumeRoleWithWebIdentity, () => {
     expect(classifyStsError(error)).toMatchObject({ code: 'STS_UNREACHABLE', network: 'read-timeout' });
   });
 
+  it.each([
+    [
+      'an HTML page (200)',
+      200,
+      'text/html; charset=utf-8',
+      '<html><body>Welcome to nginx!</body></html>',
+      /^HTTP 200 text\/html "<html>/,
+    ],
+    ['plain text (500)', 500, 'text/plain', 'Internal Server Error', /^HTTP 500 text\/plain "Internal Server Error"$/],
+    ['bytes labelled text/xml', 200, 'text/xml', '\u0000\u001b[2Jgarbage', /^HTTP 200 text\/xml "\.\.\[2Jgarbage"$/],
+    ['XML that is not STS', 200, 'text/xml', '<a><b', /^HTTP 200 with XML that is not an STS response$/],
+  ] as const)(
+    'says something other than STS answered for %s (STS_ERROR, not a parse error)',
+    async (_, status, type, body, said) => {
+      const server = http.createServer((req, res) => {
+        req.resume();
+        res.writeHead(status, { 'content-type': type });
+        res.end(body);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      closers.push(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const error = await assumeRoleWithWebIdentity(
+        createNetClient(),
+        { region: 'us-west-2', endpoint: url },
+        params,
+        signal(),
+      ).catch((e: unknown) => e);
+      const failure = classifyStsError(error, url);
+      expect(failure).toMatchObject({
+        code: 'STS_ERROR',
+        foreign: true,
+        httpStatus: status,
+        wireCode: `HTTP ${status}`,
+      });
+      expect(failure.message).toMatch(said);
+      expect(failure.explanation).toContain('something else answers at this address');
+    },
+  );
+
   it('classifies a refused STS as STS_UNREACHABLE (refused)', async () => {
     const sts = await tinySts(() => ({ status: 200, xml: assumeXml }));
     await closers.pop()?.();

@@ -20,6 +20,7 @@ describe('classifyKubeError', () => {
     expect(classifyKubeError({ code: 401, body: 'Unauthorized' }, 'x').kind).toBe('forbidden');
     expect(classifyKubeError({ code: 404, body: '{}' }, 'x').kind).toBe('not-found');
     expect(classifyKubeError({ code: 500, body: 'boom' }, 'x')).toMatchObject({ kind: 'unexpected', status: 500 });
+    expect(classifyKubeError({ code: 502, body: 'Bad Gateway\n' }, 'x').message).toBe('x: HTTP 502: Bad Gateway');
   });
 
   it('maps socket and TLS errors, also when wrapped in a cause, to unreachable', () => {
@@ -94,6 +95,50 @@ describe('kubeClientFor', () => {
     if (isUnavailable(client)) throw new Error(client.unavailable);
     expect(client.source).toBe('in-cluster');
     expect(client.server).toBe('https://[fd00::1]:443');
+  });
+
+  /** A kubeconfig naming an API server on loopback that answers every request with `answer`. */
+  async function serverAnswering(answer: (res: http.ServerResponse) => void): Promise<string> {
+    hanging = http.createServer((req, res) => {
+      req.resume();
+      answer(res);
+    });
+    await new Promise<void>((resolve) => hanging?.listen(0, '127.0.0.1', resolve));
+    const port = (hanging.address() as AddressInfo).port;
+    const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kube-')), 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
+    return kubeconfig;
+  }
+
+  it.each([
+    [
+      'an HTML page (200) is not read as an empty pod',
+      (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'),
+      /^pod shop\/p: HTTP 200 with text\/html, not JSON: something other than the Kubernetes API answers at http:\/\/127\.0\.0\.1:\d+ /,
+    ],
+    [
+      'bytes labelled JSON',
+      (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('\u0000\u001b[2J'),
+      /^pod shop\/p: the API server's answer is not valid JSON$/,
+    ],
+    [
+      'an answer cut short',
+      (res: http.ServerResponse) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+        res.write('{"kind":"Pod"', () => res.destroy());
+      },
+      /^pod shop\/p: the API server closed the connection after 13 of 100 bytes: its answer was cut short/,
+    ],
+  ])('%s: unexpected, saying what answered', async (_, answer, said) => {
+    const client = await kubeClientFor(fixtureContext({ kubeconfig: await serverAnswering(answer) }));
+    if (isUnavailable(client)) throw new Error(client.unavailable);
+    const error = (await client.readPod('shop', 'p', never).catch((e: unknown) => e)) as KubeApiError;
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect(error.kind).toBe('unexpected');
+    expect(error.message).toMatch(said);
   });
 
   it("gives up when the check's signal aborts, as a timeout", async () => {

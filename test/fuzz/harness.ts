@@ -92,9 +92,21 @@ export async function diagnose(ctx: ReturnType<typeof fixtureContext>, checks: r
   return report;
 }
 
-/** CHECKS narrowed with --only semantics (their hard dependencies come along). */
+/**
+ * CHECKS narrowed to `ids` and every check they read, hard (dependsOn) or soft (uses): --only would drop the
+ * soft inputs, and a check without them often skips before it reaches the server being fuzzed.
+ */
 export function only(...ids: string[]): Check[] {
-  return selectChecks(CHECKS, ids, []);
+  const byId = new Map(CHECKS.map((c) => [c.id as string, c]));
+  const wanted = new Set<string>();
+  const add = (id: string): void => {
+    if (wanted.has(id)) return;
+    wanted.add(id);
+    const check = byId.get(id);
+    for (const dep of [...(check?.dependsOn ?? []), ...(check?.uses ?? [])]) add(dep);
+  };
+  ids.forEach(add);
+  return selectChecks(CHECKS, [...wanted], []);
 }
 
 export function contextOf(env: Env, files: FileView, net: NetClient): ReturnType<typeof fixtureContext> {

@@ -5,6 +5,7 @@ import { CHECKS } from '../../src/checks/registry';
 import type { FileView } from '../../src/context/files';
 import { mintToken } from '../helpers/tokens';
 import {
+  PROPERTY_TIMEOUT_MS,
   RUNS,
   anyText,
   byteFileView,
@@ -204,13 +205,17 @@ beforeAll(async () => {
 });
 
 describe('fuzz: env values', () => {
-  it(`any environment ends in a sound report (${RUNS} cases)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(env, fc.boolean(), async (vars, answering) => {
-        const net = answering ? fakeNet(plausibleAws(), true) : fakeNet(refused);
-        await diagnose(contextOf(vars, files, net), CHECKS);
-      }),
-      { seed: 0x6_0002, numRuns: RUNS },
-    );
-  });
+  it(
+    `any environment ends in a sound report (${RUNS} cases)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(env, fc.boolean(), async (vars, answering) => {
+          const net = answering ? fakeNet(plausibleAws(), true) : fakeNet(refused);
+          await diagnose(contextOf(vars, files, net), CHECKS);
+        }),
+        { seed: 0x6_0002, numRuns: RUNS },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { renderToString } from 'ink';
+import { createElement } from 'react';
 import { expect } from 'vitest';
 import type { HttpAnswer, HttpRequestInit, NetClient, ProbeResult } from '../../src/aws/http';
 import { NetError } from '../../src/aws/http';
@@ -7,8 +9,10 @@ import type { Env } from '../../src/context/context';
 import type { FileStat, FileView } from '../../src/context/files';
 import { renderJson } from '../../src/render/json';
 import { renderText } from '../../src/render/text';
+import { RunView } from '../../src/render/tui/view';
 import { exitCodeOf, runChecks } from '../../src/run/runner';
 import { selectChecks } from '../../src/run/select';
+import type { CheckId } from '../../src/checks/outputs';
 import type { Check, Report } from '../../src/run/types';
 import { STATUSES, assertNever } from '../../src/run/types';
 import { fixtureContext } from '../helpers/context';
@@ -21,6 +25,12 @@ import { fixtureContext } from '../helpers/context';
 
 /** Cases per input kind (the issue asks for at least 1,000). */
 export const RUNS = 1_000;
+
+/**
+ * vitest's limit for one property of RUNS cases: far above its usual few seconds, so a loaded CI machine slows
+ * the suite down instead of failing it (speed is measured by benchmarks, not asserted here).
+ */
+export const PROPERTY_TIMEOUT_MS = 180_000;
 
 /** Run deadline of one case: the fake network answers at once, so nothing ever waits for it. */
 export const CASE_TIMEOUT_MS = 3_000;
@@ -41,7 +51,7 @@ const TEXT_HIDDEN = /[\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const CRASHED = /^the check itself failed/;
 
 /** What the runner must hold to for any input: a complete, well-formed report that renders safely. */
-export function expectSoundReport(report: Report, checks: readonly Check[]): void {
+export function expectSoundReport(report: Report, checks: readonly Check[], tui = false): void {
   expect(report.checks.map((c) => c.id)).toEqual(checks.map((c) => c.id));
   for (const check of report.checks) {
     expect(STATUSES).toContain(check.status);
@@ -64,6 +74,30 @@ export function expectSoundReport(report: Report, checks: readonly Check[]): voi
     rawInJson,
     `raw U+${rawInJson?.[0].codePointAt(0)?.toString(16)} in JSON near ${context(json, rawInJson)}`,
   ).toBe(null);
+  if (tui) {
+    // The Ink view's final frame. Colour is off in tests (FORCE_COLOR=0), so any raw control character in it
+    // came from the input.
+    const frame = renderToString(
+      createElement(RunView, {
+        snapshot: {
+          plan: report.checks.map((c) => ({ id: c.id, title: c.title })),
+          printed: report.checks.map((result) => ({
+            result,
+            findings: report.findings.filter((f) => f.checkId === result.id),
+          })),
+          running: new Set<CheckId>(),
+          held: new Map(),
+          report,
+        },
+      }),
+      { columns: 120 },
+    );
+    const rawInTui = RAW_CONTROL.exec(frame) ?? TEXT_HIDDEN.exec(frame);
+    expect(
+      rawInTui,
+      `raw U+${rawInTui?.[0].codePointAt(0)?.toString(16)} in the TUI near ${context(frame, rawInTui)}`,
+    ).toBe(null);
+  }
   // Escaping changed the bytes, never the data (a string compare: deep equality is slow on huge values).
   expect(JSON.stringify(JSON.parse(json)) === JSON.stringify(report), 'JSON does not parse back to the report').toBe(
     true,
@@ -81,11 +115,16 @@ const escaped: unknown[] = [];
 process.on('unhandledRejection', (reason) => escaped.push(reason));
 process.on('uncaughtException', (error) => escaped.push(error));
 
+/** One case in this many also renders the Ink view. */
+export const TUI_EVERY = 100;
+let cases = 0;
+
 /** Runs the checks on one input and asserts every invariant; returns the report for extra assertions. */
 export async function diagnose(ctx: ReturnType<typeof fixtureContext>, checks: readonly Check[]): Promise<Report> {
   escaped.length = 0;
   const report = await runChecks(ctx, { checks, version: '0.0.0-fuzz' });
-  expectSoundReport(report, checks);
+  // Ink is slower than the other renderers: every TUI_EVERY-th case also renders the TUI's final frame.
+  expectSoundReport(report, checks, ++cases % TUI_EVERY === 0);
   // Let rejections of promises nobody awaited surface before the case ends.
   await new Promise((resolve) => setImmediate(resolve));
   expect(escaped).toEqual([]);

@@ -12,6 +12,7 @@ import { EKS_ISSUER } from '../helpers/tokens';
 import type { Responder, Service } from './harness';
 import {
   ASSUMED_ARN,
+  PROPERTY_TIMEOUT_MS,
   CONTENT_TYPES,
   HTTP_STATUSES,
   NOW_S,
@@ -399,64 +400,80 @@ async function diagnoseWith(
 }
 
 describe('fuzz: server bodies', () => {
-  it(`any STS answer (AssumeRoleWithWebIdentity, GetCallerIdentity, errors) ends in a sound report (${RUNS} cases)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fuzzedAnswer(stsResult(assumeRoleBody), stsError),
-        fc.option(fuzzedAnswer(stsResult(callerBody), stsError), { nil: undefined }),
-        async (assume, caller) => {
-          await diagnoseWith(STS_CHECKS, IRSA_ENV, {
-            'sts-assume': assume,
-            ...(caller ? { 'sts-caller': caller } : {}),
-          });
-        },
-      ),
-      { seed: 0x6_0003, numRuns: RUNS },
-    );
-  });
-
-  it(`any Pod Identity agent answer ends in a sound report (${RUNS} cases)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fuzzedAnswer(agentCredentials, agentError),
-        fc.option(fuzzedAnswer(stsResult(callerBody), stsError), { nil: undefined }),
-        async (agent, caller) => {
-          await diagnoseWith(AGENT_CHECKS, POD_IDENTITY_ENV, { agent, ...(caller ? { 'sts-caller': caller } : {}) });
-        },
-      ),
-      { seed: 0x6_0004, numRuns: RUNS },
-    );
-  });
-
-  it(`any OIDC discovery document and JWKS ends in a sound report (${RUNS} cases)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fuzzedAnswer(discoveryBody), fuzzedAnswer(jwksBody()), async (discovery, jwks) => {
-        await diagnoseWith(OIDC_CHECKS, IRSA_ENV, { discovery, jwks });
-      }),
-      { seed: 0x6_0005, numRuns: RUNS },
-    );
-  });
-
-  it(`any IMDS answer ends in a sound report (${RUNS} cases)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.record(
-          {
-            'imds-token': fuzzedAnswer(fc.oneof(fc.constant('AQAEAIMDSTOKEN'), imdsBody)),
-            'imds-alive': fuzzedAnswer(imdsBody),
-            'imds-roles': fuzzedAnswer(imdsBody),
-            'imds-document': fuzzedAnswer(imdsBody),
-            'imds-credentials': fuzzedAnswer(imdsBody),
-            'sts-caller': fuzzedAnswer(stsResult(callerBody), stsError),
+  it(
+    `any STS answer (AssumeRoleWithWebIdentity, GetCallerIdentity, errors) ends in a sound report (${RUNS} cases)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fuzzedAnswer(stsResult(assumeRoleBody), stsError),
+          fc.option(fuzzedAnswer(stsResult(callerBody), stsError), { nil: undefined }),
+          async (assume, caller) => {
+            await diagnoseWith(STS_CHECKS, IRSA_ENV, {
+              'sts-assume': assume,
+              ...(caller ? { 'sts-caller': caller } : {}),
+            });
           },
-          { requiredKeys: [] },
         ),
-        fc.constantFrom<Env>({}, { AWS_REGION: 'us-west-2' }, IRSA_ENV),
-        async (answers, env) => {
-          await diagnoseWith(IMDS_CHECKS, env, answers);
-        },
-      ),
-      { seed: 0x6_0006, numRuns: RUNS },
-    );
-  });
+        { seed: 0x6_0003, numRuns: RUNS },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  it(
+    `any Pod Identity agent answer ends in a sound report (${RUNS} cases)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fuzzedAnswer(agentCredentials, agentError),
+          fc.option(fuzzedAnswer(stsResult(callerBody), stsError), { nil: undefined }),
+          async (agent, caller) => {
+            await diagnoseWith(AGENT_CHECKS, POD_IDENTITY_ENV, { agent, ...(caller ? { 'sts-caller': caller } : {}) });
+          },
+        ),
+        { seed: 0x6_0004, numRuns: RUNS },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  it(
+    `any OIDC discovery document and JWKS ends in a sound report (${RUNS} cases)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fuzzedAnswer(discoveryBody), fuzzedAnswer(jwksBody()), async (discovery, jwks) => {
+          await diagnoseWith(OIDC_CHECKS, IRSA_ENV, { discovery, jwks });
+        }),
+        { seed: 0x6_0005, numRuns: RUNS },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
+
+  it(
+    `any IMDS answer ends in a sound report (${RUNS} cases)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record(
+            {
+              'imds-token': fuzzedAnswer(fc.oneof(fc.constant('AQAEAIMDSTOKEN'), imdsBody)),
+              'imds-alive': fuzzedAnswer(imdsBody),
+              'imds-roles': fuzzedAnswer(imdsBody),
+              'imds-document': fuzzedAnswer(imdsBody),
+              'imds-credentials': fuzzedAnswer(imdsBody),
+              'sts-caller': fuzzedAnswer(stsResult(callerBody), stsError),
+            },
+            { requiredKeys: [] },
+          ),
+          fc.constantFrom<Env>({}, { AWS_REGION: 'us-west-2' }, IRSA_ENV),
+          async (answers, env) => {
+            await diagnoseWith(IMDS_CHECKS, env, answers);
+          },
+        ),
+        { seed: 0x6_0006, numRuns: RUNS },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

@@ -5,6 +5,7 @@ import { CHECKS } from '../../src/checks/registry';
 import { EKS_ISSUER } from '../helpers/tokens';
 import {
   NOW_S,
+  PROPERTY_TIMEOUT_MS,
   RUNS,
   anyText,
   byteFileView,
@@ -175,19 +176,23 @@ const POD_IDENTITY_ENV = {
 };
 
 describe('fuzz: token file contents', () => {
-  it(`any bytes in the token file end in a sound report (${RUNS} cases)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(tokenBytes, fc.boolean(), async (bytes, podIdentity) => {
-        const env = podIdentity ? POD_IDENTITY_ENV : IRSA_ENV;
-        const files = byteFileView({
-          [podIdentity ? POD_IDENTITY_TOKEN_PATH : IRSA_TOKEN_PATH]: bytes,
-          '/var/run/secrets/kubernetes.io/serviceaccount/namespace': 'shop',
-        });
-        // Every network call is refused at once: the token still flows into issuer.discovery, the STS call
-        // and the agent call, which must turn that into findings.
-        await diagnose(contextOf(env, files, fakeNet(refused)), CHECKS);
-      }),
-      { seed: 0x6_0001, numRuns: RUNS },
-    );
-  });
+  it(
+    `any bytes in the token file end in a sound report (${RUNS} cases)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(tokenBytes, fc.boolean(), async (bytes, podIdentity) => {
+          const env = podIdentity ? POD_IDENTITY_ENV : IRSA_ENV;
+          const files = byteFileView({
+            [podIdentity ? POD_IDENTITY_TOKEN_PATH : IRSA_TOKEN_PATH]: bytes,
+            '/var/run/secrets/kubernetes.io/serviceaccount/namespace': 'shop',
+          });
+          // Every network call is refused at once: the token still flows into issuer.discovery, the STS call
+          // and the agent call, which must turn that into findings.
+          await diagnose(contextOf(env, files, fakeNet(refused)), CHECKS);
+        }),
+        { seed: 0x6_0001, numRuns: RUNS },
+      );
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

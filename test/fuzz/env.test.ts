@@ -11,6 +11,8 @@ import {
   byteFileView,
   contextOf,
   diagnose,
+  expectNotShown,
+  SECRET_MARK,
   fakeNet,
   hostileText,
   plausibleAws,
@@ -155,6 +157,14 @@ const tokenPath = value(
   ),
 );
 
+/**
+ * Secret values start with a marker no other value holds, so any output that shows even the start of one is
+ * caught (CONTRACT.md section 3: never AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the authorization token).
+ */
+function secret(rest: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return rest.map((r) => `${SECRET_MARK}${r}`);
+}
+
 const env = fc.record(
   {
     AWS_ROLE_ARN: roleArn,
@@ -169,12 +179,12 @@ const env = fc.record(
     AWS_CONTAINER_CREDENTIALS_FULL_URI: url,
     AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: value(fc.constantFrom('/v2/credentials/x', '', 'v2', '//evil')),
     AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenPath,
-    AWS_CONTAINER_AUTHORIZATION_TOKEN: value(fc.constantFrom('Bearer x', 'x')),
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: secret(value(fc.constantFrom('Bearer x', 'x'))),
     AWS_EC2_METADATA_DISABLED: value(fc.constantFrom('true', 'TRUE', 'false', '1', '')),
     AWS_EC2_METADATA_SERVICE_ENDPOINT: url,
     AWS_ACCESS_KEY_ID: value(fc.constantFrom('AKIAIOSFODNN7EXAMPLE', 'ASIA', 'A', '')),
-    AWS_SECRET_ACCESS_KEY: value(fc.constant('wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY')),
-    AWS_SESSION_TOKEN: anyText,
+    AWS_SECRET_ACCESS_KEY: secret(value(fc.constant('wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'))),
+    AWS_SESSION_TOKEN: secret(anyText),
     AWS_PROFILE: value(fc.constantFrom('default', 'dev', '')),
     AWS_SHARED_CREDENTIALS_FILE: tokenPath,
     AWS_CONFIG_FILE: tokenPath,
@@ -211,7 +221,8 @@ describe('fuzz: env values', () => {
       await fc.assert(
         fc.asyncProperty(env, fc.boolean(), async (vars, answering) => {
           const net = answering ? fakeNet(plausibleAws(), true) : fakeNet(refused);
-          await diagnose(contextOf(vars, files, net), CHECKS);
+          const rendered = await diagnose(contextOf(vars, files, net), CHECKS);
+          expectNotShown(rendered, SECRET_MARK, 'a secret env value');
         }),
         { seed: 0x6_0002, numRuns: RUNS },
       );

@@ -7,6 +7,7 @@ import { NetError } from '../../src/aws/http';
 import { CHECKS } from '../../src/checks/registry';
 import type { Env } from '../../src/context/context';
 import type { FileStat, FileView } from '../../src/context/files';
+import { escapeControl } from '../../src/render/escape';
 import { renderJson } from '../../src/render/json';
 import { renderText } from '../../src/render/text';
 import { RunView } from '../../src/render/tui/view';
@@ -51,7 +52,11 @@ const TEXT_HIDDEN = /[\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const CRASHED = /^the check itself failed/;
 
 /** What the runner must hold to for any input: a complete, well-formed report that renders safely. */
-export function expectSoundReport(report: Report, checks: readonly Check[], tui = false): void {
+export function expectSoundReport(
+  report: Report,
+  checks: readonly Check[],
+  tui = false,
+): { text: string; json: string } {
   expect(report.checks.map((c) => c.id)).toEqual(checks.map((c) => c.id));
   for (const check of report.checks) {
     expect(STATUSES).toContain(check.status);
@@ -102,6 +107,7 @@ export function expectSoundReport(report: Report, checks: readonly Check[], tui 
   expect(JSON.stringify(JSON.parse(json)) === JSON.stringify(report), 'JSON does not parse back to the report').toBe(
     true,
   );
+  return { text, json };
 }
 
 function context(text: string, match: RegExpExecArray | null): string {
@@ -120,15 +126,30 @@ export const TUI_EVERY = 100;
 let cases = 0;
 
 /** Runs the checks on one input and asserts every invariant; returns the report for extra assertions. */
-export async function diagnose(ctx: ReturnType<typeof fixtureContext>, checks: readonly Check[]): Promise<Report> {
+export async function diagnose(
+  ctx: ReturnType<typeof fixtureContext>,
+  checks: readonly Check[],
+): Promise<{ report: Report; text: string; json: string }> {
   escaped.length = 0;
   const report = await runChecks(ctx, { checks, version: '0.0.0-fuzz' });
   // Ink is slower than the other renderers: every TUI_EVERY-th case also renders the TUI's final frame.
-  expectSoundReport(report, checks, ++cases % TUI_EVERY === 0);
+  const rendered = expectSoundReport(report, checks, ++cases % TUI_EVERY === 0);
   // Let rejections of promises nobody awaited surface before the case ends.
   await new Promise((resolve) => setImmediate(resolve));
   expect(escaped).toEqual([]);
-  return report;
+  return { report, ...rendered };
+}
+
+/**
+ * CONTRACT.md section 3: no secret in any output. `secret` must be distinctive (a marker or a long random
+ * string); it is looked for as given, as the text renderer escapes it and as JSON escapes it.
+ */
+export function expectNotShown(rendered: { text: string; json: string }, secret: string, what: string): void {
+  const forms = new Set([secret, escapeControl(secret), JSON.stringify(secret).slice(1, -1)]);
+  for (const form of forms) {
+    expect(rendered.text.includes(form), `${what} shown in the text output`).toBe(false);
+    expect(rendered.json.includes(form), `${what} shown in the JSON output`).toBe(false);
+  }
 }
 
 /**
@@ -384,10 +405,16 @@ export function serviceOf(url: URL, init: HttpRequestInit): Service {
 }
 
 export const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+
+/**
+ * Starts every secret the fakes hand out (secret keys, session tokens) and every secret env value, so that a
+ * test can assert no output shows even the start of one.
+ */
+export const SECRET_MARK = 'sEcReT-mArK-';
 export const ASSUMED_ARN = 'arn:aws:sts::111122223333:assumed-role/app/irsa-doctor-1';
 
 export function assumeRoleXml(arn = ASSUMED_ARN): string {
-  return `<AssumeRoleWithWebIdentityResponse xmlns="${STS_NS}"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAASSUMEDKEY000001</AccessKeyId><SecretAccessKey>SECRET-FROM-STS</SecretAccessKey><SessionToken>SESSION-FROM-STS</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>${arn}</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`;
+  return `<AssumeRoleWithWebIdentityResponse xmlns="${STS_NS}"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAASSUMEDKEY000001</AccessKeyId><SecretAccessKey>${SECRET_MARK}sts</SecretAccessKey><SessionToken>${SECRET_MARK}sts-session</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>${arn}</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`;
 }
 
 export function callerXml(arn = ASSUMED_ARN): string {
@@ -419,8 +446,8 @@ export function plausibleAws(
           200,
           JSON.stringify({
             AccessKeyId: 'ASIAAGENTKEY00000001',
-            SecretAccessKey: 'SECRET-FROM-AGENT',
-            Token: 'TOKEN-FROM-AGENT',
+            SecretAccessKey: `${SECRET_MARK}agent`,
+            Token: `${SECRET_MARK}agent-session`,
             AccountId: '111122223333',
             Expiration: '2030-01-01T00:00:00Z',
           }),
@@ -441,7 +468,12 @@ export function plausibleAws(
       case 'imds-credentials':
         return answer(
           200,
-          JSON.stringify({ Code: 'Success', AccessKeyId: 'ASIANODE', SecretAccessKey: 'S', Token: 'T' }),
+          JSON.stringify({
+            Code: 'Success',
+            AccessKeyId: 'ASIANODE',
+            SecretAccessKey: `${SECRET_MARK}imds`,
+            Token: `${SECRET_MARK}imds-session`,
+          }),
           'application/json',
         );
       case 'other':

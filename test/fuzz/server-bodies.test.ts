@@ -17,11 +17,13 @@ import {
   HTTP_STATUSES,
   NOW_S,
   RUNS,
+  SECRET_MARK,
   STS_NS,
   answer,
   byteFileView,
   contextOf,
   diagnose,
+  expectNotShown,
   fakeNet,
   hostileJson,
   hostileText,
@@ -140,8 +142,8 @@ function element(name: string, right: string): fc.Arbitrary<string> {
 const assumeRoleBody = fc
   .record({
     key: element('AccessKeyId', 'ASIAASSUMEDKEY000001'),
-    secret: element('SecretAccessKey', 'SECRET'),
-    session: element('SessionToken', 'SESSION'),
+    secret: element('SecretAccessKey', `${SECRET_MARK}sts`),
+    session: element('SessionToken', `${SECRET_MARK}sts-session`),
     expiration: element('Expiration', '2030-01-01T00:00:00Z'),
     arn: element('Arn', ASSUMED_ARN),
   })
@@ -254,8 +256,8 @@ const agentCredentials: fc.Arbitrary<Body> = fc.oneof(
     arbitrary: jsonOf(
       fc.record({
         AccessKeyId: field('ASIAAGENTKEY00000001'),
-        SecretAccessKey: field('SECRET'),
-        Token: field('TOKEN'),
+        SecretAccessKey: field(`${SECRET_MARK}agent`),
+        Token: field(`${SECRET_MARK}agent-session`),
         AccountId: field('111122223333'),
         Expiration: field('2030-01-01T00:00:00Z'),
       }),
@@ -396,7 +398,8 @@ async function diagnoseWith(
   env: Env,
   answers: Partial<Record<Service, Fuzzed>>,
 ): Promise<void> {
-  await diagnose(contextOf(env, files, fakeNet(fuzzedServices(answers), true)), checks);
+  const rendered = await diagnose(contextOf(env, files, fakeNet(fuzzedServices(answers), true)), checks);
+  expectNotShown(rendered, SECRET_MARK, 'a credential from a server');
 }
 
 describe('fuzz: server bodies', () => {

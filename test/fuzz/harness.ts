@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import type { HttpAnswer, HttpRequestInit, NetClient, ProbeResult } from '../../src/aws/http';
 import { NetError } from '../../src/aws/http';
 import { CHECKS } from '../../src/checks/registry';
-import type { Env } from '../../src/context/context';
+import type { Context, Env } from '../../src/context/context';
 import type { FileStat, FileView } from '../../src/context/files';
 import { escapeControl } from '../../src/render/escape';
 import { renderJson } from '../../src/render/json';
@@ -125,9 +125,9 @@ process.on('uncaughtException', (error) => escaped.push(error));
 export const TUI_EVERY = 100;
 let cases = 0;
 
-/** Runs the checks on one input and asserts every invariant; returns the report for extra assertions. */
+/** Runs the checks on one input and asserts every invariant; returns the report and its renderings. */
 export async function diagnose(
-  ctx: ReturnType<typeof fixtureContext>,
+  ctx: Context,
   checks: readonly Check[],
 ): Promise<{ report: Report; text: string; json: string }> {
   escaped.length = 0;
@@ -169,7 +169,7 @@ export function only(...ids: string[]): Check[] {
   return selectChecks(CHECKS, [...wanted], []);
 }
 
-export function contextOf(env: Env, files: FileView, net: NetClient): ReturnType<typeof fixtureContext> {
+export function contextOf(env: Env, files: FileView, net: NetClient): Context {
   return { ...fixtureContext({ env, net, noKube: true, timeoutMs: CASE_TIMEOUT_MS }), files };
 }
 

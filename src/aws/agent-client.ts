@@ -31,7 +31,8 @@ export type AgentAnswer =
  * EKS Auth error relayed as `[requestId]: (ErrorCode): message, fault: client|server` with EKS Auth's status.
  */
 export function mapAgentAnswer(status: number, rawBody: string): AgentAnswer {
-  const body = rawBody.length > MAX_BODY_SHOWN ? `${rawBody.slice(0, MAX_BODY_SHOWN)}...` : rawBody;
+  const shown = redactCredentials(rawBody);
+  const body = shown.length > MAX_BODY_SHOWN ? `${shown.slice(0, MAX_BODY_SHOWN)}...` : shown;
   const refused = (code: FindingCode, explanation: string): AgentAnswer => ({
     kind: 'refused',
     code,
@@ -109,6 +110,18 @@ export function mapAgentAnswer(status: number, rawBody: string): AgentAnswer {
     'STS_ERROR',
     'The agent could not get credentials from EKS Auth: the node role may lack eks-auth:AssumeRoleForPodIdentity, or a private cluster lacks the eks-auth VPC endpoint.',
   );
+}
+
+/** A credential field of a JSON body and its string value (also when the body is cut inside it). */
+const CREDENTIAL_FIELD = /("(?:SecretAccessKey|Token|SessionToken)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi;
+
+/**
+ * The agent's body as it may be shown: a misbehaving agent (or something else on its address) can send the
+ * credentials JSON with a non-200 status, and no output may show a secret key or session token
+ * (CONTRACT.md section 3).
+ */
+export function redactCredentials(body: string): string {
+  return body.replace(CREDENTIAL_FIELD, '$1"<redacted>"');
 }
 
 export interface AgentAttempt {

@@ -62,7 +62,7 @@ export const stsEndpoints: Check<'sts.endpoints'> = {
     const findings: FindingInput[] = [];
     // sts.assume-role reports an unreachable STS itself when it ran; this covers the runs where it could not.
     if (jsDown && irsaConfigured && assumeStatus !== 'pass' && assumeStatus !== 'fail' && assumeStatus !== 'warn') {
-      const host = new URL(js.endpoint).hostname;
+      const host = hostnameOf(js.endpoint);
       findings.push({
         code: 'STS_UNREACHABLE',
         summary: `The STS endpoint the JS SDK would call, ${js.endpoint}, is not reachable from this pod: ${jsDown.failure ? describeNetFailure(jsDown.failure) : 'no connection'}.`,
@@ -83,3 +83,12 @@ export const stsEndpoints: Check<'sts.endpoints'> = {
     };
   },
 };
+
+/** AWS_ENDPOINT_URL(_STS) may be no URL at all (its probe then failed as invalid-url): shown as given. */
+function hostnameOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+}

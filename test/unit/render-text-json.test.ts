@@ -120,6 +120,16 @@ describe(renderJson, () => {
     expect(parsed.checks[0]!.summary).toBe('summary evil\u001b[2J\rgone\u0007');
   });
 
+  it('escapes DEL, the C1 controls (8-bit CSI) and bidi overrides, which JSON.stringify leaves raw', () => {
+    // Found by test/fuzz: a token whose sub held U+009B reached the JSON raw.
+    const summary = 'sub \u009b2J \u007f \u0085 \u202egnp.exe \u2028';
+    const report = { ...healthyReport(), checks: [{ ...healthyReport().checks[0]!, summary }] };
+    const json = renderJson(report);
+    expect(json).not.toMatch(/[\u007f-\u009f\u2028\u202e]/);
+    expect(json).toContain('sub \\u009b2J \\u007f \\u0085 \\u202egnp.exe \\u2028');
+    expect((JSON.parse(json) as { checks: { summary: string }[] }).checks[0]!.summary).toBe(summary);
+  });
+
   it('has null rootCause for a healthy report', () => {
     expect(JSON.parse(renderJson(healthyReport())).rootCause).toBeNull();
   });

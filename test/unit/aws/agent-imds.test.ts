@@ -54,6 +54,22 @@ describe(mapAgentAnswer, () => {
     );
   });
 
+  it('never shows the credentials of a body sent with another status than 200', () => {
+    // Found by test/fuzz: a 503 carrying the credentials JSON was echoed into the finding.
+    const credentials = JSON.stringify({
+      AccessKeyId: 'ASIAAGENTKEY00000001',
+      SecretAccessKey: 'AGENT-SECRET',
+      Token: 'AGENT-TOKEN',
+    });
+    for (const body of [credentials, credentials.slice(0, credentials.indexOf('AGENT-TOKEN') + 5)]) {
+      const answer = mapAgentAnswer(503, body);
+      expect(answer.kind === 'refused' && answer.body).toContain('"AccessKeyId":"ASIAAGENTKEY00000001"');
+      expect(answer.kind === 'refused' && answer.body).toContain('"SecretAccessKey":"<redacted>"');
+      expect(JSON.stringify(answer)).not.toContain('AGENT-SECRET');
+      expect(JSON.stringify(answer)).not.toContain('AGENT-TO');
+    }
+  });
+
   it('reads 200 credentials into secrets', () => {
     const answer = mapAgentAnswer(
       200,

@@ -402,4 +402,23 @@ describe('sts.endpoints', () => {
     expect(after.status).toBe('warn');
     expect(after.findings).toEqual([]);
   });
+
+  it('reports an endpoint override that is no URL as unreachable instead of throwing', async () => {
+    // Found by test/fuzz: new URL() on the endpoint threw, so the check ended as `error`.
+    const bad = 'https://[::1';
+    const region = {
+      region: 'us-west-2',
+      regionSource: 'AWS_REGION' as const,
+      stsEndpoints: [{ sdk: 'js-v3' as const, url: bad, why: 'AWS_ENDPOINT_URL_STS' }],
+      stsEndpoint: bad,
+    };
+    const outcome = await stsEndpoints.run(
+      fixtureContext(),
+      upstreamOf({ 'env.region': region, 'env.irsa': irsaEnv }, { 'sts.assume-role': 'skip' }),
+      signal(),
+    );
+    expect(outcome.status).toBe('fail');
+    expect(outcome.findings?.map((f) => f.code)).toEqual(['STS_UNREACHABLE']);
+    expect(outcome.findings?.[0]?.remedy.commands[0]).toBe(`getent hosts ${bad}`);
+  });
 });

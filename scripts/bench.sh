@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Benchmark of the built binary (npm run bench; not a test): wall time and peak RSS per scenario, and size.
+# Benchmark of the built binary (npm run bench; not a test): wall time and peak RSS per scenario, and size,
+# beside the AWS CLI against the same simulated EKS, then the targets computed from the figures.
 #
-# Each row is one call:   measure "NAME" [VAR=value ...] -- COMMAND [ARGS...]
+# Each row is one call:   [RUNS=n WARMUP=n RSS_RUNS=n] measure "NAME" [VAR=value ...] -- COMMAND [ARGS...]
 # The command runs under `env -i PATH=/usr/bin:/bin HOME=<tmp> VAR=value ...`: only the variables given, as in
 # a pod. Timing: hyperfine -N (no shell) with warmup 3 and 20 runs, else a date +%s%N loop. Peak RSS: the
-# median of 5 runs of /usr/bin/time -v, else python3's wait4 rusage. The exit code of one run is shown too, so
-# a row that measures an error path by mistake is visible.
+# median of 5 runs of /usr/bin/time -v, else python3's wait4 rusage. Slow rows set fewer runs in front of the
+# call. The exit code of one run is shown too, so a row that measures an error path by mistake is visible.
+#
+# The simulated EKS (src/sim) runs in separate processes (scripts/sim-serve.ts, one per scenario) that stay up
+# for the whole run; their env (every endpoint on 127.0.0.1) is what the rows against the sim get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +20,15 @@ RSS_RUNS=5
 WORK="$PWD/.bench"
 mkdir -p "$WORK"
 TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
+SIM_PIDS=()
+cleanup() {
+  local pid
+  for pid in "${SIM_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${SIM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 if [[ ! -x "$BIN" ]]; then
   echo "dist/irsa-doctor is missing: building it (npm run build)" >&2
@@ -31,14 +43,33 @@ if [[ "${BENCH_FALLBACK:-}" == 1 ]]; then
   HYPERFINE=""
   GNU_TIME=""
 fi
+# Debian's awscli v2 (the `aws` on PATH may be another one, e.g. a pyenv v1 shim).
+AWS_CLI=/usr/bin/aws
+[[ -x "$AWS_CLI" ]] || AWS_CLI=""
+BUN="$PWD/node_modules/.bin/bun"
+[[ -x "$BUN" ]] || BUN=""
+
+NOTES=()
+note() {
+  NOTES+=("$1")
+  echo "note: $1" >&2
+}
 if [[ -z "$HYPERFINE" ]]; then
-  echo "note: hyperfine is missing (apt-get install hyperfine); timing with a date +%s%N loop instead" >&2
+  note "hyperfine is missing (apt-get install hyperfine); timing with a date +%s%N loop instead"
 fi
 if [[ -z "$GNU_TIME" ]]; then
-  echo "note: GNU time is missing (apt-get install time); peak RSS from python3 wait4 instead" >&2
+  note "GNU time is missing (apt-get install time); peak RSS from python3 wait4 instead"
+fi
+if [[ -z "$AWS_CLI" ]]; then
+  note "/usr/bin/aws is missing (apt-get install awscli): the AWS CLI rows and the target against it are skipped"
+fi
+if [[ -z "$BUN" ]]; then
+  note "node_modules/.bin/bun is missing (npm ci): the rows against the simulated EKS are skipped"
 fi
 
 ROWS=()
+# Per row name, for the targets: median and max wall time (ms), median peak RSS (KiB).
+declare -A MEDIAN_MS MAX_MS RSS_KB
 
 # median of the numbers on stdin
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -60,16 +91,16 @@ measure() {
   local exit_code=0
   env -i "${envs[@]}" "${cmd[@]}" >/dev/null 2>&1 || exit_code=$?
 
-  local mean sd median_ms range time_tool
+  local mean sd median_ms range max_ms time_tool
   if [[ -n "$HYPERFINE" ]]; then
     local json="$WORK/$slug.json"
     # -i: error paths (exit 1) are measured too; the exit code column tells them apart.
     env -i "${envs[@]}" "$HYPERFINE" -N -i --warmup "$WARMUP" --runs "$RUNS" --export-json "$json" \
       --command-name="$name" -- "$(printf '%q ' "${cmd[@]}")" >/dev/null 2>&1
-    read -r mean sd median_ms range < <(node -e '
+    read -r mean sd median_ms range max_ms < <(node -e '
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results[0];
       const ms = (s) => (s * 1000).toFixed(1);
-      console.log(ms(r.mean), ms(r.stddev ?? 0), ms(r.median), `${ms(r.min)}-${ms(r.max)}`);
+      console.log(ms(r.mean), ms(r.stddev ?? 0), ms(r.median), `${ms(r.min)}-${ms(r.max)}`, ms(r.max));
     ' "$json")
     time_tool="hyperfine -N, ${RUNS} runs"
   else
@@ -85,6 +116,7 @@ measure() {
     read -r mean sd < <(printf '%s\n' "${samples[@]}" | awk '{ s += $1; q += $1 * $1 } END { m = s / NR; printf "%.1f %.1f\n", m / 1000, sqrt(q / NR - m * m) / 1000 }')
     median_ms=$(printf '%s\n' "${samples[@]}" | median | awk '{ printf "%.1f", $1 / 1000 }')
     range=$(printf '%s\n' "${samples[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f-%.1f", lo / 1000, hi / 1000 }')
+    max_ms=${range#*-}
     time_tool="date +%s%N loop, ${RUNS} runs (includes env exec)"
   fi
 
@@ -104,12 +136,15 @@ print(usage.ru_maxrss)
   done
   local rss="n/a"
   if [[ ${#rss_kb[@]} -gt 0 ]]; then
-    rss=$(printf '%s\n' "${rss_kb[@]}" | median | awk '{ printf "%.1f", $1 / 1024 }')
+    RSS_KB["$name"]=$(printf '%s\n' "${rss_kb[@]}" | median)
+    rss=$(awk -v k="${RSS_KB["$name"]}" 'BEGIN { printf "%.1f", k / 1024 }')
     rss_tool=$([[ -n "$GNU_TIME" ]] && echo "/usr/bin/time -v, median of $RSS_RUNS" || echo "python3 wait4, median of $RSS_RUNS")
   else
     rss_tool="none (apt-get install time)"
   fi
 
+  MEDIAN_MS["$name"]=$median_ms
+  MAX_MS["$name"]=$max_ms
   ROWS+=("$name|$exit_code|$mean ± $sd|$median_ms|$range|$rss|$time_tool|$rss_tool")
   echo "measured: $name" >&2
 }
@@ -126,21 +161,174 @@ HEALTHY_IRSA=(
   "POD_NAMESPACE=shop"
 )
 
+# start_sim ARRAY SCENARIO: serves SCENARIO of the simulated EKS in the background (bun scripts/sim-serve.ts,
+# killed on exit), waits for the env line it prints and puts that env into ARRAY, one VAR=value per element.
+# The pod's files are under $TMP/sim-SCENARIO, HOME included.
+start_sim() {
+  local -n sim_env="$1"
+  local scenario="$2" dir="$TMP/sim-$2"
+  local out="$dir.env.json"
+  # bun itself (not npx, which would not pass SIGTERM on), so the pid is the sim's.
+  "$BUN" scripts/sim-serve.ts "$scenario" "$dir" >"$out" 2>"$dir.log" &
+  local pid=$!
+  SIM_PIDS+=("$pid")
+  local i
+  for ((i = 0; i < 300; i++)); do
+    if [[ -s "$out" && "$(tail -c 1 "$out" | od -An -c | tr -d ' ')" == '\n' ]]; then
+      mapfile -t sim_env < <(node -e '
+        const env = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        for (const [k, v] of Object.entries(env)) console.log(`${k}=${v}`);
+      ' "$out")
+      echo "sim: $scenario serving (pid $pid)" >&2
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "sim: $scenario did not start:" >&2
+  cat "$dir.log" >&2
+  exit 1
+}
+
+# the value of VAR in an env array: env_get ARRAY VAR
+env_get() {
+  local -n arr="$1"
+  local kv
+  for kv in "${arr[@]}"; do [[ "$kv" == "$2="* ]] && echo "${kv#*=}" && return 0; done
+  return 1
+}
+
+SIM_IRSA=()
+SIM_POD_IDENTITY=()
+SIM_BLACKHOLE=()
+if [[ -n "$BUN" ]]; then
+  start_sim SIM_IRSA healthy-irsa
+  start_sim SIM_POD_IDENTITY healthy-pod-identity
+  start_sim SIM_BLACKHOLE all-blackhole
+fi
+
 # ---- rows: add one line per scenario ------------------------------------------------------------------------
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+LOAD_START=$(loadavg)
 measure "--version" -- "$BIN" --version
 measure "offline diagnosis, healthy IRSA env" "${HEALTHY_IRSA[@]}" -- "$BIN" --offline --output text
 measure "offline diagnosis, no AWS env" -- "$BIN" --offline --output text
 # The Ink path's extra cost (Ink + yoga load only for the TUI); on a pipe Ink draws the last frame only.
-measure "offline diagnosis, healthy IRSA env, --output tui" "${HEALTHY_IRSA[@]}" -- "$BIN" --offline --output tui
+# 10 runs: ~0.5 s of CPU each.
+RUNS=10 measure "offline diagnosis, healthy IRSA env, --output tui" "${HEALTHY_IRSA[@]}" -- "$BIN" --offline --output tui
+# The demo starts the whole sim (issuer, STS, IMDS, agent) inside the binary and diagnoses it: one process.
+measure "demo healthy-irsa (in-process sim), --output json" -- "$BIN" demo healthy-irsa --output json
+
+# Full healthy diagnoses against the sim served by another process: every network check runs (issuer
+# discovery + JWKS, STS AssumeRoleWithWebIdentity, the caller identity, the IMDS probe, the STS endpoints).
+HEALTHY_ROWS=()
+if [[ -n "$BUN" ]]; then
+  HEALTHY_ROWS=(
+    "healthy-irsa (sim), --no-kube --output json"
+    "healthy-irsa (sim), --no-kube --output text"
+    "healthy-pod-identity (sim), --no-kube --output json"
+    "healthy-pod-identity (sim), --no-kube --output text"
+  )
+  measure "${HEALTHY_ROWS[0]}" "${SIM_IRSA[@]}" -- "$BIN" --no-kube --output json
+  measure "${HEALTHY_ROWS[1]}" "${SIM_IRSA[@]}" -- "$BIN" --no-kube --output text
+  measure "${HEALTHY_ROWS[2]}" "${SIM_POD_IDENTITY[@]}" -- "$BIN" --no-kube --output json
+  measure "${HEALTHY_ROWS[3]}" "${SIM_POD_IDENTITY[@]}" -- "$BIN" --no-kube --output text
+fi
+
+# The AWS CLI against the same sim's STS (--endpoint-url: awscli 2.9 ignores AWS_ENDPOINT_URL_STS). Its
+# web-identity provider would call the real regional STS, so the IRSA call is timed on its own
+# (assume-role-with-web-identity, unsigned) and get-caller-identity runs with the keys the sim returned.
+# 1 warmup, 5 runs, RSS from 3: each call is ~1 s of Python start-up.
+AWS_ASSUME_ROW="aws sts assume-role-with-web-identity (sim)"
+AWS_CALLER_ROW="aws sts get-caller-identity (sim, keys from the sim)"
+if [[ -n "$AWS_CLI" && -n "$BUN" ]]; then
+  STS_URL=$(env_get SIM_IRSA AWS_ENDPOINT_URL_STS)
+  ASSUME=(
+    "$AWS_CLI" sts assume-role-with-web-identity --endpoint-url "$STS_URL" --region us-west-2
+    --role-arn "$(env_get SIM_IRSA AWS_ROLE_ARN)" --role-session-name bench
+    --web-identity-token "file://$(env_get SIM_IRSA AWS_WEB_IDENTITY_TOKEN_FILE)"
+  )
+  read -r KEY_ID SECRET_KEY SESSION_TOKEN < <(env -i PATH=/usr/bin:/bin HOME="$TMP" "${ASSUME[@]}" \
+    --output text --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]')
+  WARMUP=1 RUNS=5 RSS_RUNS=3 measure "$AWS_ASSUME_ROW" -- "${ASSUME[@]}" --output json
+  WARMUP=1 RUNS=5 RSS_RUNS=3 measure "$AWS_CALLER_ROW" \
+    "AWS_ACCESS_KEY_ID=$KEY_ID" "AWS_SECRET_ACCESS_KEY=$SECRET_KEY" "AWS_SESSION_TOKEN=$SESSION_TOKEN" -- \
+    "$AWS_CLI" sts get-caller-identity --endpoint-url "$STS_URL" --region us-west-2 --output json
+fi
+
+# The worst case: issuer, STS, IMDS and agent all accept connections and never answer. 3 runs each, no
+# warmup, RSS from 1 run: each run lasts seconds. The deadline is --timeout (+1 s to print and exit).
+BLACKHOLE_ROWS=()
+declare -A DEADLINE_MS
+if [[ -n "$BUN" ]]; then
+  BLACKHOLE_ROWS=("all-blackhole (sim), --timeout 10000 (default)" "all-blackhole (sim), --timeout 3000")
+  DEADLINE_MS["${BLACKHOLE_ROWS[0]}"]=10000
+  DEADLINE_MS["${BLACKHOLE_ROWS[1]}"]=3000
+  RUNS=3 WARMUP=0 RSS_RUNS=1 measure "${BLACKHOLE_ROWS[0]}" "${SIM_BLACKHOLE[@]}" -- "$BIN" --no-kube --output json
+  RUNS=3 WARMUP=0 RSS_RUNS=1 measure "${BLACKHOLE_ROWS[1]}" "${SIM_BLACKHOLE[@]}" -- \
+    "$BIN" --no-kube --output json --timeout 3000
+fi
 
 # ---- report -------------------------------------------------------------------------------------------------
 size_bytes=$(stat -c %s "$BIN")
 echo
 echo "irsa-doctor benchmark: $(uname -srm), $(nproc) CPU, binary $(awk -v b="$size_bytes" 'BEGIN { printf "%.1f MiB (%d bytes)", b / 1048576, b }') (stat)"
+# Other work on the machine shows in every figure: the 1-minute load average when the rows began and ended.
+echo "load average (1 min): $LOAD_START at the first row, $(loadavg) at the last"
 echo
 {
   echo "scenario|exit|mean ± σ (ms)|median (ms)|min-max (ms)|peak RSS (MiB)|time measured by|RSS measured by"
   printf '%s\n' "${ROWS[@]}"
 } | column -t -s '|' -o ' | '
+echo
+
+# ---- targets: computed from the rows above ------------------------------------------------------------------
+verdict() { if [[ "$1" == 1 ]]; then echo PASS; else echo MISS; fi; }
+echo "targets:"
+# 1. The slowest full healthy diagnosis against half of one AWS CLI get-caller-identity. Medians: a burst of
+# load on a shared machine moves a mean by hundreds of ms.
+if [[ ${#HEALTHY_ROWS[@]} -gt 0 && -n "${MEDIAN_MS[$AWS_CALLER_ROW]:-}" ]]; then
+  slowest="${HEALTHY_ROWS[0]}"
+  for row in "${HEALTHY_ROWS[@]}"; do
+    if awk -v a="${MEDIAN_MS[$row]}" -v b="${MEDIAN_MS[$slowest]}" 'BEGIN { exit !(a > b) }'; then slowest="$row"; fi
+  done
+  ok=$(awk -v a="${MEDIAN_MS[$slowest]}" -v b="${MEDIAN_MS[$AWS_CALLER_ROW]}" 'BEGIN { print (a < b / 2) ? 1 : 0 }')
+  echo "  $(verdict "$ok")  full healthy diagnosis < 1/2 AWS CLI get-caller-identity (medians):" \
+    "${MEDIAN_MS[$slowest]} ms ($slowest) vs ${MEDIAN_MS[$AWS_CALLER_ROW]} / 2" \
+    "= $(awk -v b="${MEDIAN_MS[$AWS_CALLER_ROW]}" 'BEGIN { printf "%.1f", b / 2 }') ms"
+else
+  echo "  n/a   full healthy diagnosis < 1/2 AWS CLI get-caller-identity: row skipped (see notes)"
+fi
+# 2. Every black-hole run (max of its runs) ends within its --timeout + 1 s.
+if [[ ${#BLACKHOLE_ROWS[@]} -gt 0 ]]; then
+  for row in "${BLACKHOLE_ROWS[@]}"; do
+    limit=$((DEADLINE_MS[$row] + 1000))
+    ok=$(awk -v a="${MAX_MS[$row]}" -v b="$limit" 'BEGIN { print (a <= b) ? 1 : 0 }')
+    echo "  $(verdict "$ok")  worst case within --timeout + 1 s: max ${MAX_MS[$row]} ms vs $limit ms ($row)"
+  done
+else
+  echo "  n/a   worst case within --timeout + 1 s: rows skipped (see notes)"
+fi
+# 3. Peak RSS (median per row), the largest over the irsa-doctor rows (the AWS CLI rows are the reference).
+max_kb=0
+max_row=""
+for row in "${!RSS_KB[@]}"; do
+  [[ "$row" == aws\ * ]] && continue
+  if awk -v a="${RSS_KB[$row]}" -v b="$max_kb" 'BEGIN { exit !(a > b) }'; then
+    max_kb=${RSS_KB[$row]}
+    max_row=$row
+  fi
+done
+if [[ -n "$max_row" ]]; then
+  ok=$(awk -v k="$max_kb" 'BEGIN { print (k * 1024 < 100e6) ? 1 : 0 }')
+  echo "  $(verdict "$ok")  peak RSS < 100 MB (10^6 bytes): max $(awk -v k="$max_kb" 'BEGIN { printf "%.1f MB (%.1f MiB)", k * 1024 / 1e6, k / 1024 }') ($max_row)"
+else
+  echo "  n/a   peak RSS < 100 MB: no RSS measured (see notes)"
+fi
+
+if [[ ${#NOTES[@]} -gt 0 ]]; then
+  echo
+  printf 'note: %s\n' "${NOTES[@]}"
+fi
 echo
 if [[ -n "$HYPERFINE" ]]; then echo "hyperfine JSON exports: .bench/*.json"; fi

@@ -1,0 +1,42 @@
+/*
+ * Serves one scenario of the simulated EKS in its own process, for measurements that spawn the binary (or the
+ * AWS CLI) many times against the same endpoints: `npx bun scripts/sim-serve.ts SCENARIO DIR`.
+ *
+ * Writes the pod's files under DIR, prints the env the pod would see as JSON on one line to stdout (every
+ * endpoint already points at 127.0.0.1, every file path at DIR), then serves until SIGTERM or SIGINT.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { SCENARIO_NAMES, isScenarioName, materialize, startSimulatedEks } from '../src/sim/index';
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [name, dir] = argv;
+  if (name === undefined || dir === undefined || !isScenarioName(name)) {
+    process.stderr.write(`usage: sim-serve.ts SCENARIO DIR\nscenarios: ${SCENARIO_NAMES.join(' ')}\n`);
+    process.exit(2);
+  }
+  const root = path.resolve(dir);
+  mkdirSync(root, { recursive: true });
+  const sim = await startSimulatedEks(name);
+  let closing = false;
+  const stop = (): void => {
+    if (closing) return;
+    closing = true;
+    // A black-holed endpoint holds its sockets open; do not let them keep the process up after close.
+    const force = setTimeout(() => process.exit(0), 2_000);
+    force.unref();
+    void sim.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  const { env } = materialize(sim, root);
+  process.stdout.write(`${JSON.stringify(env)}\n`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`sim-serve: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

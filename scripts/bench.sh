@@ -233,6 +233,15 @@ if [[ -n "$BUN" ]]; then
   measure "${HEALTHY_ROWS[1]}" "${SIM_IRSA[@]}" -- "$BIN" --no-kube --output text
   measure "${HEALTHY_ROWS[2]}" "${SIM_POD_IDENTITY[@]}" -- "$BIN" --no-kube --output json
   measure "${HEALTHY_ROWS[3]}" "${SIM_POD_IDENTITY[@]}" -- "$BIN" --no-kube --output text
+  # What a user at `kubectl exec -it` gets: the Ink TUI on a pseudo-terminal, every check live (script(1)
+  # provides the terminal; its own few MiB never exceed the binary's, so the peak RSS is the binary's).
+  if [[ -x /usr/bin/script ]]; then
+    # Not in HEALTHY_ROWS: the speed target compares the text and JSON runs; its peak RSS counts like any row's.
+    RUNS=10 measure "healthy-irsa (sim), --no-kube, Ink TUI on a pty" "${SIM_IRSA[@]}" TERM=xterm-256color -- \
+      /usr/bin/script -qec "$BIN --no-kube" /dev/null
+  else
+    echo "note: script(1) is missing (util-linux): the TUI-on-a-pty row is skipped" >&2
+  fi
 fi
 
 # The AWS CLI against the same sim's STS (--endpoint-url: awscli 2.9 ignores AWS_ENDPOINT_URL_STS). Its

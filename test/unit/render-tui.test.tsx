@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { renderToString } from 'ink';
 import { describe, expect, it } from 'vitest';
 import type { CheckId } from '../../src/checks/outputs';
-import type { Check, CheckOutcome, Report, Status } from '../../src/run/types';
+import type { Check, CheckOutcome, CheckResult, Report, Status } from '../../src/run/types';
 import { STATUSES } from '../../src/run/types';
 import { runInInk } from '../../src/render/tui/index';
 import type { RunSnapshot } from '../../src/render/tui/store';
-import { createRunStore } from '../../src/render/tui/store';
+import { FRAME_MS, createRunStore } from '../../src/render/tui/store';
 import { severityLook, statusLook, verdictLook } from '../../src/render/tui/theme';
 import { RunView } from '../../src/render/tui/view';
 import { fixtureContext } from '../helpers/context';
@@ -147,6 +147,37 @@ describe('RunView while running', () => {
     );
     expect(store.getSnapshot().printed.map((p) => p.result.id)).toEqual(['env.mechanism']);
     expect([...store.getSnapshot().held.keys()]).toEqual(['token.file']);
+  });
+});
+
+describe(createRunStore, () => {
+  it('tells the view once per burst of check events, and at once when the run completes', async () => {
+    const checks = ['env.mechanism', 'env.irsa'].map((id) => fake(id as CheckId, 'pass'));
+    const store = createRunStore(checks);
+    let notified = 0;
+    store.subscribe(() => notified++);
+    for (const check of checks) store.events.onStart(check);
+    store.events.onFinish({ ...healthyReport().checks[0]!, id: 'env.mechanism' }, []);
+    expect(store.getSnapshot().printed.map((p) => p.result.id)).toEqual(['env.mechanism']);
+    expect(notified).toBe(0);
+    await new Promise((r) => setTimeout(r, FRAME_MS + 20));
+    expect(notified).toBe(1);
+    store.complete(healthyReport());
+    expect(notified).toBe(2);
+    await new Promise((r) => setTimeout(r, FRAME_MS + 20));
+    expect(notified).toBe(2);
+  });
+});
+
+describe('CheckRow', () => {
+  it('shows the details of a check with a problem only; passing ones keep theirs for text and JSON', () => {
+    const rows: CheckResult[] = [
+      { ...healthyReport().checks[0]!, status: 'pass' as const, details: { shown: 'no' } },
+      { ...healthyReport().checks[1]!, status: 'fail' as const, details: { evidence: 'yes' } },
+    ];
+    const out = finalView({ ...healthyReport(), checks: rows });
+    expect(out).not.toContain('shown: no');
+    expect(out).toContain('evidence: yes');
   });
 });
 

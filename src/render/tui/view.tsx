@@ -98,7 +98,12 @@ export function CheckRow({ done, idWidth }: { done: FinishedCheck; idWidth: numb
           <Text color={result.status === 'skip' ? 'gray' : undefined}>{escapeControl(result.summary)}</Text>
         </Box>
       </Box>
-      {Object.entries(result.details ?? {}).map(([key, value]) => (
+      {/* Details of checks that passed or were skipped stay in text and JSON output: on a terminal they are
+          noise, and laying out each line through Ink costs memory (the TUI is held under 100 MB). */}
+      {(result.status === 'warn' || result.status === 'fail' || result.status === 'error'
+        ? Object.entries(result.details ?? {})
+        : []
+      ).map(([key, value]) => (
         <Box key={key} paddingLeft={idWidth + 2}>
           <Text dimColor>
             {escapeControl(key)}: {displayValue(value)}

@@ -163,13 +163,13 @@ HEALTHY_IRSA=(
 
 # start_sim ARRAY SCENARIO: serves SCENARIO of the simulated EKS in the background (bun scripts/sim-serve.ts,
 # killed on exit), waits for the env line it prints and puts that env into ARRAY, one VAR=value per element.
-# The pod's files are under $TMP/sim-SCENARIO, HOME included.
+# The pod's files are under $TMP/sim-ARRAY, HOME included.
 start_sim() {
   local -n sim_env="$1"
-  local scenario="$2" dir="$TMP/sim-$2"
+  local scenario="$2" dir="$TMP/sim-$1"
   local out="$dir.env.json"
-  # bun itself (not npx, which would not pass SIGTERM on), so the pid is the sim's.
-  "$BUN" scripts/sim-serve.ts "$scenario" "$dir" >"$out" 2>"$dir.log" &
+  # bun itself (not npx, which would not pass SIGTERM on), so the pid is the sim's. $3: --kube, or nothing.
+  "$BUN" scripts/sim-serve.ts "$scenario" "$dir" ${3:+"$3"} >"$out" 2>"$dir.log" &
   local pid=$!
   SIM_PIDS+=("$pid")
   local i
@@ -201,10 +201,13 @@ env_get() {
 SIM_IRSA=()
 SIM_POD_IDENTITY=()
 SIM_BLACKHOLE=()
+SIM_IRSA_KUBE=()
 if [[ -n "$BUN" ]]; then
   start_sim SIM_IRSA healthy-irsa
   start_sim SIM_POD_IDENTITY healthy-pod-identity
   start_sim SIM_BLACKHOLE all-blackhole
+  # The same healthy IRSA pod with its Kubernetes API (pod, ServiceAccount, webhook): every check runs.
+  start_sim SIM_IRSA_KUBE healthy-irsa --kube
 fi
 
 # ---- rows: add one line per scenario ------------------------------------------------------------------------
@@ -241,6 +244,12 @@ if [[ -n "$BUN" ]]; then
       /usr/bin/script -qec "$BIN --no-kube" /dev/null
   else
     echo "note: script(1) is missing (util-linux): the TUI-on-a-pty row is skipped" >&2
+  fi
+  # With the Kubernetes checks too: @kubernetes/client-node is loaded (lazily, only for them).
+  measure "healthy-irsa (sim) + Kubernetes API, --output json" "${SIM_IRSA_KUBE[@]}" -- "$BIN" --output json
+  if [[ -x /usr/bin/script ]]; then
+    RUNS=10 measure "healthy-irsa (sim) + Kubernetes API, Ink TUI on a pty" "${SIM_IRSA_KUBE[@]}" \
+      TERM=xterm-256color -- /usr/bin/script -qec "$BIN" /dev/null
   fi
 fi
 

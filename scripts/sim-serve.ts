@@ -4,20 +4,43 @@
  *
  * Writes the pod's files under DIR, prints the env the pod would see as JSON on one line to stdout (every
  * endpoint already points at 127.0.0.1, every file path at DIR), then serves until SIGTERM or SIGINT.
+ * With --kube (IRSA scenarios) it also serves the Kubernetes API of that pod, mutated by the webhook, with its
+ * annotated ServiceAccount and the webhook configuration, and adds KUBECONFIG (written under DIR) to the env.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { SCENARIO_NAMES, isScenarioName, materialize, startSimulatedEks } from '../src/sim/index';
+import {
+  SCENARIO_NAMES,
+  SIM_NAMESPACE,
+  SIM_POD,
+  SIM_REGION,
+  SIM_ROLE_ARN,
+  SIM_SERVICE_ACCOUNT,
+  isScenarioName,
+  materialize,
+  startSimulatedEks,
+} from '../src/sim/index';
+import { kubeScenario, startKubeApi } from '../src/sim/kube-api';
 
 async function main(argv: readonly string[]): Promise<void> {
-  const [name, dir] = argv;
-  if (name === undefined || dir === undefined || !isScenarioName(name)) {
-    process.stderr.write(`usage: sim-serve.ts SCENARIO DIR\nscenarios: ${SCENARIO_NAMES.join(' ')}\n`);
+  const [name, dir, flag] = argv;
+  if (name === undefined || dir === undefined || !isScenarioName(name) || (flag !== undefined && flag !== '--kube')) {
+    process.stderr.write(`usage: sim-serve.ts SCENARIO DIR [--kube]\nscenarios: ${SCENARIO_NAMES.join(' ')}\n`);
     process.exit(2);
   }
   const root = path.resolve(dir);
   mkdirSync(root, { recursive: true });
   const sim = await startSimulatedEks(name);
+  const world = {
+    namespace: SIM_NAMESPACE,
+    serviceAccount: SIM_SERVICE_ACCOUNT,
+    deployment: 'checkout',
+    replicaSet: SIM_POD.slice(0, SIM_POD.lastIndexOf('-')),
+    podName: SIM_POD,
+    roleArn: SIM_ROLE_ARN,
+    region: SIM_REGION,
+  };
+  const kube = flag === '--kube' ? await startKubeApi(kubeScenario('healthy', world).state) : undefined;
   let closing = false;
   const stop = (): void => {
     if (closing) return;
@@ -25,7 +48,7 @@ async function main(argv: readonly string[]): Promise<void> {
     // A black-holed endpoint holds its sockets open; do not let them keep the process up after close.
     const force = setTimeout(() => process.exit(0), 2_000);
     force.unref();
-    void sim.close().then(
+    void Promise.all([sim.close(), kube?.close()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -33,6 +56,7 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   const { env } = materialize(sim, root);
+  if (kube) env.KUBECONFIG = await kube.writeKubeconfig(root);
   process.stdout.write(`${JSON.stringify(env)}\n`);
 }
 

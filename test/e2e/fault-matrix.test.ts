@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { BinaryRun } from '../helpers/binary';
+import { BINARY, runBinary } from '../helpers/binary';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedEksOptions } from '../../src/sim/index';
 import {
@@ -26,7 +26,6 @@ import { FAULTS, startFaultServer } from '../helpers/fault-server';
  * --timeout + 1 s, and that every other check still ran and reached its healthy status.
  */
 
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 const PATH_ONLY = { PATH: '/usr/bin:/bin' };
 const TIMEOUT_MS = 3_000;
 // 4 at once: on a 2-CPU runner that also runs other test files, 6 binaries left only ~0.5 s of the 1 s margin.
@@ -42,31 +41,6 @@ interface Report {
   rootCause: { code: string } | null;
   findings: { code: string; severity: string; checkId: string; summary: string }[];
   checks: { id: string; status: Status; summary: string }[];
-}
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly elapsedMs: number;
-}
-
-/** Spawns the built binary with exactly the given env (nothing inherited); async so the loopback servers answer. */
-function runBinary(args: readonly string[], env: Readonly<Record<string, string>>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(BINARY, [...args], { env: { ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr, elapsedMs: Date.now() - started });
-    });
-  });
 }
 
 /** How each endpoint is faulted: what the real one sends, and which check calls it. */
@@ -192,7 +166,7 @@ const KUBE_CHECKS = ['kube.pod', 'kube.webhook', 'kube.serviceaccount'];
 interface Cell {
   readonly endpoint: Endpoint;
   readonly fault: Fault | null;
-  readonly run: Run;
+  readonly run: BinaryRun;
   readonly report: Report;
   readonly hits: number;
 }
@@ -260,7 +234,7 @@ async function runCells(specs: readonly [Endpoint, Fault | null][], kube: KubeAp
     return await Promise.all(
       prepared.map(async (cell, i): Promise<Cell> => {
         await new Promise((resolve) => setTimeout(resolve, i * STAGGER_MS));
-        const run = await runBinary(cell.args, cell.env);
+        const run = await runBinary(cell.args, cell.env, 20_000);
         let report: Report;
         try {
           report = JSON.parse(run.stdout) as Report;

@@ -1,40 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SCENARIOS, materialize, startSimulatedEks } from '../../src/sim/index';
+import { BINARY, runBinary } from '../helpers/binary';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
-const SIM_INDEX = fileURLToPath(new URL('../../src/sim/index.ts', import.meta.url));
 const PATH_ONLY = { PATH: '/usr/bin:/bin' };
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly elapsedMs: number;
-}
-
-/** Spawns the built binary with exactly the given env (nothing inherited); async so loopback servers here answer. */
-function runBinary(args: readonly string[], env: Readonly<Record<string, string>>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(BINARY, [...args], { env: { ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr, elapsedMs: Date.now() - started });
-    });
-  });
-}
 
 async function listedChecks(): Promise<{ id: string; needs: string | null }[]> {
   const run = await runBinary(['--list-checks', '--output', 'json'], PATH_ONLY);
@@ -117,59 +90,20 @@ describe('the built binary against black holes', () => {
   });
 });
 
-/**
- * The scenarios of the simulated EKS (src/sim, issue 3), each through the built binary. Skipped until the
- * simulator exists in the tree; its API as agreed: startSimulatedEks(scenario) -> { env, files, urls, secrets,
- * close() }, materialize(sim, dir) -> { env, root }, SCENARIOS with the expected { rootCause, verdict, exitCode }.
- */
-describe.skipIf(!existsSync(SIM_INDEX))('the built binary against the simulated EKS', () => {
-  interface Expectation {
-    readonly rootCause: string | null | { readonly code: string };
-    readonly verdict: string;
-    readonly exitCode: number;
-    readonly alsoFound?: readonly string[];
-  }
-  interface Sim {
-    readonly secrets: readonly string[];
-    close(): Promise<void> | void;
-  }
-  interface SimModule {
-    readonly SCENARIOS: unknown;
-    startSimulatedEks(scenario: unknown): Promise<Sim>;
-    materialize(sim: Sim, dir: string): Promise<{ env: Record<string, string> }> | { env: Record<string, string> };
-  }
-
-  // A computed specifier keeps tsc from resolving a module that may not exist yet.
-  const load = async (): Promise<SimModule> => (await import(/* @vite-ignore */ SIM_INDEX)) as SimModule;
-
-  function scenarioList(scenarios: unknown): { name: string; scenario: unknown; expect: Expectation }[] {
-    const entries: [string, unknown][] = Array.isArray(scenarios)
-      ? scenarios.map((s: { name?: string; id?: string }) => [s.name ?? s.id ?? '?', s])
-      : Object.entries(scenarios as Record<string, unknown>);
-    return entries.map(([name, scenario]) => {
-      const s = scenario as { expect?: Expectation; expected?: Expectation };
-      return { name, scenario, expect: (s.expect ?? s.expected) as Expectation };
-    });
-  }
-
+/** The scenarios of the simulated EKS (src/sim/index.ts), each through the built binary. */
+describe('the built binary against the simulated EKS', () => {
   it('runs every scenario with its expected root cause, verdict and exit code, and leaks no secret', async () => {
-    const sim = await load();
-    const scenarios = scenarioList(sim.SCENARIOS);
-    expect(scenarios.length).toBeGreaterThanOrEqual(13);
+    expect(SCENARIOS.length).toBeGreaterThanOrEqual(13);
     const failures: string[] = [];
-    for (const { name, scenario, expect: expected } of scenarios) {
-      const running = await sim.startSimulatedEks(scenario);
+    for (const { name, expect: expected } of SCENARIOS) {
+      const running = await startSimulatedEks(name);
       const dir = mkdtempSync(path.join(tmpdir(), `irsa-doctor-sim-${name}-`));
       try {
-        const { env } = await sim.materialize(running, dir);
+        const { env } = materialize(running, dir);
         const run = await runBinary(['--output', 'json', '--no-kube', '--timeout', '8000'], { ...env, ...PATH_ONLY });
         const report = JSON.parse(run.stdout) as JsonReport;
-        const wantCause =
-          expected.rootCause === null || typeof expected.rootCause === 'string'
-            ? expected.rootCause
-            : expected.rootCause.code;
         const got = `${report.rootCause?.code ?? null}/${report.verdict}/${run.code}`;
-        const want = `${wantCause}/${expected.verdict}/${expected.exitCode}`;
+        const want = `${expected.rootCause}/${expected.verdict}/${expected.exitCode}`;
         if (got !== want) {
           const checks = report.checks.map((c) => `${c.id}=${c.status}`).join(' ');
           failures.push(`${name}: got ${got}, want ${want} [${checks}]`);

@@ -5,7 +5,7 @@ import type { Partition } from '../aws/partitions';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { IrsaEnvOutput } from './outputs';
-import { LINKS, ns, remedy, restartCommands } from './remedies';
+import { LINKS, ns, remedy, restartCommands, saName } from './remedies';
 
 const KNOWN_PARTITIONS: readonly Partition[] = [
   'aws',
@@ -51,10 +51,10 @@ export const envIrsa: Check<'env.irsa'> = {
     // parseRoleArn's optional "/" after "role" would accept "...:roleNAME"; a role ARN always has "role/".
     const roleArn = roleValue !== undefined && roleValue.includes(':role/') ? parseRoleArn(roleValue) : undefined;
     if (roleValue !== undefined && roleArn === undefined) {
-      findings.push(invalidArnFinding(roleValue, self.namespace, self.podName));
+      findings.push(invalidArnFinding(roleValue, self.namespace, self.podName, self.serviceAccount));
     }
     if (sessionName !== undefined && !SESSION_NAME.test(sessionName)) {
-      findings.push(sessionNameFinding(sessionName));
+      findings.push(sessionNameFinding(sessionName, self.namespace));
     }
 
     const details: Record<string, string> = {};
@@ -170,7 +170,12 @@ export function describeRoleArnProblem(value: string): string {
   return 'the role path has characters IAM does not allow';
 }
 
-function invalidArnFinding(value: string, namespace: string | undefined, pod: string | undefined): FindingInput {
+function invalidArnFinding(
+  value: string,
+  namespace: string | undefined,
+  pod: string | undefined,
+  serviceAccount: string | undefined,
+): FindingInput {
   return {
     code: 'ROLE_ARN_INVALID',
     summary: `AWS_ROLE_ARN "${value.slice(0, 200)}" is not a valid IAM role ARN: ${describeRoleArnProblem(value)}. STS rejects the web identity call with "ValidationError: Request ARN is invalid". The webhook copies the ServiceAccount annotation eks.amazonaws.com/role-arn verbatim (it only logs a warning for a bad value).`,
@@ -178,8 +183,8 @@ function invalidArnFinding(value: string, namespace: string | undefined, pod: st
     remedy: remedy(
       'Fix the eks.amazonaws.com/role-arn annotation of the ServiceAccount (or the hand-set AWS_ROLE_ARN), then recreate the pod.',
       [
-        `kubectl get serviceaccount <SERVICE_ACCOUNT> -n ${ns(namespace)} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'`,
-        `kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n ${ns(namespace)} --overwrite eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
+        `kubectl get serviceaccount ${saName(serviceAccount)} -n ${ns(namespace)} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'`,
+        `kubectl annotate serviceaccount ${saName(serviceAccount)} -n ${ns(namespace)} --overwrite eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
         ...restartCommands(namespace, pod),
       ],
       [LINKS.irsaTroubleshoot],
@@ -187,7 +192,7 @@ function invalidArnFinding(value: string, namespace: string | undefined, pod: st
   };
 }
 
-function sessionNameFinding(value: string): FindingInput {
+function sessionNameFinding(value: string, namespace: string | undefined): FindingInput {
   const why =
     value.length < 2
       ? 'it is shorter than 2 characters'
@@ -200,7 +205,7 @@ function sessionNameFinding(value: string): FindingInput {
     evidence: { length: value.length, value: value.slice(0, 100) },
     remedy: remedy(
       'Set AWS_ROLE_SESSION_NAME to 2-64 characters of letters, digits and +=,.@_- (or remove it: each SDK then makes its own).',
-      ['kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_ROLE_SESSION_NAME-'],
+      [`kubectl set env deployment/<DEPLOYMENT> -n ${ns(namespace)} AWS_ROLE_SESSION_NAME-`],
     ),
   };
 }

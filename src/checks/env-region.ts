@@ -9,7 +9,8 @@ import { STS_GLOBAL_URL, looksLikeRegion, stsRegionalUrl } from '../aws/partitio
 import type { Env } from '../context/context';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { RegionOutput, SdkFamily } from './outputs';
-import { LINKS, remedy } from './remedies';
+import { readPodSelf } from '../context/pod-self';
+import { LINKS, ns, remedy, saName } from './remedies';
 
 /** Disables AWS_ENDPOINT_URL(_STS) in all three SDK families (reference 4.1 "Other environment variables"). */
 const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS';
@@ -148,7 +149,9 @@ export const envRegion: Check<'env.region'> = {
 
     const findings: FindingInput[] = [];
     const notes: string[] = [];
-    const setRegion = `kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_REGION=${region ?? '<REGION>'} AWS_DEFAULT_REGION=${region ?? '<REGION>'}`;
+    const self = await readPodSelf(ctx);
+    const namespace = ns(self.namespace);
+    const setRegion = `kubectl set env deployment/<DEPLOYMENT> -n ${namespace} AWS_REGION=${region ?? '<REGION>'} AWS_DEFAULT_REGION=${region ?? '<REGION>'}`;
 
     if (!awsRegion && !defaultRegion) {
       findings.push({
@@ -199,7 +202,7 @@ export const envRegion: Check<'env.region'> = {
         evidence: { variable: override.variable, url: override.url.slice(0, 300) },
         remedy: remedy(
           'Unless this is intended, scope the override to the service it is for (AWS_ENDPOINT_URL_<SERVICE>, e.g. AWS_ENDPOINT_URL_S3) and remove AWS_ENDPOINT_URL.',
-          [`kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> ${override.variable}-`],
+          [`kubectl set env deployment/<DEPLOYMENT> -n ${namespace} ${override.variable}-`],
           [LINKS.sdkChain],
         ),
       });
@@ -222,8 +225,8 @@ export const envRegion: Check<'env.region'> = {
         remedy: remedy(
           'Set AWS_DEFAULT_REGION (boto3 reads only that one) and AWS_STS_REGIONAL_ENDPOINTS=regional, or annotate the ServiceAccount with eks.amazonaws.com/sts-regional-endpoints=true and recreate the pod.',
           [
-            `kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_DEFAULT_REGION=${region ?? '<REGION>'} AWS_STS_REGIONAL_ENDPOINTS=regional`,
-            'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> --overwrite eks.amazonaws.com/sts-regional-endpoints=true',
+            `kubectl set env deployment/<DEPLOYMENT> -n ${namespace} AWS_DEFAULT_REGION=${region ?? '<REGION>'} AWS_STS_REGIONAL_ENDPOINTS=regional`,
+            `kubectl annotate serviceaccount ${saName(self.serviceAccount)} -n ${namespace} --overwrite eks.amazonaws.com/sts-regional-endpoints=true`,
           ],
           [LINKS.stsEndpoint],
         ),

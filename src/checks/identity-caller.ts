@@ -11,7 +11,8 @@ import { homeDirectory } from '../context/context';
 import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
 import type { CallerOutput } from './outputs';
-import { LINKS, remedy } from './remedies';
+import { readPodSelf } from '../context/pod-self';
+import { LINKS, ns, remedy, saName } from './remedies';
 import { stsFinding } from './sts-findings';
 
 type Resolved =
@@ -191,6 +192,8 @@ export const identityCaller: Check<'identity.caller'> = {
     const target = jsStsTarget(ctx.env, upstream.output('env.region'));
     const resolved = await resolveCredentials(ctx, upstream, source, target, deadlineSignal(signal, 7_000));
     const details = { source, via: choice.detail.slice(0, 200) };
+    const self = await readPodSelf(ctx);
+    const saIn = `${saName(self.serviceAccount)} -n ${ns(self.namespace)}`;
 
     let callerArn: string;
     switch (resolved.kind) {
@@ -204,7 +207,7 @@ export const identityCaller: Check<'identity.caller'> = {
           remedy: remedy(
             'Give the pod an identity: annotate its ServiceAccount with eks.amazonaws.com/role-arn (IRSA) or create a Pod Identity association, then recreate the pod.',
             [
-              'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+              `kubectl annotate serviceaccount ${saIn} eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
             ],
             [LINKS.sdkChain, LINKS.irsa],
           ),
@@ -304,8 +307,8 @@ export const identityCaller: Check<'identity.caller'> = {
               remedy: remedy(
                 'Make the pod use its own role (fix the findings above: ServiceAccount annotation, then recreate the pod), and block IMDS for pods with a hop limit of 1 so a miss fails loudly instead of falling back.',
                 [
-                  "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'",
-                  'aws ec2 modify-instance-metadata-options --instance-id <INSTANCE_ID> --http-put-response-hop-limit 1 --http-tokens required',
+                  `kubectl get serviceaccount ${saIn} -o jsonpath='{.metadata.annotations}'`,
+                  `aws ec2 modify-instance-metadata-options --instance-id ${upstream.output('identity.imds')?.instanceId ?? '<INSTANCE_ID>'} --http-put-response-hop-limit 1 --http-tokens required`,
                 ],
                 [LINKS.irsaTroubleshoot, LINKS.imds],
               ),

@@ -75,7 +75,7 @@ export const identityImds: Check<'identity.imds'> = {
           summary: `this pod can obtain the node role's credentials from IMDS${reach.version} (${nodeRole})`,
           details: { ...details, imds: reach.version, nodeRoleArn: reach.nodeRoleArn ?? null },
           facts: reach.nodeRoleArn ? { identity: { nodeRoleArn: reach.nodeRoleArn } } : undefined,
-          output: { nodeRoleArn: reach.nodeRoleArn, reachable: true },
+          output: { nodeRoleArn: reach.nodeRoleArn, reachable: true, instanceId: reach.instanceId },
           findings: [
             {
               code: 'IMDS_REACHABLE',

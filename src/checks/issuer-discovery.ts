@@ -4,7 +4,7 @@ import type { HttpAnswer } from '../aws/http';
 import { NetError, describeNetFailure } from '../aws/http';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { IssuerOutput } from './outputs';
-import { LINKS, remedy } from './remedies';
+import { LINKS, deletePodCommand, remedy } from './remedies';
 
 const OIDC_TIMEOUT_MS = 3_000;
 /** Discovery documents and JWKS are a few KiB; anything far larger is not one. */
@@ -164,7 +164,7 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
           'Use a token minted by this cluster for this issuer: recreate the pod so the kubelet projects a fresh token, and check that AWS_WEB_IDENTITY_TOKEN_FILE points at the projected token, not a copied one.',
           [
             `curl -sS ${jwksUri}`,
-            'kubectl delete pod <POD> -n <NAMESPACE>   # its controller recreates it with a fresh token',
+            deletePodCommand(claims.namespace, claims.podName, 'its controller recreates it with a fresh token'),
           ],
           [LINKS.oidcTroubleshoot],
         ),

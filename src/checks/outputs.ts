@@ -87,6 +87,8 @@ export interface ImdsOutput {
   readonly nodeRoleArn: string | undefined;
   /** This pod can obtain node credentials from IMDS. */
   readonly reachable: boolean;
+  /** The node's instance id, when IMDS told it. */
+  readonly instanceId?: string;
 }
 
 /** identity.caller: who an app in this pod is, and which source said so. */

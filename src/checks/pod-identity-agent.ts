@@ -5,7 +5,7 @@ import { STS_TIMEOUT_MS, getCallerIdentity, jsStsTarget } from '../aws/sts-clien
 import { classifyStsError } from '../aws/sts-errors';
 import type { Check, CheckOutcome, FindingInput, Remedy } from '../run/types';
 import type { PodIdentityAgentOutput, TokenClaimsOutput } from './outputs';
-import { LINKS, ns, remedy } from './remedies';
+import { LINKS, deletePodCommand, ns, remedy } from './remedies';
 
 const SDK_MASK =
   'The JS SDK hides this behind "169.254.170.23 is not a valid container metadata service hostname" (its fallback provider only accepts loopback), so apps log that instead of the real cause.';
@@ -56,20 +56,20 @@ function remedyFor(answer: Extract<AgentAnswer, { kind: 'refused' }>, claims: To
     case 'POD_IDENTITY_TOKEN_REJECTED':
       return remedy(
         'Recreate the pod so the kubelet projects a fresh Pod Identity token, and check that AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE points at it.',
-        ['kubectl delete pod <POD> -n <NAMESPACE>   # its controller recreates it'],
+        [deletePodCommand(claims?.namespace, claims?.podName, 'its controller recreates it')],
         [LINKS.podIdentity],
       );
     default:
-      return agentUnreachableRemedy();
+      return agentUnreachableRemedy(claims);
   }
 }
 
-function agentUnreachableRemedy(): Remedy {
+function agentUnreachableRemedy(claims: TokenClaimsOutput | undefined): Remedy {
   return remedy(
     'Make the agent reachable: the eks-pod-identity-agent DaemonSet must run on this node; the pod must not use hostNetwork; NO_PROXY must include 169.254.170.23 and fd00:ec2::23 when a proxy is set; no iptables/NetworkPolicy may drop 169.254.170.23:80; the node needs IPv6 enabled unless the agent runs IPv4-only.',
     [
       'kubectl get daemonset eks-pod-identity-agent -n kube-system',
-      'kubectl get pod <POD> -n <NAMESPACE> -o jsonpath={.spec.hostNetwork}',
+      `kubectl get pod ${claims?.podName ?? '<POD>'} -n ${ns(claims?.namespace)} -o jsonpath={.spec.hostNetwork}`,
       'aws eks create-addon --cluster-name <CLUSTER> --addon-name eks-pod-identity-agent',
     ],
     [LINKS.podIdentity],
@@ -122,7 +122,7 @@ export const podIdentityAgent: Check<'pod-identity.agent'> = {
               : ` Usual causes: the eks-pod-identity-agent add-on is not installed or not running on this node, the pod uses hostNetwork, a proxy without 169.254.170.23 in NO_PROXY, iptables or a NetworkPolicy dropping 169.254.170.23:80, or IPv6 disabled on the node.`
         } ${SDK_MASK}`,
         evidence: { tried },
-        remedy: agentUnreachableRemedy(),
+        remedy: agentUnreachableRemedy(upstream.output('token.claims')),
       };
       return {
         status: 'fail',

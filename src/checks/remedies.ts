@@ -5,6 +5,10 @@ export function ns(namespace: string | undefined): string {
   return namespace ?? '<NAMESPACE>';
 }
 
+export function saName(serviceAccount: string | undefined): string {
+  return serviceAccount ?? '<SERVICE_ACCOUNT>';
+}
+
 export function remedy(summary: string, commands: readonly string[] = [], links: readonly string[] = []): Remedy {
   return { summary, commands, links };
 }
@@ -20,6 +24,11 @@ export const LINKS = {
   associateOidc: 'https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html',
   imds: 'https://docs.aws.amazon.com/eks/latest/userguide/best-practices-security.html',
 } as const;
+
+/** Deleting the pod: its controller recreates it, and the kubelet projects a fresh token. */
+export function deletePodCommand(namespace: string | undefined, podName: string | undefined, why: string): string {
+  return `kubectl delete pod ${podName ?? '<POD>'} -n ${ns(namespace)}   # ${why}`;
+}
 
 /** The command that recreates the pod's workload so the webhook mutates the new pods. */
 export function restartCommands(namespace: string | undefined, podName: string | undefined): string[] {

@@ -4,7 +4,7 @@ import type { StsFailure } from '../aws/sts-errors';
 import type { FindingInput, Remedy } from '../run/types';
 import { issuerHostPath } from './issuer-discovery';
 import type { TokenClaimsOutput } from './outputs';
-import { LINKS, ns, remedy } from './remedies';
+import { LINKS, deletePodCommand, ns, remedy } from './remedies';
 
 /** What the STS checks know when they turn an StsFailure into a finding. */
 export interface StsCallFacts {
@@ -149,7 +149,7 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
         summary: `${said}${facts.claims?.exp ? ` The token's exp is ${new Date(facts.claims.exp * 1000).toISOString()}.` : ''}`,
         remedy: remedy(
           'Read the token file fresh on every refresh (upgrade the SDK), check the node clock, and recreate the pod if the kubelet stopped rotating the token.',
-          ['date -u', 'kubectl delete pod <POD> -n <NAMESPACE>   # its controller recreates it'],
+          ['date -u', deletePodCommand(facts.claims?.namespace, facts.claims?.podName, 'its controller recreates it')],
           [LINKS.irsaTroubleshoot],
         ),
       };

@@ -99,14 +99,15 @@ async function runDemo(command: CheckCommand, io: Io): Promise<number> {
   }
   if (command.target !== undefined) throw new UsageError('--target diagnoses a real pod; demo runs the simulator');
   const running = await sim.startSimulatedEks(name);
+  const kube = command.noKube || command.offline ? undefined : await sim.startDemoKubeApi(running);
   try {
-    const ctx = sim.demoContext(running, runOptions(command));
+    const ctx = sim.demoContext(running, runOptions(command), kube);
     if (resolveOutput(command.output, io.stdoutIsTTY) !== 'json') {
       await io.writeError(`irsa-doctor demo: scenario ${name}: ${running.scenario.description}\n`);
     }
     return await diagnose(command, ctx, CHECKS, io);
   } finally {
-    await running.close();
+    await Promise.all([running.close(), kube?.close()]);
   }
 }
 

@@ -429,13 +429,43 @@ export function materialize(sim: SimulatedEks, dir: string): { env: Record<strin
 }
 
 /**
+ * The Kubernetes API of a demo pod set up for IRSA: the pod as the webhook mutated it, its ServiceAccount
+ * annotated with the role and the webhook configuration, on loopback; with the env and in-memory file that
+ * point the doctor at it (KUBECONFIG), so the demo runs the Kubernetes checks too. Undefined for the other
+ * mechanisms (the end-to-end tests cover their API states with their own servers).
+ */
+export async function startDemoKubeApi(
+  sim: SimulatedEks,
+): Promise<{ env: Record<string, string>; files: Record<string, string>; close(): Promise<void> } | undefined> {
+  if (sim.env.AWS_ROLE_ARN === undefined) return undefined;
+  const { kubeScenario, startKubeApi } = await import('./kube-api');
+  const api = await startKubeApi(
+    kubeScenario('healthy', {
+      namespace: SIM_NAMESPACE,
+      serviceAccount: SIM_SERVICE_ACCOUNT,
+      deployment: 'checkout',
+      replicaSet: SIM_POD.slice(0, SIM_POD.lastIndexOf('-')),
+      podName: SIM_POD,
+      roleArn: SIM_ROLE_ARN,
+      region: SIM_REGION,
+    }).state,
+  );
+  const file = `${SIM_HOME}/.kube/config`;
+  return { env: { KUBECONFIG: file }, files: { [file]: api.kubeconfigYaml }, close: api.close };
+}
+
+/**
  * The Context of `irsa-doctor demo`: the sim's env and in-memory files, the real clock and network (every
  * URL in the env is loopback), and this process's user. Nothing of the developer's env or disk is read.
  */
-export function demoContext(sim: SimulatedEks, options: RunOptions): Context {
-  const files = createMemoryFileView(sim.files, systemClock.now());
+export function demoContext(
+  sim: SimulatedEks,
+  options: RunOptions,
+  kube?: { readonly env: Record<string, string>; readonly files: Record<string, string> },
+): Context {
+  const files = createMemoryFileView({ ...sim.files, ...kube?.files }, systemClock.now());
   return {
-    env: { ...sim.env },
+    env: { ...sim.env, ...kube?.env },
     files,
     clock: systemClock,
     user: currentUser(),

@@ -3,9 +3,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../../src/sim/index';
+import { runBinary } from '../helpers/binary';
 
 /** `irsa-doctor demo`: the simulated EKS started inside the built binary, no cluster, no env needed. */
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
+
+const ENV = { PATH: '/usr/bin:/bin', HOME: '/nonexistent' };
 
 function demo(args: string[]) {
   const result = spawnSync(BINARY, ['demo', ...args], {
@@ -50,6 +53,26 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor demo', () => {
     expect(text.stdout).toContain(`Root cause: ${code}`);
     expect(text.stderr).toContain(`irsa-doctor demo: scenario ${name}:`);
   });
+
+  it('fills in the pod, namespace, ServiceAccount and instance it knows in every fix command of every scenario', async () => {
+    const leftovers: string[] = [];
+    for (let i = 0; i < SCENARIOS.length; i += 4) {
+      const batch = SCENARIOS.slice(i, i + 4);
+      const runs = await Promise.all(
+        batch.map((s) => runBinary(['demo', s.name, '--output', 'json', '--timeout', '3000'], ENV)),
+      );
+      runs.forEach((run, index) => {
+        const report = JSON.parse(run.stdout) as { findings: { code: string; remedy: { commands: string[] } }[] };
+        for (const finding of report.findings) {
+          for (const command of finding.remedy.commands) {
+            const known = command.match(/<(NAMESPACE|POD|SERVICE_ACCOUNT|INSTANCE_ID)>/);
+            if (known) leftovers.push(`${batch[index]?.name} ${finding.code}: ${command.slice(0, 120)}`);
+          }
+        }
+      });
+    }
+    expect(leftovers).toEqual([]);
+  }, 120_000);
 
   it('refuses an unknown scenario and a second one with exit 2 and a pointer to --list', () => {
     const unknown = demo(['no-such-scenario']);

@@ -7,20 +7,9 @@
  * With --kube (IRSA scenarios) it also serves the Kubernetes API of that pod, mutated by the webhook, with its
  * annotated ServiceAccount and the webhook configuration, and adds KUBECONFIG (written under DIR) to the env.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  SCENARIO_NAMES,
-  SIM_NAMESPACE,
-  SIM_POD,
-  SIM_REGION,
-  SIM_ROLE_ARN,
-  SIM_SERVICE_ACCOUNT,
-  isScenarioName,
-  materialize,
-  startSimulatedEks,
-} from '../src/sim/index';
-import { kubeScenario, startKubeApi } from '../src/sim/kube-api';
+import { SCENARIO_NAMES, isScenarioName, materialize, startDemoKubeApi, startSimulatedEks } from '../src/sim/index';
 
 async function main(argv: readonly string[]): Promise<void> {
   const [name, dir, flag] = argv;
@@ -31,16 +20,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const root = path.resolve(dir);
   mkdirSync(root, { recursive: true });
   const sim = await startSimulatedEks(name);
-  const world = {
-    namespace: SIM_NAMESPACE,
-    serviceAccount: SIM_SERVICE_ACCOUNT,
-    deployment: 'checkout',
-    replicaSet: SIM_POD.slice(0, SIM_POD.lastIndexOf('-')),
-    podName: SIM_POD,
-    roleArn: SIM_ROLE_ARN,
-    region: SIM_REGION,
-  };
-  const kube = flag === '--kube' ? await startKubeApi(kubeScenario('healthy', world).state) : undefined;
+  const kube = flag === '--kube' ? await startDemoKubeApi(sim) : undefined;
   let closing = false;
   const stop = (): void => {
     if (closing) return;
@@ -56,7 +36,13 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   const { env } = materialize(sim, root);
-  if (kube) env.KUBECONFIG = await kube.writeKubeconfig(root);
+  // The demo keeps the kubeconfig in memory; a spawned binary reads it from disk, under DIR like the rest.
+  for (const [appPath, text] of Object.entries(kube?.files ?? {})) {
+    const file = path.join(root, appPath);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text, { mode: 0o600 });
+    env.KUBECONFIG = file;
+  }
   process.stdout.write(`${JSON.stringify(env)}\n`);
 }
 

@@ -163,6 +163,7 @@ export async function reachImds(net: NetClient, endpoint: string, signal: AbortS
 /** Once a plain GET to the same IMDS has answered in t ms, the token PUT gets max(200 ms, 10 t) in all. */
 const PUT_GRACE_MIN_MS = 200;
 const PUT_GRACE_FACTOR = 10;
+const PUT_GRACE_AFTER_GET_MS = 50;
 
 /**
  * With hop limit 1 (the EKS AL2023 default) the answer to the token PUT is dropped on its way to the pod
@@ -197,10 +198,11 @@ function shortenPutOnceAlive(
         // socket: that time says nothing about IMDS, so it does not stretch the PUT's deadline.
         const roundTrip = Math.max(1, elapsed - stall.stalledMs());
         const grace = Math.max(PUT_GRACE_MIN_MS, PUT_GRACE_FACTOR * roundTrip) - elapsed;
-        const reason = Object.assign(new Error(`no token within ${grace + elapsed} ms of a live IMDS`), {
+        const reason = Object.assign(new Error(`no token while a plain GET to the same IMDS answered`), {
           name: 'TimeoutError',
         });
-        timer = setTimeout(() => putDeadline.abort(reason), Math.max(0, grace));
+        // However late the GET's answer was read, the PUT keeps a moment to be read too.
+        timer = setTimeout(() => putDeadline.abort(reason), Math.max(PUT_GRACE_AFTER_GET_MS, grace));
       },
       () => stall.stop(),
     );

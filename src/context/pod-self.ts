@@ -17,7 +17,19 @@ const SA_SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;
  * the `sub` of the pod's own Kubernetes API token (decoded, never printed), which every pod that automounts
  * it has, IRSA or not; pod name from --pod, POD_NAME, the same token's kubernetes.io claim, then HOSTNAME.
  */
-export async function readPodSelf(ctx: Context): Promise<PodSelf> {
+export function readPodSelf(ctx: Context): Promise<PodSelf> {
+  // A dozen checks ask; the files are read and the token decoded once per Context (one per run).
+  let self = known.get(ctx);
+  if (!self) {
+    self = findPodSelf(ctx);
+    known.set(ctx, self);
+  }
+  return self;
+}
+
+const known = new WeakMap<Context, Promise<PodSelf>>();
+
+async function findPodSelf(ctx: Context): Promise<PodSelf> {
   const fileNamespace = await readSmallText(ctx, `${KUBE_SA_DIR}/namespace`);
   const apiToken = await readSmallText(ctx, `${KUBE_SA_DIR}/token`);
   let serviceAccount: string | undefined;

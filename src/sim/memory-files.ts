@@ -6,8 +6,14 @@ import type { FileStat, FileView } from '../context/files';
  * them without fsGroup/runAsUser: root-owned 0644 (reference/irsa-mechanics.md 2.3). Directories exist
  * implicitly above every file. Missing paths fail with ENOENT like node:fs.
  */
-export function createMemoryFileView(files: Readonly<Record<string, string>>, now: number): FileView {
-  const contents = new Map(Object.entries(files).map(([p, text]) => [normalize(p), Buffer.from(text, 'utf8')]));
+export function createMemoryFileView(files: Readonly<Record<string, string | Uint8Array>>, now: number): FileView {
+  // Text is stored as UTF-8; bytes as given (the fuzz tests put invalid UTF-8 in token files).
+  const contents = new Map(
+    Object.entries(files).map(([p, data]) => [
+      normalize(p),
+      typeof data === 'string' ? Buffer.from(data, 'utf8') : data,
+    ]),
+  );
   const isDirectory = (p: string): boolean => {
     const prefix = p === '/' ? '/' : `${p}/`;
     return [...contents.keys()].some((file) => file.startsWith(prefix));

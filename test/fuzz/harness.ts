@@ -2,11 +2,12 @@ import fc from 'fast-check';
 import { renderToString } from 'ink';
 import { createElement } from 'react';
 import { expect } from 'vitest';
+import { createMemoryFileView } from '../../src/sim/memory-files';
 import type { HttpAnswer, HttpRequestInit, NetClient, ProbeResult } from '../../src/aws/http';
 import { NetError } from '../../src/aws/http';
 import { CHECKS } from '../../src/checks/registry';
 import type { Context, Env } from '../../src/context/context';
-import type { FileStat, FileView } from '../../src/context/files';
+import type { FileView } from '../../src/context/files';
 import { escapeControl } from '../../src/render/escape';
 import { renderJson } from '../../src/render/json';
 import { renderText } from '../../src/render/text';
@@ -173,51 +174,11 @@ export function contextOf(env: Env, files: FileView, net: NetClient): Context {
   return { ...fixtureContext({ env, net, noKube: true, timeoutMs: CASE_TIMEOUT_MS }), files };
 }
 
-// --- an in-memory container filesystem that holds arbitrary bytes -----------------------------------------
+// --- the container filesystem: src/sim/memory-files.ts, which holds any bytes -----------------------------
 
-/**
- * Like src/sim/memory-files.ts, but a file may hold any bytes (the simulator's files are UTF-8 text), so
- * token files with invalid UTF-8 reach the checks as they would from disk.
- */
+/** The container's files at the fuzz clock's NOW. */
 export function byteFileView(files: Readonly<Record<string, Uint8Array | string>>, mtimeMs = NOW): FileView {
-  const contents = new Map(
-    Object.entries(files).map(([p, data]) => [normalize(p), typeof data === 'string' ? Buffer.from(data) : data]),
-  );
-  const isDirectory = (p: string) => [...contents.keys()].some((f) => f.startsWith(p === '/' ? '/' : `${p}/`));
-  const enoent = (p: string) =>
-    Object.assign(new Error(`ENOENT: no such file or directory, '${p}'`), { code: 'ENOENT' });
-  const stat = async (appPath: string): Promise<FileStat> => {
-    const p = normalize(appPath);
-    const bytes = contents.get(p);
-    if (bytes) return { kind: 'file', mode: 0o644, uid: 0, gid: 0, size: bytes.length, mtimeMs };
-    if (isDirectory(p)) return { kind: 'directory', mode: 0o755, uid: 0, gid: 0, size: 4096, mtimeMs };
-    throw enoent(appPath);
-  };
-  return {
-    root: 'memory:',
-    hostPath: (appPath) => `memory:${normalize(appPath)}`,
-    stat,
-    lstat: stat,
-    async readlink(appPath) {
-      await stat(appPath);
-      throw Object.assign(new Error('EINVAL: invalid argument'), { code: 'EINVAL' });
-    },
-    async readHead(appPath, maxBytes) {
-      const bytes = contents.get(normalize(appPath));
-      if (!bytes) throw enoent(appPath);
-      return { bytes: Buffer.from(bytes.subarray(0, maxBytes)), truncated: bytes.length > maxBytes };
-    },
-  };
-}
-
-function normalize(p: string): string {
-  const parts: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join('/')}`;
+  return createMemoryFileView(files, mtimeMs);
 }
 
 // --- a fake network ------------------------------------------------------------------------------------------

@@ -86,10 +86,7 @@ export function renderText(report: Report): string {
     lines.push(`Root cause: ${cause.code} (${cause.checkId})`);
     lines.push(`  ${escapeControl(cause.summary)}`);
     lines.push(`Fix: ${escapeControl(cause.remedy.summary)}`);
-    for (const command of cause.remedy.commands) {
-      const { first, rest } = commandLines(command);
-      lines.push(`  ${first}`, ...rest);
-    }
+    lines.push(...commandBlock(cause.remedy.commands, '  '));
     for (const link of cause.remedy.links) lines.push(`  see ${escapeControl(link)}`);
   }
   return `${lines.join('\n')}\n`;
@@ -110,10 +107,7 @@ function findingLines(finding: Finding, isRootCause: boolean): string[] {
     return lines;
   }
   lines.push(`          fix: ${escapeControl(finding.remedy.summary)}`);
-  for (const command of finding.remedy.commands) {
-    const { first, rest } = commandLines(command);
-    lines.push(`            ${first}`, ...rest);
-  }
+  lines.push(...commandBlock(finding.remedy.commands, '            '));
   return lines;
 }
 
@@ -132,11 +126,15 @@ export function fixCommandLines(report: Report): string[] {
   ].filter((s) => s.commands.length > 0);
   const lines: string[] = [];
   for (const { label, commands } of sources) {
-    lines.push(`Fix ${label}:`);
-    for (const command of commands) {
-      const { first, rest } = commandLines(command);
-      lines.push(`  ${first}`, ...rest);
-    }
+    lines.push(`Fix ${label}:`, ...commandBlock(commands, '  '));
   }
   return lines;
+}
+
+/** Commands as `$ ` lines under `indent`; a here-document's body and terminator stay unindented (commandLines). */
+function commandBlock(commands: readonly string[], indent: string): string[] {
+  return commands.flatMap((command) => {
+    const { first, rest } = commandLines(command);
+    return [`${indent}${first}`, ...rest];
+  });
 }

@@ -118,6 +118,16 @@ describe('pod-identity.agent', () => {
     token: new Secret('eyJ.pod.jwt'),
     mtimeMs: 0,
   };
+  /** pod-identity.agent against the agent at `agent`, with this token file. */
+  const runAgentCheck = (agent: string, init: Parameters<typeof fixtureContext>[0] = {}) =>
+    podIdentityAgent.run(
+      fixtureContext(init),
+      upstreamOf({
+        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
+        'token.file': tokenFile,
+      }),
+      signal(),
+    );
 
   it('proves the agent credentials with GetCallerIdentity and never shows them', async () => {
     const arn = 'arn:aws:sts::111122223333:assumed-role/app/eks-c-p-uuid';
@@ -133,14 +143,7 @@ describe('pod-identity.agent', () => {
         }),
       ),
     );
-    const outcome = await podIdentityAgent.run(
-      fixtureContext({ env: { AWS_ENDPOINT_URL_STS: sts } }),
-      upstreamOf({
-        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
-        'token.file': tokenFile,
-      }),
-      signal(),
-    );
+    const outcome = await runAgentCheck(agent, { env: { AWS_ENDPOINT_URL_STS: sts } });
     expect(outcome).toMatchObject({ status: 'pass', output: { callerArn: arn } });
     expect(JSON.stringify(outcome)).not.toMatch(/AGENT-SECRET|AGENT-TOKEN|eyJ\.pod\.jwt/);
   });
@@ -153,14 +156,7 @@ describe('pod-identity.agent', () => {
           '[r]: (AccessDeniedException): Unauthorized Exception! EKS does not have permissions to assume the associated role., fault: client',
         ),
     );
-    const outcome = await podIdentityAgent.run(
-      fixtureContext(),
-      upstreamOf({
-        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
-        'token.file': tokenFile,
-      }),
-      signal(),
-    );
+    const outcome = await runAgentCheck(agent);
     expect(outcome.status).toBe('fail');
     const finding = outcome.findings?.[0];
     expect(finding?.code).toBe('POD_IDENTITY_ACCESS_DENIED');
@@ -171,14 +167,7 @@ describe('pod-identity.agent', () => {
 
   it('reports a refused agent as POD_IDENTITY_AGENT_UNREACHABLE', async () => {
     const agent = await servers.refused();
-    const outcome = await podIdentityAgent.run(
-      fixtureContext(),
-      upstreamOf({
-        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
-        'token.file': tokenFile,
-      }),
-      signal(),
-    );
+    const outcome = await runAgentCheck(agent);
     expect(outcome.findings?.[0]?.code).toBe('POD_IDENTITY_AGENT_UNREACHABLE');
     expect(outcome.findings?.[0]?.summary).toContain('connection refused');
     expect(outcome.findings?.[0]?.summary).toContain('Usual causes: the eks-pod-identity-agent add-on');
@@ -191,14 +180,7 @@ describe('pod-identity.agent', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
       res.write('{"AccessKeyId":', () => res.destroy());
     });
-    const outcome = await podIdentityAgent.run(
-      fixtureContext(),
-      upstreamOf({
-        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
-        'token.file': tokenFile,
-      }),
-      signal(),
-    );
+    const outcome = await runAgentCheck(agent);
     expect(outcome.findings?.[0]?.code).toBe('POD_IDENTITY_AGENT_UNREACHABLE');
     expect(outcome.summary).toMatch(/closed the connection before its answer was complete \(got 15 of 100 bytes\)/);
     expect(outcome.findings?.[0]?.summary).toContain('a hung or overloaded agent');

@@ -1,5 +1,6 @@
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpAnswer, NetClient } from './http';
+import { deadlineSignal } from './http';
 import { stsRegionalUrl } from './partitions';
 import { Secret } from './secrets';
 
@@ -123,6 +124,15 @@ export function stsClient(net: NetClient, target: StsTarget, credentials?: Sessi
 // The SDK logs warnings to the console by default; a check never prints.
 const silentLogger = { debug() {}, info() {}, warn() {}, error() {}, trace() {} };
 
+/**
+ * The signal handed to the SDK. The SDK rejects with a bare AbortError the moment its signal aborts, which
+ * would hide the handler's classified timeout (STS_UNREACHABLE with the endpoint); so the call's deadline is
+ * the handler's timeoutMs, and the SDK's signal fires only 500 ms after it, as a backstop.
+ */
+function sdkSignal(signal: AbortSignal, target: StsTarget): AbortSignal {
+  return deadlineSignal(signal, (target.timeoutMs ?? STS_TIMEOUT_MS) + 500);
+}
+
 export interface AssumedRole {
   readonly assumedRoleArn: string;
   readonly credentials: SessionCredentials;
@@ -143,7 +153,7 @@ export async function assumeRoleWithWebIdentity(
         RoleSessionName: params.sessionName,
         WebIdentityToken: params.token.reveal(),
       }),
-      { abortSignal: signal },
+      { abortSignal: sdkSignal(signal, target) },
     );
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('STS answered without credentials');
@@ -175,7 +185,7 @@ export async function getCallerIdentity(
 ): Promise<CallerIdentity> {
   const client = stsClient(net, target, credentials);
   try {
-    const out = await client.send(new GetCallerIdentityCommand({}), { abortSignal: signal });
+    const out = await client.send(new GetCallerIdentityCommand({}), { abortSignal: sdkSignal(signal, target) });
     return { arn: out.Arn ?? '', account: out.Account ?? '', userId: out.UserId ?? '' };
   } finally {
     client.destroy();

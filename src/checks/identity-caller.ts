@@ -225,9 +225,7 @@ export const identityCaller: Check<'identity.caller'> = {
         break;
       case 'credentials':
         try {
-          callerArn = (
-            await getCallerIdentity(ctx.net, target, resolved.credentials, deadlineSignal(signal, STS_TIMEOUT_MS + 500))
-          ).arn;
+          callerArn = (await getCallerIdentity(ctx.net, target, resolved.credentials, signal)).arn;
         } catch (error) {
           const failure = classifyStsError(error, target.endpoint);
           return {

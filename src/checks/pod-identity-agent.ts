@@ -1,7 +1,7 @@
 import type { AgentAnswer, AgentAttempt } from '../aws/agent-client';
 import { AGENT_TIMEOUT_MS, callAgent } from '../aws/agent-client';
-import { NetError, deadlineSignal, describeNetFailure } from '../aws/http';
-import { STS_TIMEOUT_MS, getCallerIdentity, jsStsTarget } from '../aws/sts-client';
+import { NetError, describeNetFailure } from '../aws/http';
+import { getCallerIdentity, jsStsTarget } from '../aws/sts-client';
 import { classifyStsError } from '../aws/sts-errors';
 import type { Check, CheckOutcome, FindingInput, Remedy } from '../run/types';
 import type { PodIdentityAgentOutput, TokenClaimsOutput } from './outputs';
@@ -153,12 +153,7 @@ export const podIdentityAgent: Check<'pod-identity.agent'> = {
 
     const target = jsStsTarget(ctx.env, upstream.output('env.region'));
     try {
-      const caller = await getCallerIdentity(
-        ctx.net,
-        target,
-        outcome.credentials,
-        deadlineSignal(signal, STS_TIMEOUT_MS + 500),
-      );
+      const caller = await getCallerIdentity(ctx.net, target, outcome.credentials, signal);
       return {
         status: 'pass',
         summary: `the agent issued credentials for ${caller.arn}`,

@@ -1,7 +1,6 @@
 import type { AssumedRole } from '../aws/sts-client';
-import { STS_TIMEOUT_MS, assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../aws/sts-client';
+import { assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../aws/sts-client';
 import { classifyStsError } from '../aws/sts-errors';
-import { deadlineSignal } from '../aws/http';
 import type { Check, CheckOutcome } from '../run/types';
 import type { AssumeRoleOutput } from './outputs';
 import type { StsCallFacts } from './sts-findings';
@@ -42,7 +41,7 @@ export const stsAssumeRole: Check<'sts.assume-role'> = {
         ctx.net,
         target,
         { roleArn: irsa.roleArn.arn, sessionName, token: tokenFile.token },
-        deadlineSignal(signal, STS_TIMEOUT_MS + 500),
+        signal,
       );
     } catch (error) {
       const failure = classifyStsError(error, target.endpoint);
@@ -60,12 +59,7 @@ export const stsAssumeRole: Check<'sts.assume-role'> = {
       };
     }
     try {
-      const caller = await getCallerIdentity(
-        ctx.net,
-        target,
-        assumed.credentials,
-        deadlineSignal(signal, STS_TIMEOUT_MS + 500),
-      );
+      const caller = await getCallerIdentity(ctx.net, target, assumed.credentials, signal);
       return {
         status: 'pass',
         summary: `STS issued credentials for ${caller.arn}`,

@@ -7,7 +7,7 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 # npm ci runs the install scripts of the `node` and `bun` devDependencies (allowScripts in package.json):
-# that is where the Node 24 and Bun binaries the build uses come from (reference/packaging.md, "Versions").
+# that is where the Node 24 and Bun binaries the build uses come from (docs/packaging.md, "Versions").
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
@@ -27,7 +27,7 @@ RUN npm run build && ./dist/irsa-doctor --version
 FROM gcr.io/distroless/base-debian12:nonroot
 COPY --from=build /src/dist/irsa-doctor /irsa-doctor
 # The AWS SDK's shared-ini loader calls os.homedir() even with explicit credentials, and that throws with no
-# HOME and no passwd entry for an arbitrary runAsUser (reference/packaging.md, chroot results). /tmp need not
+# HOME and no passwd entry for an arbitrary runAsUser (docs/packaging.md, chroot results). /tmp need not
 # be writable: nothing is written there.
 ENV HOME=/tmp
 # Numeric, so runAsNonRoot can verify it without reading /etc/passwd.

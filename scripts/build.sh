@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One self-contained Linux x64 executable (reference/packaging.md, option a).
+# One self-contained Linux x64 executable (docs/packaging.md, option a).
 # --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: without them a .env in the user's working
 # directory would silently change AWS credentials.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Writes a projected-ServiceAccount-shaped token (RS256, signed by a throwaway key) for benchmarks and manual
-// runs: the claims a healthy IRSA pod's token has (reference/irsa-mechanics.md), valid for 24 h from now.
+// runs: the claims a healthy IRSA pod's token has (docs/mechanics.md), valid for 24 h from now.
 //   node scripts/make-fixture-token.mjs OUT_FILE [NAMESPACE] [SERVICE_ACCOUNT] [AUDIENCE]
 // The key is discarded, so the token passes every offline check and no online one.
 import { writeFileSync } from 'node:fs';

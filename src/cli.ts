@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { main } from './cli/main';
 
-// chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 is what it honours (reference/packaging.md, Ink behaviour).
+// chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 is what it honours (docs/packaging.md, Ink behaviour).
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';
 
 const write = (stream: NodeJS.WriteStream) => (text: string) =>

@@ -9,7 +9,7 @@ export const AGENT_IPV4 = '169.254.170.23';
 export const AGENT_IPV6 = 'fd00:ec2::23';
 const MAX_BODY_SHOWN = 500;
 
-/** What the EKS Pod Identity agent's answer means (reference 5: request.go, errors.go). */
+/** What the EKS Pod Identity agent's answer means (docs/mechanics.md 5: request.go, errors.go). */
 export type AgentAnswer =
   | {
       readonly kind: 'credentials';
@@ -118,7 +118,7 @@ const CREDENTIAL_FIELD = /("(?:SecretAccessKey|Token|SessionToken)"\s*:\s*)"(?:[
 /**
  * The agent's body as it may be shown: a misbehaving agent (or something else on its address) can send the
  * credentials JSON with a non-200 status, and no output may show a secret key or session token
- * (CONTRACT.md section 3).
+ * (docs/report.md).
  */
 export function redactCredentials(body: string): string {
   return body.replace(CREDENTIAL_FIELD, '$1"<redacted>"');

@@ -9,7 +9,7 @@ export interface RoleArn {
 }
 
 /**
- * The webhook's own pattern (reference/irsa-mechanics.md 1.1) with the name rules of IAM: names are 1-64 of
+ * The webhook's own pattern (docs/mechanics.md 1.1) with the name rules of IAM: names are 1-64 of
  * [\w+=,.@-], paths are "/" or "/.../" of printable ASCII.
  */
 const ROLE_ARN = /^arn:(aws[a-z0-9-]*):iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;

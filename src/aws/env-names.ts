@@ -1,4 +1,4 @@
-// The standard variable names the SDKs read (CONTRACT.md section 2); nothing invented.
+// The standard variable names the SDKs read (docs/cli.md, "Environment"); nothing invented.
 export const AWS_ROLE_ARN = 'AWS_ROLE_ARN';
 export const AWS_WEB_IDENTITY_TOKEN_FILE = 'AWS_WEB_IDENTITY_TOKEN_FILE';
 export const AWS_ROLE_SESSION_NAME = 'AWS_ROLE_SESSION_NAME';
@@ -29,7 +29,7 @@ export const SECRET_ENV_NAMES: ReadonlySet<string> = new Set([
   'AWS_SECURITY_TOKEN',
 ]);
 
-/** Where the webhook mounts the tokens (reference/irsa-mechanics.md 1.2). */
+/** Where the webhook mounts the tokens (docs/mechanics.md 1.2). */
 export const IRSA_TOKEN_PATH = '/var/run/secrets/eks.amazonaws.com/serviceaccount/token';
 export const POD_IDENTITY_TOKEN_PATH = '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token';
 export const POD_IDENTITY_URI = 'http://169.254.170.23/v1/credentials';

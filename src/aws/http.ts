@@ -74,7 +74,7 @@ function hostOf(url: string): string {
 
 export interface HttpRequestInit {
   readonly method?: string;
-  /** Sent as given; a `host` entry is kept (the Pod Identity agent checks it, reference 5). */
+  /** Sent as given; a `host` entry is kept (the Pod Identity agent checks it, docs/mechanics.md 5). */
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string | Uint8Array;
   /** Deadline for the whole exchange, connect included. */

@@ -12,7 +12,7 @@ export function imdsEndpoint(env: Readonly<Record<string, string | undefined>>):
   return (env.AWS_EC2_METADATA_SERVICE_ENDPOINT || DEFAULT_IMDS_ENDPOINT).replace(/\/+$/, '');
 }
 
-/** How far a pod gets into IMDS (reference 6). */
+/** How far a pod gets into IMDS (docs/mechanics.md 6). */
 export type ImdsReach =
   /** No route, refused, DNS: not an EC2 node, or IMDS is switched off. */
   | { readonly kind: 'unreachable'; readonly why: string }

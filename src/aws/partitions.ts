@@ -1,8 +1,8 @@
 /**
  * AWS partitions: which partition a region belongs to and the DNS suffix of its endpoints. The prefixes are the
- * webhook's map (reference/irsa-mechanics.md section 7); the suffixes and region patterns are those of the
+ * webhook's map (docs/mechanics.md 7); the suffixes and region patterns are those of the
  * partitions table the JS SDK resolves endpoints with (@aws-sdk/core util-endpoints partitions.js), which
- * also covers the two partitions the reference table leaves out (aws-iso-e, aws-iso-f).
+ * also covers the two partitions the table in docs/mechanics.md 7 leaves out (aws-iso-e, aws-iso-f).
  */
 export type Partition =
   'aws' | 'aws-cn' | 'aws-us-gov' | 'aws-iso' | 'aws-iso-b' | 'aws-iso-e' | 'aws-iso-f' | 'aws-eusc';
@@ -55,5 +55,5 @@ export function stsRegionalUrl(region: string): string {
   return `https://sts.${region}.${dnsSuffixOf(partitionOfRegion(region))}`;
 }
 
-/** The global STS endpoint; it exists only in the `aws` partition (reference section 7). */
+/** The global STS endpoint; it exists only in the `aws` partition (docs/mechanics.md 7). */
 export const STS_GLOBAL_URL = 'https://sts.amazonaws.com';

@@ -35,7 +35,7 @@ export class Secret {
   }
 }
 
-/** `ASIA****WXYZ`: enough to tell two keys apart, never enough to use one (CONTRACT.md section 3). */
+/** `ASIA****WXYZ`: enough to tell two keys apart, never enough to use one (docs/report.md). */
 export function maskAccessKeyId(id: string): string {
   return id.length <= 8 ? '****' : `${id.slice(0, 4)}****${id.slice(-4)}`;
 }

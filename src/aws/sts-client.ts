@@ -100,7 +100,7 @@ export function sdkRequestHandler(net: NetClient, timeoutMs: number) {
 /**
  * An STS client configured only from what it is given: region and endpoint explicit (the SDK would otherwise
  * read process.env, which with --target is not the app's env), one attempt, our handler. Without credentials
- * it is for the unsigned AssumeRoleWithWebIdentity (reference 3.2: `smithy.api#noAuth`); the anonymous
+ * it is for the unsigned AssumeRoleWithWebIdentity (docs/mechanics.md 3.2: `smithy.api#noAuth`); the anonymous
  * identity only stops the SDK from ever running its default chain.
  */
 export function stsClient(net: NetClient, target: StsTarget, credentials?: SessionCredentials): STSClient {
@@ -176,7 +176,7 @@ export interface CallerIdentity {
   readonly userId: string;
 }
 
-/** GetCallerIdentity: needs no permission, works under an explicit Deny (reference 7). */
+/** GetCallerIdentity: needs no permission, works under an explicit Deny (docs/mechanics.md 7). */
 export async function getCallerIdentity(
   net: NetClient,
   target: StsTarget,
@@ -193,7 +193,7 @@ export async function getCallerIdentity(
 }
 
 /**
- * Where the JS SDK's web-identity STS call goes (reference 4.1): region from AWS_REGION only (never
+ * Where the JS SDK's web-identity STS call goes (docs/mechanics.md 4.1): region from AWS_REGION only (never
  * AWS_DEFAULT_REGION), else us-east-1; endpoint AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, else regional.
  */
 export function jsStsTarget(

@@ -5,7 +5,7 @@ import { NetError, describeNetFailure } from './http';
 /**
  * One STS answer (or the lack of one), classified. Every STS error of every check goes through
  * classifyStsError / classifyStsAnswer, so a wire code maps to exactly one finding code everywhere
- * (reference/irsa-mechanics.md 3.3).
+ * (docs/mechanics.md 3.3).
  */
 export interface StsFailure {
   readonly code: FindingCode;

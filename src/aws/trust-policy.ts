@@ -1,6 +1,6 @@
 /**
  * A role trust policy evaluated offline against this pod's AssumeRoleWithWebIdentity request, the way IAM
- * does it (reference/irsa-mechanics.md 3.2 and 3.4): explicit Deny wins, then any Allow statement whose
+ * does it (docs/mechanics.md 3.2 and 3.4): explicit Deny wins, then any Allow statement whose
  * Principal, Action and every Condition match; otherwise the implicit deny. Pure functions, no I/O.
  *
  * Rules implemented, and why:

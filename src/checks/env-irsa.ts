@@ -18,13 +18,13 @@ const KNOWN_PARTITIONS: readonly Partition[] = [
   'aws-eusc',
 ];
 
-/** STS RoleSessionName: 2-64 of [\w+=,.@-] (reference/irsa-mechanics.md 3.2). */
+/** STS RoleSessionName: 2-64 of [\w+=,.@-] (docs/mechanics.md 3.2). */
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
 
 /**
  * env.irsa: the IRSA pair and its shape. The webhook injects AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE as a
- * pair and skips both when either is already in the container spec (reference 1.3), so a lone variable means
- * one was set by hand; the SDKs then disagree about what to do (reference 4.4).
+ * pair and skips both when either is already in the container spec (docs/mechanics.md 1.3), so a lone variable means
+ * one was set by hand; the SDKs then disagree about what to do (docs/mechanics.md 4.4).
  */
 export const envIrsa: Check<'env.irsa'> = {
   id: 'env.irsa',
@@ -113,7 +113,7 @@ function partialFinding(hasRole: boolean, namespace: string | undefined, pod: st
   const present = hasRole ? AWS_ROLE_ARN : AWS_WEB_IDENTITY_TOKEN_FILE;
   const missing = hasRole ? AWS_WEB_IDENTITY_TOKEN_FILE : AWS_ROLE_ARN;
   // Without a token file, botocore and Go never enter their web-identity step; with a token file and no
-  // role, they stop with an error while JS moves on (reference 4.1, 4.2, 4.3 and the 4.4 table).
+  // role, they stop with an error while JS moves on (docs/mechanics.md 4.1, 4.2, 4.3 and the 4.4 table).
   const sdkEffect = hasRole
     ? 'No SDK uses web identity without the token file: the JS SDK v3, boto3 and the Go SDK v2 all move on to the container endpoint or IMDS, so the app silently gets the node role (or no credentials where IMDS is blocked).'
     : 'The JS SDK v3 skips web identity without a role and silently falls through to the container endpoint or IMDS (the node role); boto3 stops with InvalidConfigError ("assume role with web identity but has no role ARN configured") and the Go SDK v2 with "role ARN is not set".';

@@ -23,7 +23,7 @@ export interface MechanismOutput {
 
 /**
  * Which mechanism this container is set up for, from the variables the webhook injects
- * (reference/irsa-mechanics.md 1.3). When both sets are present (only possible when hand-set), every SDK
+ * (docs/mechanics.md 1.3). When both sets are present (only possible when hand-set), every SDK
  * uses web identity first, so IRSA is the mechanism in effect.
  */
 export const envMechanism: Check<'env.mechanism'> = {
@@ -69,7 +69,7 @@ export const envMechanism: Check<'env.mechanism'> = {
     const self = await readPodSelf(ctx);
     const sa = self.serviceAccount ?? '<SERVICE_ACCOUNT>';
     // A kubectl debug container shares the app's process namespace but never gets the webhook's env
-    // (reference/irsa-mechanics.md 1.3): if another container of the pod has the variables, say so.
+    // (docs/mechanics.md 1.3): if another container of the pod has the variables, say so.
     const injectedPeers =
       ctx.options.targetPid === undefined
         ? (await ctx.peers()).filter((p) =>

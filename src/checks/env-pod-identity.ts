@@ -12,7 +12,7 @@ import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { PodIdentityEnvOutput } from './outputs';
 import { LINKS, ns, remedy, restartCommands } from './remedies';
 
-/** The addresses the EKS Pod Identity agent binds, and the only Host values it answers (reference 5). */
+/** The addresses the EKS Pod Identity agent binds, and the only Host values it answers (docs/mechanics.md 5). */
 const AGENT_HOSTS: ReadonlySet<string> = new Set(['169.254.170.23', '[fd00:ec2::23]']);
 /** The ECS task credentials address: allowed over http by every SDK, but not the EKS agent. */
 const ECS_HOST = '169.254.170.2';
@@ -46,7 +46,7 @@ export function containerUriProblem(value: string): string | undefined {
 }
 
 /**
- * env.pod-identity: the Pod Identity pair the webhook injects (reference 1.3, 1.4): the agent URI and the
+ * env.pod-identity: the Pod Identity pair the webhook injects (docs/mechanics.md 1.3, 1.4): the agent URI and the
  * token file the SDK sends as Authorization. Runs whenever Pod Identity variables are present, also beside
  * IRSA ones (BOTH_MECHANISMS_CONFIGURED is env.mechanism's).
  */
@@ -114,7 +114,7 @@ export const envPodIdentity: Check<'env.pod-identity'> = {
       }
     }
     if (relativeUri !== undefined) {
-      // reference 4.1: fromHttp prefers the RELATIVE_URI (prefixed with http://169.254.170.2) with a warning.
+      // docs/mechanics.md 4.1: fromHttp prefers the RELATIVE_URI (prefixed with http://169.254.170.2) with a warning.
       notes.push(
         `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is also set: the JS SDK v3 uses it (http://${ECS_HOST}${relativeUri.slice(0, 100)}) instead of the FULL_URI`,
       );

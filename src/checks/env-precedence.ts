@@ -58,7 +58,7 @@ function profileNameOf(header: string, kind: 'credentials' | 'config'): string |
   return match ? match[1]?.trim() : undefined;
 }
 
-/** What a profile can produce, in the order the SDKs' profile resolvers try (reference 4.1-4.3). */
+/** What a profile can produce, in the order the SDKs' profile resolvers try (docs/mechanics.md 4.1-4.3). */
 export type ProfileKind = 'assume-role' | 'web-identity' | 'sso' | 'process' | 'static' | 'none';
 
 export function profileKindOf(keys: ProfileKeys | undefined): ProfileKind {
@@ -160,7 +160,7 @@ function profileChoice(sdk: SdkFamily, i: ChainInputs, kind: ProfileKind): Chain
 }
 
 function containerChoice(sdk: SdkFamily, i: ChainInputs): ChainChoice {
-  // The JS SDK prefers RELATIVE_URI (the ECS address 169.254.170.2) when both are set (reference 4.1).
+  // The JS SDK prefers RELATIVE_URI (the ECS address 169.254.170.2) when both are set (docs/mechanics.md 4.1).
   if (i.relativeUri && (sdk === 'js-v3' || !i.fullUri)) {
     return {
       sdk,
@@ -187,7 +187,7 @@ function imdsChoice(sdk: SdkFamily, i: ChainInputs): ChainChoice {
   return { sdk, source: 'node-role', detail: "IMDS: the node's instance role, when the pod can reach it" };
 }
 
-/** JS v3 defaultProvider (reference 4.1): env (skipped when AWS_PROFILE is set), ini/process, token file, remote. */
+/** JS v3 defaultProvider (docs/mechanics.md 4.1): env (skipped when AWS_PROFILE is set), ini/process, token file, remote. */
 export function jsChoice(i: ChainInputs): ChainChoice {
   const sdk = 'js-v3';
   if (i.staticKeyId && !i.profileSet) {
@@ -207,7 +207,7 @@ export function jsChoice(i: ChainInputs): ChainChoice {
   return imds;
 }
 
-/** botocore (reference 4.2): env, assume-role profile, web identity, SSO, files, process, container, IMDS. */
+/** botocore (docs/mechanics.md 4.2): env, assume-role profile, web identity, SSO, files, process, container, IMDS. */
 export function botoChoice(i: ChainInputs): ChainChoice {
   const sdk = 'boto3';
   if (i.profileSet && !i.profile) {
@@ -244,7 +244,7 @@ export function botoChoice(i: ChainInputs): ChainChoice {
   return imdsChoice(sdk, i);
 }
 
-/** Go v2 LoadDefaultConfig (reference 4.3): env keys, env token file, then the profile, container, IMDS. */
+/** Go v2 LoadDefaultConfig (docs/mechanics.md 4.3): env keys, env token file, then the profile, container, IMDS. */
 export function goChoice(i: ChainInputs): ChainChoice {
   const sdk = 'go-v2';
   if (i.profileSet && !i.profile) {
@@ -272,7 +272,7 @@ const FAMILY_NAMES: Record<SdkFamily, string> = { 'js-v3': 'JS SDK v3', boto3: '
 
 /**
  * env.precedence: which credential source the default chains of the JS SDK v3, boto3 and the Go SDK v2 would
- * pick from this env and these shared files (reference 4.1-4.4). They differ: a ~/.aws profile beats IRSA only
+ * pick from this env and these shared files (docs/mechanics.md 4.1-4.4). They differ: a ~/.aws profile beats IRSA only
  * in JS, static env keys beat it everywhere but JS-with-AWS_PROFILE, a lone token file is an error in boto3/Go.
  */
 export const envPrecedence: Check<'env.precedence'> = {

@@ -12,12 +12,12 @@ import type { RegionOutput, SdkFamily } from './outputs';
 import { readPodSelf } from '../context/pod-self';
 import { LINKS, ns, remedy, saName } from './remedies';
 
-/** Disables AWS_ENDPOINT_URL(_STS) in all three SDK families (reference 4.1 "Other environment variables"). */
+/** Disables AWS_ENDPOINT_URL(_STS) in all three SDK families (docs/mechanics.md 4.1 "Other environment variables"). */
 const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS';
 
 /**
  * The regions where botocore's `legacy` STS mode calls the global endpoint (botocore args.py
- * LEGACY_GLOBAL_STS_REGIONS; reference 4.2: "the global endpoint for 16 legacy regions", aws-global included).
+ * LEGACY_GLOBAL_STS_REGIONS; docs/mechanics.md 4.2: "the global endpoint for 16 legacy regions", aws-global included).
  */
 const LEGACY_GLOBAL_STS_REGIONS: ReadonlySet<string> = new Set([
   'ap-northeast-1',
@@ -44,7 +44,7 @@ interface EndpointChoice {
   readonly why: string;
 }
 
-/** The endpoint override every SDK family applies to STS, or undefined (reference 4.1). */
+/** The endpoint override every SDK family applies to STS, or undefined (docs/mechanics.md 4.1). */
 export function stsEndpointOverride(env: Env): { url: string; variable: string } | undefined {
   const ignored = (env[AWS_IGNORE_CONFIGURED_ENDPOINT_URLS] ?? '').toLowerCase() === 'true';
   if (ignored) return undefined;
@@ -54,7 +54,7 @@ export function stsEndpointOverride(env: Env): { url: string; variable: string }
 }
 
 /**
- * Where each SDK family sends the web identity STS call from this env (reference 4.1-4.4):
+ * Where each SDK family sends the web identity STS call from this env (docs/mechanics.md 4.1-4.4):
  * JS v3 reads only AWS_REGION (else us-east-1) and is always regional; botocore reads only AWS_DEFAULT_REGION
  * (else the global endpoint) and honours AWS_STS_REGIONAL_ENDPOINTS; Go v2 reads AWS_REGION then
  * AWS_DEFAULT_REGION and is always regional. Go without any region cannot resolve an endpoint at all.

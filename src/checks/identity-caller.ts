@@ -132,7 +132,7 @@ async function resolveCredentials(
   }
 }
 
-/** How the caller relates to the expected role: assumed-role ARNs drop the role path (reference 7). */
+/** How the caller relates to the expected role: assumed-role ARNs drop the role path (docs/mechanics.md 7). */
 export function compareCaller(
   callerArn: string,
   expected: RoleArn | undefined,

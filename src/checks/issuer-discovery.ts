@@ -12,7 +12,7 @@ const OIDC_MAX_BYTES = 256 * 1024;
 
 /**
  * The issuer without its scheme and trailing slash: what IAM names the provider after and what the trust
- * policy's condition keys start with, e.g. oidc.eks.us-west-2.amazonaws.com/id/XXXX (reference 3.2, 3.4).
+ * policy's condition keys start with, e.g. oidc.eks.us-west-2.amazonaws.com/id/XXXX (docs/mechanics.md 3.2, 3.4).
  */
 export function issuerHostPath(iss: string): string {
   return iss.replace(/^https?:\/\//i, '').replace(/\/+$/, '');
@@ -23,7 +23,7 @@ function isLoopbackHost(hostname: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** CONTRACT.md section 2: http:// is fetched only on loopback (local testing); everything else needs https. */
+/** docs/cli.md, "Environment": http:// is fetched only on loopback (local testing); everything else needs https. */
 export function fetchableIssuerUrl(url: string): { ok: true; url: URL } | { ok: false; why: string } {
   let parsed: URL;
   try {
@@ -73,7 +73,7 @@ async function fetchJson(ctx: Parameters<Check['run']>[0], url: string, signal: 
 /**
  * issuer.discovery: the token's issuer as the pod sees it. Discovery and JWKS unreachable from the pod is only a
  * warning: with the EKS VPC endpoint the public issuer often does not resolve in-VPC, while STS fetches the
- * keys from the AWS side (reference 3.1). A mismatched issuer or a bad signature is a real break.
+ * keys from the AWS side (docs/mechanics.md 3.1). A mismatched issuer or a bad signature is a real break.
  */
 export const issuerDiscovery: Check<'issuer.discovery'> = {
   id: 'issuer.discovery',

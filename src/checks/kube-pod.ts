@@ -26,7 +26,7 @@ const PREFIX = 'eks.amazonaws.com/';
 
 /**
  * Reads this pod from the API and explains what the webhook did to it: per container, whether it got the
- * IRSA / Pod Identity variables and token mount, and if not, the likely reason (reference 1.3).
+ * IRSA / Pod Identity variables and token mount, and if not, the likely reason (docs/mechanics.md 1.3).
  */
 export const kubePod: Check<'kube.pod'> = {
   id: 'kube.pod',

@@ -22,7 +22,7 @@ export interface KubeOwner {
 
 /**
  * How to get a pod the webhook mutates with the current ServiceAccount: only pod creation is mutated
- * (reference 1.5), so the pod must be recreated, and how depends on what owns it.
+ * (docs/mechanics.md 1.5), so the pod must be recreated, and how depends on what owns it.
  */
 export function recreateCommands(owner: KubeOwner | undefined, namespace: string, podName: string): string[] {
   if (!owner) {

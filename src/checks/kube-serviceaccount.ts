@@ -21,7 +21,7 @@ export interface KubeServiceAccountOutput {
 
 /**
  * The pod's ServiceAccount and its eks.amazonaws.com/* annotations, compared with what this pod got.
- * The webhook only acts on pod creation (reference 1.5): an annotation added or changed later shows up as a
+ * The webhook only acts on pod creation (docs/mechanics.md 1.5): an annotation added or changed later shows up as a
  * difference between the ServiceAccount and the pod's AWS_ROLE_ARN, and only a new pod fixes it.
  */
 export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
@@ -86,7 +86,7 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
           details,
         };
       }
-      // The webhook injects only the Pod Identity variables when an association exists (reference 1.3, 5).
+      // The webhook injects only the Pod Identity variables when an association exists (docs/mechanics.md 1.3, 5).
       const finding: FindingInput = {
         code: 'BOTH_MECHANISMS_CONFIGURED',
         summary: `ServiceAccount ${namespace}/${name} has the IRSA annotation ${ROLE_ARN_ANNOTATION}=${roleArn}, but this pod got EKS Pod Identity: when both are configured the webhook injects only Pod Identity, so the annotated role is not used by new pods.`,
@@ -190,7 +190,7 @@ function prefixed(annotations: Readonly<Record<string, string>>): Record<string,
   return Object.fromEntries(Object.entries(annotations).filter(([k]) => k.startsWith('eks.amazonaws.com/')));
 }
 
-/** Below 600 s the webhook raises the value to 600; invalid values are ignored (reference 1.1). */
+/** Below 600 s the webhook raises the value to 600; invalid values are ignored (docs/mechanics.md 1.1). */
 function tokenExpirationWords(value: string | undefined): string | null {
   if (value === undefined) return null;
   if (!/^\d+$/.test(value)) return `${value} (not an integer: ignored by the webhook, 86400 is used)`;

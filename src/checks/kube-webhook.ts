@@ -6,7 +6,7 @@ import { knownDetails, outcomeOfKubeFailure } from './kube-remedies';
 import { LINKS, remedy } from './remedies';
 
 export const WEBHOOK_CONFIGURATION = 'pod-identity-webhook';
-/** The webhook entry's name on EKS, and in the self-hosted manifest (reference 1.6). */
+/** The webhook entry's name on EKS, and in the self-hosted manifest (docs/mechanics.md 1.6). */
 const WEBHOOK_ENTRY_NAMES: readonly string[] = ['iam-for-pods.amazonaws.com', 'pod-identity-webhook.amazonaws.com'];
 
 export interface KubeWebhookOutput {
@@ -77,7 +77,7 @@ export const kubeWebhook: Check<'kube.webhook'> = {
     const failurePolicy = entry?.failurePolicy;
     const output: KubeWebhookOutput = { configurationName: name, failurePolicy };
     // failurePolicy Ignore (the EKS default) lets pods through unmutated when the webhook times out or fails,
-    // with nothing in the pod's events (reference 1.6).
+    // with nothing in the pod's events (docs/mechanics.md 1.6).
     const ignoreNote =
       failurePolicy === 'Ignore' ? '; failurePolicy Ignore: a webhook failure lets pods start unmutated, silently' : '';
     return {

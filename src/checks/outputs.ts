@@ -65,7 +65,7 @@ export interface TokenClaimsOutput {
 
 /** issuer.discovery: the issuer as the pod sees it. */
 export interface IssuerOutput {
-  /** iss without the scheme: the prefix of the trust policy's condition keys (reference 3.4). */
+  /** iss without the scheme: the prefix of the trust policy's condition keys (docs/mechanics.md 3.4). */
   readonly issuerHost: string;
   readonly jwksUri: string;
   readonly signatureVerified: boolean;

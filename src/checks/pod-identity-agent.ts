@@ -10,7 +10,7 @@ import { LINKS, deletePodCommand, ns, remedy } from './remedies';
 const SDK_MASK =
   'The JS SDK hides this behind "169.254.170.23 is not a valid container metadata service hostname" (its fallback provider only accepts loopback), so apps log that instead of the real cause.';
 
-/** The trust policy a Pod Identity role needs (reference 3.4, 5). */
+/** The trust policy a Pod Identity role needs (docs/mechanics.md 3.4, 5). */
 export const POD_IDENTITY_TRUST_POLICY = {
   Version: '2012-10-17',
   Statement: [
@@ -86,7 +86,7 @@ function describeAttempt(a: AgentAttempt): string {
 
 /**
  * pod-identity.agent: asks the EKS Pod Identity agent for credentials exactly as an SDK would, and maps its
- * answer (reference 5). The credentials prove themselves with one GetCallerIdentity and are dropped.
+ * answer (docs/mechanics.md 5). The credentials prove themselves with one GetCallerIdentity and are dropped.
  */
 export const podIdentityAgent: Check<'pod-identity.agent'> = {
   id: 'pod-identity.agent',

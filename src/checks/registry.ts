@@ -23,7 +23,7 @@ import { trustPolicyCheck } from './trust-policy';
  */
 export const CHECKS: readonly Check[] = [
   envMechanism,
-  // The local checks (issue 2): env, then the token file and its claims.
+  // The local checks: env, then the token file and its claims.
   envIrsa,
   envPodIdentity,
   envRegion,
@@ -34,14 +34,14 @@ export const CHECKS: readonly Check[] = [
   // trust.policy stays after token.claims and env.irsa (its dependencies) and before sts.assume-role, whose
   // AccessDenied it explains.
   trustPolicyCheck,
-  // The AWS chain (issue 3): after every env and token check they read.
+  // The AWS chain: after every env and token check they read.
   issuerDiscovery,
   stsAssumeRole,
   podIdentityAgent,
   identityImds,
   identityCaller,
   stsEndpoints,
-  // The Kubernetes side (issue 4): last in the report, but ranked first for the root cause by their stage.
+  // The Kubernetes side: last in the report, but ranked first for the root cause by their stage.
   kubePod,
   kubeWebhook,
   kubeServiceAccount,

@@ -9,7 +9,7 @@ import { stsFinding } from './sts-findings';
 /**
  * sts.assume-role: AssumeRoleWithWebIdentity with this pod's token and AWS_ROLE_ARN, made as the JS SDK's
  * fromTokenFile makes it (unsigned, AWS_REGION else us-east-1, AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL
- * honoured; reference 4.1). The credentials prove themselves with one GetCallerIdentity and are dropped.
+ * honoured; docs/mechanics.md 4.1). The credentials prove themselves with one GetCallerIdentity and are dropped.
  */
 export const stsAssumeRole: Check<'sts.assume-role'> = {
   id: 'sts.assume-role',

@@ -17,7 +17,7 @@ export interface StsCallFacts {
 }
 
 /**
- * The trust-policy statement this token needs (reference 3.2, 3.4): Federated = the provider ARN in the role's
+ * The trust-policy statement this token needs (docs/mechanics.md 3.2, 3.4): Federated = the provider ARN in the role's
  * account, and StringEquals on the issuer's :sub and :aud keys.
  */
 export function irsaTrustStatement(role: RoleArn, iss: string, namespace: string, serviceAccount: string): object {

@@ -11,7 +11,7 @@ export const SKEW_TOLERANCE_S = 60;
 const DAY_S = 24 * 3600;
 /**
  * The kubelet rewrites the token when it is older than 80% of its TTL or 24 h, with up to 10 s of jitter
- * (reference 2.2). It evaluates that on its volume sync, which runs about every minute, so a token can be that
+ * (docs/mechanics.md 2.2). It evaluates that on its volume sync, which runs about every minute, so a token can be that
  * much older before the kubelet is late: the allowance below keeps a healthy pod from a false warning.
  */
 const KUBELET_JITTER_S = 10;
@@ -106,7 +106,7 @@ function podNameOf(claims: JWTPayload): string | undefined {
 /**
  * token.claims: the token decoded (not verified: the signature is issuer.discovery's) and checked against
  * what the mechanism needs: times, audience, and that the subject is this pod's ServiceAccount
- * (reference 2.1, 2.2). Only claims and the fingerprint are shown, never a segment of the token.
+ * (docs/mechanics.md 2.1, 2.2). Only claims and the fingerprint are shown, never a segment of the token.
  */
 export const tokenClaims: Check<'token.claims'> = {
   id: 'token.claims',

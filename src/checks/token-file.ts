@@ -17,7 +17,7 @@ export function octalMode(mode: number): string {
 
 /**
  * Whether `user` may read a file with this mode and ownership, by the classic owner/group/other rule
- * (reference 2.3: the kubelet makes the token 0600 to runAsUser, 0640 to fsGroup, or 0644). uid 0 reads
+ * (docs/mechanics.md 2.3: the kubelet makes the token 0600 to runAsUser, 0640 to fsGroup, or 0644). uid 0 reads
  * everything (CAP_DAC_OVERRIDE).
  */
 export function canRead(stat: FileStat, user: ProcessUser): boolean {

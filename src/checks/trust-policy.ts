@@ -33,8 +33,8 @@ export const SKIP_NO_TRUST_POLICY =
 
 /**
  * Evaluates the role's trust policy from --trust-policy FILE against the token's claims, offline
- * (CONTRACT.md section 1: the provider ARN is derived from `iss` and the role's partition and account,
- * reference/irsa-mechanics.md 3.2). It explains an STS AccessDenied before STS is even called.
+ * (docs/cli.md, "--trust-policy": the provider ARN is derived from `iss` and the role's partition and account,
+ * docs/mechanics.md 3.2). It explains an STS AccessDenied before STS is even called.
  */
 export const trustPolicyCheck: Check<'trust.policy'> = {
   id: 'trust.policy',

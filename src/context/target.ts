@@ -8,7 +8,7 @@ import { listPeerProcesses } from './peers';
 /**
  * `--target PID|auto`: diagnose another container of the pod from a `kubectl debug --target` container,
  * which shares the app's process namespace but has none of its env or token mount (the webhook never
- * mutates ephemeral containers: reference/irsa-mechanics.md 1.3). Env comes from /proc/PID/environ, files
+ * mutates ephemeral containers: docs/mechanics.md 1.3). Env comes from /proc/PID/environ, files
  * through /proc/PID/root, and the uid/gids that will open the token file from /proc/PID/status.
  */
 export class TargetError extends Error {

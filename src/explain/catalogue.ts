@@ -4,8 +4,8 @@ import type { Remedy } from '../run/types';
 
 /**
  * The AWS and SDK error messages users paste from their apps' logs, with what each means for a pod using
- * IRSA or EKS Pod Identity. Wording from reference/failure-modes.md (section 2) and
- * reference/irsa-mechanics.md (3.3 STS errors, 5 the Pod Identity agent).
+ * IRSA or EKS Pod Identity. Wording from docs/failure-modes.md (section 2) and
+ * docs/mechanics.md (3.3 STS errors, 5 the Pod Identity agent).
  */
 
 /** The irsa-doctor check ids a match can point to (`irsa-doctor --only ...`). */

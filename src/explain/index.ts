@@ -5,7 +5,7 @@ import type { Remedy } from '../run/types';
 import type { ConfirmingCheck, Extracted, MessagePattern } from './catalogue';
 import { PATTERNS } from './catalogue';
 
-/** One recognised message: CONTRACT.md section 1, `explain` JSON. */
+/** One recognised message: docs/cli.md, "explain". */
 export interface ExplainMatch {
   readonly code: FindingCode;
   readonly meaning: string;

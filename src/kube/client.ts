@@ -62,7 +62,7 @@ const clients = new WeakMap<Context, Promise<KubeClient | KubeUnavailable>>();
 /**
  * The Kubernetes client for this run: built once per Context (the three kube checks share it), and only
  * when a kube check runs. @kubernetes/client-node costs ~170 ms to evaluate under Bun
- * (reference/packaging.md), so it is imported dynamically here and never on the startup path.
+ * (docs/packaging.md), so it is imported dynamically here and never on the startup path.
  */
 export function kubeClientFor(ctx: Context): Promise<KubeClient | KubeUnavailable> {
   let client = clients.get(ctx);

@@ -9,7 +9,7 @@ import type { Env } from '../context/context';
 /*
  * What the amazon-eks-pod-identity-webhook did to a pod, read back from the stored spec. Pure functions over
  * Pod JSON (client-node's V1Pod or a plain object), so they are tested on fixtures shaped like real mutated
- * pods. Rules: reference/irsa-mechanics.md 1.1-1.4.
+ * pods. Rules: docs/mechanics.md 1.1-1.4.
  */
 
 export interface EnvVarLike {
@@ -87,7 +87,7 @@ export type PodMechanism = 'irsa' | 'pod-identity' | 'both' | 'none';
 export type SkipReason =
   /** Listed in the pod's eks.amazonaws.com/skip-containers annotation. */
   | 'skip-containers'
-  /** Defines one variable of the pair by hand, so the webhook added neither (reference 1.3). */
+  /** Defines one variable of the pair by hand, so the webhook added neither (docs/mechanics.md 1.3). */
   | 'pair-rule'
   /** Has the pair but no token mount: every variable was set by hand and the webhook left it untouched. */
   | 'no-mount'
@@ -138,7 +138,7 @@ export interface PodMutation {
 
 /**
  * The skip-containers annotation is parsed by the webhook as one CSV record; a parse error means nothing is
- * skipped (reference 1.1). Names are trimmed here as the user meant them; quoting is rare.
+ * skipped (docs/mechanics.md 1.1). Names are trimmed here as the user meant them; quoting is rare.
  */
 export function parseSkipContainers(value: string | undefined): string[] {
   if (value === undefined) return [];
@@ -265,7 +265,7 @@ function skipReasonOf(
   const handSet = pair.filter((n) => shape.names.has(n));
   if (handSet.length === 1) {
     // The webhook adds the pair only when neither name is defined: one hand-set variable blocks both
-    // (reference 1.3, fixture rawPodHasAll).
+    // (docs/mechanics.md 1.3, fixture rawPodHasAll).
     const [present] = handSet;
     const missing = pair.find((n) => n !== present);
     return {

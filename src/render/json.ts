@@ -8,7 +8,7 @@ import type { Report } from '../run/types';
 const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * The contract's JSON (CONTRACT.md section 3). JSON.stringify escapes the C0 controls (ESC included); the rest
+ * The contract's JSON (docs/report.md). JSON.stringify escapes the C0 controls (ESC included); the rest
  * of what a terminal would act on is escaped here, so no raw control character from the input reaches a
  * terminal through it.
  */

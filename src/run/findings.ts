@@ -1,5 +1,5 @@
 /**
- * The finding codes of ../shared/CONTRACT.md section 4: stable, never renamed, only added to.
+ * The finding codes of docs/report.md, "Finding codes": stable, never renamed, only added to.
  * The severity of a finding is a property of its code, so no check can report the same code with two
  * severities, and `--list-checks` / the README list them from this one table.
  */
@@ -103,7 +103,7 @@ export const FINDING_CODES = {
     severity: 'error',
     meaning: 'AWS_ROLE_SESSION_NAME breaks the STS RoleSessionName rule',
   },
-  // From `explain`: messages only the app's own SDK produces (reference/failure-modes.md row 4).
+  // From `explain`: messages only the app's own SDK produces (docs/failure-modes.md row 4).
   SDK_TOO_OLD: {
     severity: 'error',
     meaning: "the app's AWS SDK predates the mechanism (e.g. rejects the Pod Identity agent address)",
@@ -124,6 +124,10 @@ export const FINDING_CODES = {
     severity: 'warning',
     meaning:
       'Pod Identity variables the webhook never sets: an inline token (never refreshed) or a RELATIVE_URI that wins over the FULL_URI',
+  },
+  CLOCK_SKEW: {
+    severity: 'error',
+    meaning: "this machine's clock and AWS's differ by minutes: signatures and tokens look expired or not yet valid",
   },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 

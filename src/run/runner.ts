@@ -274,7 +274,7 @@ export function rootCauseOf(findings: readonly Finding[], checks: readonly Check
   return first ? { code: first.code, checkId: first.checkId, summary: first.summary, remedy: first.remedy } : null;
 }
 
-/** Exit codes of CONTRACT.md section 1: 0 healthy (warnings allowed), 1 a problem was found. */
+/** Exit codes (docs/cli.md): 0 healthy (warnings allowed), 1 a problem was found. */
 export function exitCodeOf(report: Report, options: { exitZero: boolean }): 0 | 1 {
   if (options.exitZero) return 0;
   return report.findings.some((f) => f.severity === 'error') ? 1 : 0;

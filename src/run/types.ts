@@ -4,7 +4,7 @@ import type { FindingCode, Severity } from './findings';
 
 /**
  * `pass` ok; `warn` works but risky; `fail` the thing is broken; `skip` not run (the reason is the summary);
- * `error` the check itself could not run (timeout, unexpected response). CONTRACT.md section 3.
+ * `error` the check itself could not run (timeout, unexpected response). docs/report.md
  */
 export type Status = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
 export const STATUSES: readonly Status[] = ['pass', 'warn', 'fail', 'skip', 'error'];

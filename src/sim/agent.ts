@@ -7,7 +7,7 @@ import type { LoopbackServer } from './loopback';
 import { blackHole, listenLoopback, refusedUrl } from './loopback';
 
 /*
- * The EKS Pod Identity agent (reference/irsa-mechanics.md 5): GET /v1/credentials with the raw token in
+ * The EKS Pod Identity agent (docs/mechanics.md 5): GET /v1/credentials with the raw token in
  * Authorization, the Host check, the agent's own 400s on the token, and EKS Auth's answer relayed as
  * `[requestId]: (Code): message, fault: client` with EKS Auth's status, bodies text/plain like Go's
  * http.Error; success is the JSON credentials document.
@@ -49,7 +49,7 @@ export async function startAgent(options: AgentOptions): Promise<SimulatedAgent>
   if (options.mode === 'disabled') {
     return { credentialsUri: `${await refusedUrl()}/v1/credentials`, close: async () => undefined };
   }
-  // The real agent caches credentials per token (reference 5, refreshing_cache.go).
+  // The real agent caches credentials per token (docs/mechanics.md 5, refreshing_cache.go).
   const cache = new Map<string, IssuedCredentials>();
 
   const server: LoopbackServer = await listenLoopback((req, res) => {
@@ -159,7 +159,7 @@ function podNameOf(claims: Record<string, unknown>): string {
   return typeof k8s?.pod?.name === 'string' ? k8s.pod.name : 'pod';
 }
 
-/** eks-<cluster>-<pod>-<uuid> (reference 5), the pod part shortened to fit STS's 64-character limit. */
+/** eks-<cluster>-<pod>-<uuid> (docs/mechanics.md 5), the pod part shortened to fit STS's 64-character limit. */
 function sessionName(cluster: string, pod: string): string {
   const uuid = randomUUID();
   const room = Math.max(1, 64 - `eks-${cluster}--${uuid}`.length);

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-/** Who a set of credentials belongs to, as GetCallerIdentity reports it (reference/irsa-mechanics.md 7). */
+/** Who a set of credentials belongs to, as GetCallerIdentity reports it (docs/mechanics.md 7). */
 export interface CallerIdentity {
   readonly arn: string;
   /** AROA...:session for roles, AIDA... for IAM users. */
@@ -25,7 +25,7 @@ export interface IssuedCredentials {
  */
 export class CredentialBook {
   readonly secrets: string[] = [];
-  /** Every access key id handed out: not secret, but shown only masked (CONTRACT.md section 3). */
+  /** Every access key id handed out: not secret, but shown only masked (docs/report.md). */
   readonly accessKeyIds: string[] = [];
   readonly #byKey = new Map<string, { identity: CallerIdentity; sessionToken: string | undefined }>();
 

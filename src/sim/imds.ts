@@ -6,7 +6,7 @@ import type { LoopbackServer } from './loopback';
 import { blackHole, listenLoopback, refusedUrl } from './loopback';
 
 /*
- * The node's instance metadata service as a pod sees it (reference/irsa-mechanics.md 6).
+ * The node's instance metadata service as a pod sees it (docs/mechanics.md 6).
  * - `reachable`: IMDSv2 works from the pod (hop limit 2 or more): the pod can read the node role's keys.
  * - `hop-limit-1`: the v2 token PUT is accepted and never answered, which is what a pod one hop away sees
  *   when the response is dropped (no RST), and v1 GETs get 401 (HttpTokens=required), the AL2023 default.
@@ -49,7 +49,7 @@ export async function startImds(options: ImdsOptions): Promise<SimulatedImds> {
   const nodeCredentials = () =>
     (credentials ??= options.book.mintTemporary(
       {
-        // The session name of node-role credentials is the instance id (reference 6).
+        // The session name of node-role credentials is the instance id (docs/mechanics.md 6).
         arn: `arn:${partition}:sts::${options.account}:assumed-role/${options.roleName}/${options.instanceId}`,
         userId: `AROA${uniqueIdBody()}:${options.instanceId}`,
         account: options.account,
@@ -107,7 +107,7 @@ export async function startImds(options: ImdsOptions): Promise<SimulatedImds> {
         );
       }
       case '/latest/meta-data/iam/info':
-        // The instance-profile ARN, whose name may differ from the role's (reference 6).
+        // The instance-profile ARN, whose name may differ from the role's (docs/mechanics.md 6).
         return JSON.stringify(
           {
             Code: 'Success',

@@ -29,7 +29,7 @@ import { startSts } from './sts';
  * OIDC providers and the role, the node's IMDS and the Pod Identity agent, plus the env and files the
  * webhook and kubelet would give the pod. Every endpoint is reached through the standard variables
  * (AWS_ENDPOINT_URL_STS, AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_CONTAINER_CREDENTIALS_FULL_URI and the
- * token's own `iss`), so the tool runs against it with no test-only switch (CONTRACT.md section 2).
+ * token's own `iss`), so the tool runs against it with no test-only switch (docs/cli.md, "Environment").
  */
 
 export const SCENARIO_NAMES = [
@@ -68,7 +68,7 @@ export interface ScenarioExpectation {
 export interface Scenario {
   readonly name: ScenarioName;
   readonly description: string;
-  /** What a correct diagnosis reports: the contract for the checks (CONTRACT.md sections 3, 4). */
+  /** What a correct diagnosis reports: the contract for the checks (docs/report.md). */
   readonly expect: ScenarioExpectation;
 }
 
@@ -258,7 +258,7 @@ export function isScenarioName(value: string): value is ScenarioName {
   return (SCENARIO_NAMES as readonly string[]).includes(value);
 }
 
-/** Changes to a scenario's network that tests make (the fault matrix of issue 6). */
+/** Changes to a scenario's network that tests make (the fault matrix). */
 export interface SimulatedEksOptions {
   /** The pod reaches the issuer (and/or its JWKS) at these origins instead; STS still reaches the real one. */
   readonly issuerPodRoute?: { readonly issuerOrigin?: string; readonly jwksOrigin?: string };
@@ -349,14 +349,14 @@ export async function startSimulatedEks(
     const who = { namespace: SIM_NAMESPACE, serviceAccount: SIM_SERVICE_ACCOUNT, podName: SIM_POD };
     const files: Record<string, string> = {
       [`${KUBE_SA_DIR}/namespace`]: SIM_NAMESPACE,
-      // The pod's own Kubernetes API token (every pod that automounts it has one; reference 2.1).
+      // The pod's own Kubernetes API token (every pod that automounts it has one; docs/mechanics.md 2.1).
       [`${KUBE_SA_DIR}/token`]: await issuer.mintToken({
         ...who,
         audience: ['https://kubernetes.default.svc'],
         ttlSeconds: 3_607,
       }),
     };
-    // The webhook's variables in its order (reference 1.3), then what points the SDKs at the sim.
+    // The webhook's variables in its order (docs/mechanics.md 1.3), then what points the SDKs at the sim.
     const env: Record<string, string> = {};
     if (setup.mechanism !== 'none') {
       env.AWS_STS_REGIONAL_ENDPOINTS = 'regional';

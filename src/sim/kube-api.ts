@@ -11,7 +11,7 @@ import { assertNever } from '../run/types';
  * versions), GET and LIST of pods,
  * serviceaccounts, replicasets and mutatingwebhookconfigurations, Table responses for kubectl's default
  * output, and Status objects for 401/403/404 worded like the real API server's. Object shapes follow
- * pods mutated by the EKS webhook (reference/irsa-mechanics.md 1.3, 1.4, 1.6).
+ * pods mutated by the EKS webhook (docs/mechanics.md 1.3, 1.4, 1.6).
  */
 
 export type KubeObject = {
@@ -575,7 +575,7 @@ function pod(world: KubeWorld, parts: PodParts): KubeObject {
       ],
     },
     spec: {
-      // The webhook prepends its volume (reference 1.3).
+      // The webhook prepends its volume (docs/mechanics.md 1.3).
       volumes: [...(parts.tokenVolume ? [tokenVolume(parts.tokenVolume)] : []), KUBE_API_ACCESS],
       ...(parts.initContainers ? { initContainers: parts.initContainers } : {}),
       containers: parts.containers,
@@ -646,7 +646,7 @@ function replicaSet(world: KubeWorld): KubeObject {
   };
 }
 
-/** The managed configuration on EKS (reference 1.6). */
+/** The managed configuration on EKS (docs/mechanics.md 1.6). */
 export function eksWebhookConfiguration(): KubeObject {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',

@@ -3,7 +3,7 @@ import type { FileStat, FileView } from '../context/files';
 /**
  * The demo's container filesystem: the simulated pod's files held in memory, so `irsa-doctor demo` writes
  * nothing to disk and the compiled binary reads no file of its own. Files look the way the kubelet projects
- * them without fsGroup/runAsUser: root-owned 0644 (reference/irsa-mechanics.md 2.3). Directories exist
+ * them without fsGroup/runAsUser: root-owned 0644 (docs/mechanics.md 2.3). Directories exist
  * implicitly above every file. Missing paths fail with ENOENT like node:fs.
  */
 export function createMemoryFileView(files: Readonly<Record<string, string | Uint8Array>>, now: number): FileView {

@@ -8,7 +8,7 @@ import { blackHole, listenLoopback } from './loopback';
 
 /*
  * The cluster's OIDC issuer: discovery document, JWKS and the tokens the kubelet would project
- * (reference/irsa-mechanics.md 2.1, 3.1). The issuer is reached from two networks in real life: the pod's
+ * (docs/mechanics.md 2.1, 3.1). The issuer is reached from two networks in real life: the pod's
  * (often not at all in a private VPC) and AWS's, where STS fetches the keys. On loopback both are the same
  * socket, so the simulated STS marks its requests with AWS_SIDE_HEADER and the issuer answers each side
  * according to its own fault. That is how "the pod cannot reach the issuer but STS can" and "STS cannot
@@ -34,7 +34,7 @@ export interface TokenRequest {
   /** One audience or several; the token always carries an array, as Kubernetes writes it. */
   readonly audience?: string | readonly string[];
   readonly podName?: string;
-  /** expirationSeconds of the projected volume: 86400 for IRSA (reference 1.4). */
+  /** expirationSeconds of the projected volume: 86400 for IRSA (docs/mechanics.md 1.4). */
   readonly ttlSeconds?: number;
   /** Added to now for iat/nbf: negative for an old token, e.g. -90000 with 86400 s TTL is expired. */
   readonly issuedAtOffsetSeconds?: number;
@@ -121,7 +121,7 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Simulate
       const ttl = request.ttlSeconds ?? 86_400;
       const audience = request.audience ?? ['sts.amazonaws.com'];
       const podName = request.podName ?? `${request.serviceAccount}-7d9f8b6c5-x2k4q`;
-      // Claim names and nesting as the API server writes them (reference 2.1); `node` since Kubernetes 1.30.
+      // Claim names and nesting as the API server writes them (docs/mechanics.md 2.1); `node` since Kubernetes 1.30.
       const claims = {
         aud: typeof audience === 'string' ? [audience] : [...audience],
         exp: now + ttl,
@@ -160,7 +160,7 @@ function json(res: http.ServerResponse, body: unknown): void {
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(payload),
-    // EKS asks verifiers to honour cache-control on these endpoints (reference 3.1).
+    // EKS asks verifiers to honour cache-control on these endpoints (docs/mechanics.md 3.1).
     'cache-control': 'max-age=3600',
   });
   res.end(payload);

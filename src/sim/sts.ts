@@ -12,7 +12,7 @@ import { evaluateTrust } from './trust';
 /*
  * STS on loopback, speaking the AWS Query protocol: form-encoded POST (or GET query) in, text/xml out, with
  * the response and ErrorResponse shapes, HTTP statuses, wire codes and messages of the real service
- * (reference/irsa-mechanics.md 3.2, 3.3, 7). AssumeRoleWithWebIdentity really validates the token: the
+ * (docs/mechanics.md 3.2, 3.3, 7). AssumeRoleWithWebIdentity really validates the token: the
  * issuer against the account's IAM OIDC providers, the audience against the provider's client-id list, the
  * signature against the JWKS fetched over HTTP from the issuer named in `iss`, the expiry against STS's own
  * clock, and the role's trust policy. GetCallerIdentity maps the SigV4 access key id to whoever it was issued
@@ -248,7 +248,7 @@ export async function startSts(options: StsOptions): Promise<SimulatedSts> {
     const unretrievable = new StsError(
       400,
       'InvalidIdentityToken',
-      // Two spaces after the comma: STS's own text (reference 3.3, aws-sdk-rust#827).
+      // Two spaces after the comma: STS's own text (docs/mechanics.md 3.3, aws-sdk-rust#827).
       "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements",
     );
     let keys: JSONWebKeySet;

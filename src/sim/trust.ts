@@ -1,7 +1,7 @@
 /*
  * The simulated IAM's own trust-policy evaluation for AssumeRoleWithWebIdentity. It is deliberately separate
  * from src/aws/trust-policy.ts (the tool's evaluator): the sim is the referee the tool is tested against, so
- * a shared bug would make both agree and the tests pass. Standard IAM semantics (reference 3.4): statements
+ * a shared bug would make both agree and the tests pass. Standard IAM semantics (docs/mechanics.md 3.4): statements
  * are ORed, an explicit Deny wins, keys and operators inside one statement are ANDed, the values of one key
  * are ORed; condition-key names are case-insensitive, values are not (except the IgnoreCase operators);
  * StringEquals takes `*` literally, StringLike has `*` and `?`.

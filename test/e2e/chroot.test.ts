@@ -24,7 +24,7 @@ import { startSimulatedEks } from '../../src/sim/index';
 /**
  * No Docker engine here, so this proves the Dockerfile's final stage another way: a root holding only the
  * binary, the libraries `ldd` lists, /dev/{null,random,urandom} and /proc (Bun finds its payload through
- * /proc/self/exe: reference/packaging.md), run as the image's numeric user 65532 with the image's env
+ * /proc/self/exe: docs/packaging.md), run as the image's numeric user 65532 with the image's env
  * (HOME=/tmp and nothing else). The root is owned by root, so uid 65532 can write nothing: the run also
  * shows the binary needs no writable filesystem (readOnlyRootFilesystem). The second part adds the rest of
  * the Job's securityContext (a read-only mount, no capabilities, no_new_privs) and --target between containers.

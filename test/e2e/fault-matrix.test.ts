@@ -80,7 +80,7 @@ const ENDPOINTS: Record<Endpoint, { readonly check: string; readonly fault: Omit
  * The summary pattern is the start of what the user reads first; HOST stands for 127.0.0.1:PORT.
  * A finding code of null: the check reports none. IMDS that gives the pod nothing is what IRSA wants; a
  * Kubernetes API that cannot be read leaves its checks `error` (could not run; the diagnosis does not need
- * them). The pod's side of the issuer is only a warning: STS fetches the keys from the AWS side (reference 3.1).
+ * them). The pod's side of the issuer is only a warning: STS fetches the keys from the AWS side (docs/mechanics.md 3.1).
  */
 type Row = readonly [Endpoint, Fault, Status, string | null, Verdict, string];
 

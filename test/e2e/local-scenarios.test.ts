@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mintToken, segmentsOf } from '../helpers/tokens';
 
 /**
- * The "Done when" scenarios of issue 2, through the built binary with an explicit env (never the developer's
+ * The local scenarios, through the built binary with an explicit env (never the developer's
  * AWS_* variables), --offline, in JSON and in TTY-less text. `npm test` builds dist/irsa-doctor first.
  */
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * A Bun executable loads .env and bunfig.toml from the working directory unless it is built with
  * --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: a stray .env in the user's directory would then
- * change the AWS variables under diagnosis (reference/packaging.md). This runs the built binary in a directory
+ * change the AWS variables under diagnosis (docs/packaging.md). This runs the built binary in a directory
  * holding both and checks that neither reached it.
  */
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));

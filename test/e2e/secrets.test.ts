@@ -11,7 +11,7 @@ import type { ScenarioName, SimulatedEks } from '../../src/sim/index';
 import { SCENARIOS, materialize, startSimulatedEks } from '../../src/sim/index';
 
 /**
- * CONTRACT.md section 3, "nothing secret is ever in any output", through the built binary: every scenario of
+ * docs/report.md, "nothing secret is ever in any output", through the built binary: every scenario of
  * the simulated EKS in all three output modes (JSON, text on a pipe, the Ink TUI on a real pseudo-terminal),
  * checked against every secret the sim handed out (sim.secrets: the IRSA and Pod Identity tokens, whole and
  * as payload and signature segments, the pod's Kubernetes SA token, every secret access key and session
@@ -228,7 +228,7 @@ const base32 = (n: number) => [...randomBytes(n)].map((b) => 'ABCDEFGHIJKLMNOPQR
 const CASES: readonly Case[] = [
   ...SCENARIOS.map((s) => ({ label: s.name, scenario: s.name })),
   {
-    // The other way to give the agent its authorization token, allowed by the SDKs and CONTRACT.md section 2.
+    // The other way to give the agent its authorization token, allowed by the SDKs and docs/cli.md, "Environment"
     label: 'healthy-pod-identity, token inline in AWS_CONTAINER_AUTHORIZATION_TOKEN',
     scenario: 'healthy-pod-identity',
     adjust: (env, sim) => {

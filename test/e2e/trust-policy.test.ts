@@ -86,7 +86,7 @@ function diagnose(policy: string) {
   return { code: result.status, report, check: report.checks.find((c) => c.id === 'trust.policy') };
 }
 
-// Until the token checks (issue 2) are registered, trust.policy is skipped for want of its dependencies.
+// Until the token checks are registered, trust.policy is skipped for want of its dependencies.
 describe.skipIf(!ready)('--trust-policy FILE (built binary, offline)', () => {
   it('names the failing sub condition and prints the corrected policy', () => {
     const { code, report, check } = diagnose(policyFile('stale.json', 'system:serviceaccount:shop-old:cart'));

@@ -20,7 +20,7 @@ import {
 } from './harness';
 
 /**
- * Env values (issue 6): whatever the diagnosed process's environment holds, the whole diagnosis ends in a
+ * Env values: whatever the diagnosed process's environment holds, the whole diagnosis ends in a
  * sound report. Values are aimed at what the env checks parse (ARNs of every partition, regions, URLs,
  * NO_PROXY lists, the regional-endpoints switch) and mixed with empty, huge and control-character values.
  * Half the cases meet a network that refuses everything, half one that answers like AWS, so the values also
@@ -159,7 +159,7 @@ const tokenPath = value(
 
 /**
  * Secret values start with a marker no other value holds, so any output that shows even the start of one is
- * caught (CONTRACT.md section 3: never AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the authorization token).
+ * caught (docs/report.md: never AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the authorization token).
  */
 function secret(rest: fc.Arbitrary<string>): fc.Arbitrary<string> {
   return rest.map((r) => `${SECRET_MARK}${r}`);

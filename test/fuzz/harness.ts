@@ -142,7 +142,7 @@ export async function diagnose(
 }
 
 /**
- * CONTRACT.md section 3: no secret in any output. `secret` must be distinctive (a marker or a long random
+ * docs/report.md: no secret in any output. `secret` must be distinctive (a marker or a long random
  * string); it is looked for as given, as the text renderer escapes it and as JSON escapes it.
  */
 export function expectNotShown(rendered: { text: string; json: string }, secret: string, what: string): void {

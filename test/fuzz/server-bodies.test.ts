@@ -32,7 +32,7 @@ import {
 } from './harness';
 
 /**
- * Server bodies (issue 6): whatever STS, the Pod Identity agent, the OIDC issuer and IMDS answer (status,
+ * Server bodies: whatever STS, the Pod Identity agent, the OIDC issuer and IMDS answer (status,
  * content type, body, or no answer at all), the whole diagnosis ends in a sound report. Each property fuzzes
  * one server while the others answer like a healthy EKS, so the fuzzed answer is the only thing wrong.
  */

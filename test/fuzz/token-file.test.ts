@@ -19,7 +19,7 @@ import {
 } from './harness';
 
 /**
- * Token file contents (issue 6): whatever bytes sit at AWS_WEB_IDENTITY_TOKEN_FILE or the Pod Identity token
+ * Token file contents: whatever bytes sit at AWS_WEB_IDENTITY_TOKEN_FILE or the Pod Identity token
  * path, the whole diagnosis ends in a sound report. The JWTs are built by hand (header.payload.signature as
  * base64url of JSON): nothing needs a valid signature to reach token.claims, and hand-made segments can hold
  * what no JWT library would emit.
@@ -135,7 +135,7 @@ const signature = fc.oneof(
   fc.constantFrom('', 'AAAA', '=='),
 );
 
-/** The token and its signature segment, which no output may ever show (CONTRACT.md section 3). */
+/** The token and its signature segment, which no output may ever show (docs/report.md). */
 const jwt = fc
   .tuple(segmentText(header), segmentText(claims), signature)
   .map(([h, p, s]) => ({ token: `${b64url(h)}.${b64url(p)}.${s}`, signature: s }));

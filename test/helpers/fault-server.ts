@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { blackHole, listenLoopback, refusedUrl } from '../../src/sim/loopback';
 
 /**
- * One endpoint gone wrong, on 127.0.0.1, for the fault matrix (issue 6): whatever is asked of it, it answers
+ * One endpoint gone wrong, on 127.0.0.1, for the fault matrix: whatever is asked of it, it answers
  * with its fault. The healthy peers come from the simulated EKS; this stands in for one of them.
  */
 export const FAULTS = [

@@ -28,7 +28,7 @@ function signingKey() {
   return key;
 }
 
-/** A token with the EKS projected-token claim layout (reference 2.1), signed with a throwaway key. */
+/** A token with the EKS projected-token claim layout (docs/mechanics.md 2.1), signed with a throwaway key. */
 export async function mintToken(options: MintOptions = {}): Promise<string> {
   const namespace = options.namespace ?? 'shop';
   const serviceAccount = options.serviceAccount ?? 'cart';

@@ -88,7 +88,7 @@ describe('simulated IMDS (IMDSv2)', () => {
         AccessKeyId: expect.stringMatching(/^ASIA/),
       });
       expect(book.secrets).toEqual(expect.arrayContaining([credentials.SecretAccessKey, credentials.Token]));
-      // The node credentials belong to the node role with the instance id as session name (reference 6).
+      // The node credentials belong to the node role with the instance id as session name (docs/mechanics.md 6).
       expect(book.lookup(credentials.AccessKeyId, credentials.Token)?.arn).toBe(
         `arn:aws:sts::111122223333:assumed-role/${ROLE}/i-0a1b2c3d4e5f67890`,
       );

@@ -62,7 +62,7 @@ describe('the scenario list', () => {
       for (const code of [...(e.rootCause ? [e.rootCause] : []), ...(e.alsoFound ?? [])]) {
         expect(Object.keys(FINDING_CODES), name).toContain(code);
       }
-      // CONTRACT.md 1 and 3: an error root cause is broken/1; none is healthy or degraded with 0.
+      // docs/cli.md (exit codes) and docs/report.md: an error root cause is broken/1; none is healthy or degraded with 0.
       if (e.rootCause) expect([e.verdict, e.exitCode], name).toEqual(['broken', 1]);
       else expect(['healthy', 'degraded']).toContain(e.verdict);
       if (!e.rootCause) expect(e.exitCode, name).toBe(0);

@@ -43,7 +43,7 @@ describe('simulated STS: AssumeRoleWithWebIdentity over the Query protocol', () 
     expect(expiration - Date.now()).toBeGreaterThan(3_500_000);
     expect(expiration - Date.now()).toBeLessThanOrEqual(3_600_000);
     expect(tag(credentials, 'Expiration')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    // The role path is dropped in the assumed-role ARN (reference 7).
+    // The role path is dropped in the assumed-role ARN (docs/mechanics.md 7).
     expect(tag(result, 'Arn')).toBe(`arn:aws:sts::${ACCOUNT}:assumed-role/app/sim-session`);
     expect(tag(result, 'AssumedRoleId')).toMatch(/^AROA[A-Z2-7]{17}:sim-session$/);
     expect(tag(result, 'SubjectFromWebIdentityToken')).toBe('system:serviceaccount:shop:api');

@@ -79,7 +79,7 @@ describe(renderText, () => {
 });
 
 describe(renderJson, () => {
-  it('round-trips to the contract shape (CONTRACT.md section 3)', () => {
+  it('round-trips to the contract shape (docs/report.md)', () => {
     const report = brokenReport();
     const parsed = JSON.parse(renderJson(report)) as Record<string, unknown>;
     expect(parsed).toEqual(JSON.parse(JSON.stringify(report)));

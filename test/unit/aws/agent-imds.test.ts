@@ -13,7 +13,7 @@ afterEach(() => servers.closeAll());
 const signal = () => new AbortController().signal;
 
 describe(mapAgentAnswer, () => {
-  // Bodies as the agent sends them (reference 5: request.go, errors.go, EKS Auth errors relayed).
+  // Bodies as the agent sends them (docs/mechanics.md 5: request.go, errors.go, EKS Auth errors relayed).
   it.each([
     [400, 'Service account token cannot be empty', 'POD_IDENTITY_TOKEN_REJECTED'],
     [

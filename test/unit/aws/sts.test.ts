@@ -8,7 +8,7 @@ import { assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../..
 import { classifyStsAnswer, classifyStsError } from '../../../src/aws/sts-errors';
 
 describe(classifyStsAnswer, () => {
-  // Wire codes as STS sends them, and the names the JS SDK gives the same errors (reference 3.3).
+  // Wire codes as STS sends them, and the names the JS SDK gives the same errors (docs/mechanics.md 3.3).
   it.each([
     ['AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity', 'TRUST_POLICY_DENIED'],
     ['AccessDeniedException', 'Not authorized to perform sts:AssumeRoleWithWebIdentity', 'TRUST_POLICY_DENIED'],

@@ -54,7 +54,7 @@ describe('env.precedence', () => {
     expect(all).not.toContain(SECRET);
   });
 
-  it('a ~/.aws/credentials profile beats IRSA in JS only (reference 4.4)', async () => {
+  it('a ~/.aws/credentials profile beats IRSA in JS only (docs/mechanics.md 4.4)', async () => {
     const root = rootWith({
       credentials: `[default]\naws_access_key_id = ${KEY_ID}\naws_secret_access_key = ${SECRET}\n`,
     });

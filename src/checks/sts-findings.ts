@@ -5,6 +5,7 @@ import type { FindingInput, Remedy } from '../run/types';
 import { issuerHostPath } from './issuer-discovery';
 import type { TokenClaimsOutput } from './outputs';
 import { LINKS, deletePodCommand, ns, remedy } from './remedies';
+import { shellQuote } from './shell';
 
 /** What the STS checks know when they turn an StsFailure into a finding. */
 export interface StsCallFacts {
@@ -33,10 +34,6 @@ export function irsaTrustStatement(role: RoleArn, iss: string, namespace: string
       },
     },
   };
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 function trustPolicyRemedy(facts: StsCallFacts): Remedy {

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+import { fstatSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { StdinRead } from './explain/index';
+import { StdinNotReadableError } from './explain/index';
 import { main } from './cli/main';
 
 // chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 is what it honours (docs/packaging.md, Ink behaviour).
@@ -24,6 +28,58 @@ const code = await main(process.argv.slice(2), {
     }
     return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
   },
+  streamStdin,
 });
 // Exit now: a check abandoned at its timeout may still hold a socket open, and must not keep the pod waiting.
 process.exit(code);
+
+/**
+ * `explain -`: stdin chunk by chunk (a 100 MB log is never held whole), decoded as UTF-8 across chunk
+ * boundaries. Ends at EOF, or when nothing arrived for idleMs: an open pipe that never writes must not keep
+ * the doctor waiting forever. A directory on stdin (`explain - < DIR`) is refused before any read.
+ */
+function streamStdin(onText: (text: string) => void, idleMs: number): Promise<StdinRead> {
+  try {
+    if (fstatSync(0).isDirectory()) {
+      return Promise.reject(
+        new StdinNotReadableError('stdin is a directory, not a log: pipe a file or a command into it'),
+      );
+    }
+  } catch {
+    // fd 0 closed or not stat-able: reading below reports it as an empty input.
+  }
+  return new Promise((resolve) => {
+    const decoder = new StringDecoder('utf8');
+    const stdin = process.stdin;
+    let bytes = 0;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (idle: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.off('error', onError);
+      stdin.pause();
+      const rest = decoder.end();
+      if (rest !== '') onText(rest);
+      resolve({ bytes, idle });
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(true), idleMs);
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      onText(decoder.write(chunk));
+      arm();
+    };
+    const onEnd = () => finish(false);
+    const onError = () => finish(false);
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.on('error', onError);
+    arm();
+  });
+}

@@ -26,6 +26,8 @@ export interface ExplainCommand {
   /** The message to explain; '-' or undefined means read stdin. */
   readonly text: string | undefined;
   readonly output: 'text' | 'json';
+  /** Reading stdin stops after this long without a byte (--timeout; docs/cli.md, "explain"). */
+  readonly stdinIdleMs: number;
 }
 
 export type Command =
@@ -123,10 +125,17 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values['list-checks']) return { kind: 'list-checks', output };
 
   const [verb = 'check', ...rest] = positionals;
+  let timeoutMs = 10_000;
+  if (values.timeout !== undefined) {
+    if (!/^\d+$/.test(values.timeout) || Number(values.timeout) < 100 || Number(values.timeout) > 600_000) {
+      throw new UsageError(`--timeout takes milliseconds between 100 and 600000 (got "${values.timeout}")`);
+    }
+    timeoutMs = Number(values.timeout);
+  }
   if (verb === 'explain') {
     if (output === 'tui') throw new UsageError('explain prints text or json');
     if (rest.length > 1) throw new UsageError('explain takes one argument: the message in quotes, or - to read stdin');
-    return { kind: 'explain', text: rest[0], output: output === 'json' ? 'json' : 'text' };
+    return { kind: 'explain', text: rest[0], output: output === 'json' ? 'json' : 'text', stdinIdleMs: timeoutMs };
   }
   if (verb !== 'check' && verb !== 'demo') {
     throw new UsageError(`unknown command "${verb}" (commands: check, demo, explain)`);
@@ -136,13 +145,6 @@ export function parseCommand(argv: readonly string[]): Command {
     throw new UsageError('demo takes at most one scenario name (see demo --list)');
   if (values.list && verb !== 'demo') throw new UsageError('--list belongs to demo: irsa-doctor demo --list');
 
-  let timeoutMs = 10_000;
-  if (values.timeout !== undefined) {
-    if (!/^\d+$/.test(values.timeout) || Number(values.timeout) < 100 || Number(values.timeout) > 600_000) {
-      throw new UsageError(`--timeout takes milliseconds between 100 and 600000 (got "${values.timeout}")`);
-    }
-    timeoutMs = Number(values.timeout);
-  }
   let target: number | 'auto' | undefined;
   if (values.target !== undefined) {
     if (values.target === 'auto') target = 'auto';

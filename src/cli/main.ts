@@ -3,6 +3,7 @@ import { CHECKS } from '../checks/registry';
 import type { Context } from '../context/context';
 import { contextForSelf } from '../context/context';
 import { TargetError, contextForTarget, pickAutoTarget } from '../context/target';
+import type { StdinRead } from '../explain/index';
 import { runExplain } from '../explain/index';
 import { FINDING_CODES } from '../run/findings';
 import { exitCodeOf, runChecks } from '../run/runner';
@@ -24,6 +25,8 @@ export interface Io {
   writeError(text: string): Promise<void>;
   /** Reads stdin to its end, or to maxBytes (then stops reading). */
   readStdin(maxBytes?: number): Promise<string>;
+  /** Streams stdin as text until its end or idleMs without a byte (`explain -`). */
+  streamStdin?(onText: (text: string) => void, idleMs: number): Promise<StdinRead>;
 }
 
 /** Parse flags, build a Context, run the checks, render, and return the exit code. Never throws. */

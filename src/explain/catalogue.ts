@@ -1,4 +1,5 @@
 import { LINKS, remedy } from '../checks/remedies';
+import { placeholder, sh } from '../checks/shell';
 import type { FindingCode } from '../run/findings';
 import type { Remedy } from '../run/types';
 
@@ -40,22 +41,15 @@ export interface Extracted {
   readonly endpointUrl: string | undefined;
   /** The IAM action a permission error names. */
   readonly action: string | undefined;
+  /** The principal of a denial (`User: ...`), as written, when the text names one. */
+  readonly principal: string | undefined;
+  /** The resource ARN of a denied sts:AssumeRole / sts:TagSession: the role being chained into. */
+  readonly targetArn: string | undefined;
 }
 
-export interface MessagePattern {
+/** What a code means for a pasted message, and what to do: the body of one `explain` match. */
+export interface Explanation {
   readonly code: FindingCode;
-  /** Higher is more specific: reported first when several patterns match. */
-  readonly priority: number;
-  /** A wrapper message ("no provider in the chain worked"): dropped when a specific pattern also matched. */
-  readonly generic?: boolean;
-  /** Tested against each line of the pasted text. */
-  readonly line: RegExp;
-  /** When set, the same line must also match (e.g. a permission error about the token path). */
-  readonly alsoOnLine?: RegExp;
-  /** When set, the whole text must also match (e.g. a ResourceNotFoundException about an association). */
-  readonly context?: RegExp;
-  /** When set, the line must not match (e.g. an assumed-role session that is not a node instance). */
-  readonly unless?: RegExp;
   meaning(x: Extracted): string;
   causes(x: Extracted): readonly string[];
   readonly confirmWith: readonly ConfirmingCheck[];
@@ -63,7 +57,6 @@ export interface MessagePattern {
 }
 
 const NODE_SESSION = /assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b/;
-const TOKEN_PATH = /(?:serviceaccount\/token|eks-pod-identity-token|web[_ ]?identity[_ ]?token)/i;
 
 function roleName(x: Extracted): string {
   const arn = x.roleArns[0];
@@ -78,15 +71,31 @@ function issuerRegion(x: Extracted): string {
   return /oidc\.eks\.([a-z0-9-]+)\.amazonaws/.exec(url)?.[1] ?? '<REGION>';
 }
 
+/** Role names and ARNs from the pasted text go into commands quoted (they may be redacted as <ROLE> or {x}). */
+function roleNameValue(x: Extracted) {
+  const name = roleName(x);
+  return name === '<ROLE_NAME>' ? placeholder('ROLE_NAME') : name;
+}
+function roleArnValue(x: Extracted) {
+  const name = roleName(x);
+  return name === '<ROLE_NAME>' ? placeholder('ROLE_ARN') : (x.roleArns[0] ?? `arn:aws:iam::<ACCOUNT_ID>:role/${name}`);
+}
+function callerRoleValue(x: Extracted) {
+  const name = /assumed-role\/([^/\s]{1,128})\//.exec(x.principal ?? '')?.[1];
+  return name ?? placeholder('CALLER_ROLE_NAME');
+}
+function targetRoleValue(x: Extracted) {
+  const name = /:role\/(?:[^\s/]{1,64}\/){0,8}([^\s/]{1,128})$/.exec(x.targetArn ?? '')?.[1];
+  return name ?? placeholder('TARGET_ROLE_NAME');
+}
+
 const DIAGNOSE = 'kubectl exec -it <POD> -n <NAMESPACE> -- irsa-doctor';
 const RESTART =
   'kubectl rollout restart deployment/<DEPLOYMENT> -n <NAMESPACE>   # new pods get the webhook env; old ones never do';
 
-export const PATTERNS: readonly MessagePattern[] = [
+const ENTRIES: readonly Explanation[] = [
   {
     code: 'SDK_MISSING_STS_MODULE',
-    priority: 100,
-    line: /To use web identity tokens, the 'sts' service module must be on the class ?path/i,
     meaning: () =>
       "the Java SDK found the IRSA variables but cannot use them: web identity needs the SDK's 'sts' module at run time, so the chain skipped to the next provider",
     causes: () => [
@@ -107,8 +116,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'NODE_ROLE_FALLBACK',
-    priority: 95,
-    line: /assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b.*not authorized to perform|not authorized to perform.*assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b/i,
     meaning: (x) =>
       `this request was signed by the node's instance role${x.assumedRoleArns[0] ? ` (${x.assumedRoleArns[0]})` : ''}, so the pod is not using IRSA or Pod Identity: its SDK fell through to the node's IMDS credentials`,
     causes: () => [
@@ -133,8 +140,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'POD_IDENTITY_ACCESS_DENIED',
-    priority: 92,
-    line: /EKS does not have permissions to assume the associated role|not authorized to perform:? sts:TagSession/i,
     meaning: () =>
       'EKS Pod Identity could not assume the associated role: the role trust policy does not allow the service pods.eks.amazonaws.com both sts:AssumeRole and sts:TagSession',
     causes: () => [
@@ -156,8 +161,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'TRUST_POLICY_DENIED',
-    priority: 90,
-    line: /not authorized to perform:? sts:AssumeRoleWithWebIdentity/i,
     meaning: (x) =>
       `STS refused AssumeRoleWithWebIdentity${x.roleArns[0] ? ` for ${x.roleArns[0]}` : ''}: the token is valid, but the role's trust policy does not allow this token (or the role does not exist)`,
     causes: () => [
@@ -179,8 +182,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'OIDC_PROVIDER_NOT_REGISTERED',
-    priority: 90,
-    line: /No OpenIDConnect provider found in your account/i,
     meaning: (x) =>
       `the role's account has no IAM OIDC provider for the cluster's issuer${x.issuerUrls[0] ? ` ${x.issuerUrls[0]}` : ''}, so STS cannot trust the pod's token`,
     causes: () => [
@@ -203,8 +204,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'OIDC_AUDIENCE_NOT_ALLOWED',
-    priority: 90,
-    line: /Incorrect token audience/i,
     meaning: () =>
       "STS rejected the token's aud: it is not in the IAM OIDC provider's client-ID list (for IRSA it should be sts.amazonaws.com)",
     causes: () => [
@@ -226,8 +225,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'OIDC_KEYS_UNRETRIEVABLE',
-    priority: 88,
-    line: /Couldn.t retrieve verification key from your identity provider|IDPCommunicationError|HTTPS certificate doesn.t match configured thumbprint/i,
     meaning: () =>
       "STS could not fetch or trust the issuer's signing keys (JWKS), so it could not verify the token's signature",
     causes: () => [
@@ -250,8 +247,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'STS_TOKEN_EXPIRED',
-    priority: 86,
-    line: /ExpiredTokenException|Token expired: current date\/time|Token too old/i,
     meaning: () => 'STS rejected the web identity token as expired: the app sent an old copy of the projected token',
     causes: () => [
       'the app read the token file once and caches its contents; the kubelet rewrites the file (about every 19 h for 24 h tokens) and the app must re-read it',
@@ -268,13 +263,12 @@ export const PATTERNS: readonly MessagePattern[] = [
       ),
   },
   {
-    code: 'STS_TOKEN_EXPIRED',
-    priority: 60,
-    line: /security token included in the request is expired|\bExpiredToken\b/i,
+    code: 'SESSION_CREDENTIALS_EXPIRED',
     meaning: () =>
-      'an AWS service rejected the temporary credentials as expired: the app keeps using credentials past their expiry instead of refreshing them',
+      'an AWS service (not STS) rejected the session credentials as expired: the client kept using them past their expiry instead of fetching new ones; IRSA and Pod Identity credentials last about an hour and must be refreshed by the SDK',
     causes: () => [
       "the app copied the credentials out of the SDK (or built a client from fixed keys) instead of letting the SDK's provider refresh them",
+      'a library or sidecar with its own credential code that fetches once at start (long jobs fail after about an hour)',
       'long-lived process with a hand-rolled AssumeRole that never renews',
       'the node clock is wrong',
     ],
@@ -288,8 +282,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'TOKEN_NOT_YET_VALID',
-    priority: 84,
-    line: /Token used before issued|token is not valid yet|\bnbf\b.*in the future/i,
     meaning: () => "the token's issue time is in the future for the verifier: a clock is wrong",
     causes: () => ["the node's clock is skewed (NTP not running)", 'a hand-made token with a wrong iat/nbf'],
     confirmWith: ['token.claims'],
@@ -297,8 +289,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'STS_REGION_DISABLED',
-    priority: 86,
-    line: /RegionDisabledException|STS is not activated in this region/i,
     meaning: () =>
       'the regional STS endpoint the SDK called belongs to a region where STS is deactivated for this account',
     causes: () => [
@@ -314,8 +304,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'ROLE_ARN_INVALID',
-    priority: 86,
-    line: /Request ARN is invalid|(?:ValidationError|ValidationException).*(?:roleArn|RoleArn)/i,
     meaning: () => 'the role ARN the SDK sent to STS is malformed',
     causes: () => [
       'AWS_ROLE_ARN (from the eks.amazonaws.com/role-arn annotation) has a typo: extra colon, missing account, spaces, or a role name instead of an ARN for apps that need the ARN',
@@ -330,8 +318,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'POD_IDENTITY_TOKEN_REJECTED',
-    priority: 86,
-    line: /Service account token cannot be (?:empty|parsed)|Service account token failed basic claim validations/i,
     meaning: () => 'the Pod Identity agent rejected the token the SDK sent from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
     causes: () => [
       'the token file is empty or unreadable for the app (the SDK then sends an empty Authorization header)',
@@ -346,9 +332,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'POD_IDENTITY_NO_ASSOCIATION',
-    priority: 86,
-    line: /ResourceNotFoundException/i,
-    context: /association|AssumeRoleForPodIdentity|pod.?identity|169\.254\.170\.23|fd00:ec2::23|eks-auth/i,
     meaning: () => "EKS Pod Identity has no association for this pod's namespace and ServiceAccount",
     causes: () => [
       'no pod identity association exists for this namespace/ServiceAccount (or it names another cluster)',
@@ -368,48 +351,23 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'SDK_TOO_OLD',
-    priority: 85,
-    line: /only loopback hosts are allowed|URI did not refer to the loopback interface|Unsupported host.*169\.254\.170\.23|not a valid container metadata (?:service )?(?:host|URI).*(?:loopback|127\.0\.0\.1)/i,
     meaning: () =>
-      "the app's AWS SDK predates EKS Pod Identity: it refuses the agent address 169.254.170.23 because it only allows loopback container-credential URIs",
+      "the app's AWS SDK (or the credential provider the app wires up) predates EKS Pod Identity: it refuses the agent address 169.254.170.23 because it only allows loopback or ECS container-credential URIs",
     causes: () => [
       'Go SDK (v1 before 1.47.11, v2 before the Pod Identity release) or botocore before 1.33 in the app',
-      'an app that vendors an old SDK (check its image, not the base image)',
+      "JS v3: a release whose default chain reached only the ECS provider (fromContainerMetadata) instead of fromHttp, or an app that calls fromContainerMetadata itself; 'not a valid container metadata service hostname' is that provider's message",
+      'an app or controller image that vendors an old SDK (check its image, not the base image)',
     ],
     confirmWith: ['env.pod-identity', 'pod-identity.agent'],
     remedy: () =>
       remedy(
-        "Upgrade the app's AWS SDK to a version that supports EKS Pod Identity (see the AWS list of minimum SDK versions), or use IRSA for this app.",
+        "Upgrade the app's AWS SDK to a version that supports EKS Pod Identity (see the AWS list of minimum SDK versions) and let its default chain pick the credentials, or use IRSA for this app.",
         [`${DIAGNOSE} --only pod-identity.agent   # confirms the agent works for a current SDK`],
         ['https://docs.aws.amazon.com/eks/latest/userguide/pod-id-minimum-sdk.html'],
       ),
   },
   {
     code: 'POD_IDENTITY_AGENT_UNREACHABLE',
-    priority: 84,
-    line: /169\.254\.170\.23 is not a valid container metadata service hostname/i,
-    meaning: () =>
-      "the JS SDK's credential chain failed on EKS Pod Identity: this is the message of its last fallback provider, which masks the real error of the call to the agent at 169.254.170.23",
-    causes: () => [
-      'the call to the Pod Identity agent failed (agent not running on the node, blocked by iptables/NetworkPolicy, hostNetwork pod, proxy without NO_PROXY) and the chain reported its fallback error instead',
-      'the agent answered with an error (no association, AccessDenied on the role trust) that the SDK hid',
-      'an old JS SDK (v2, or v3 before Pod Identity support) that does not know the agent address',
-    ],
-    confirmWith: ['pod-identity.agent', 'env.proxy', 'env.pod-identity'],
-    remedy: () =>
-      remedy(
-        'Find the real agent error: call the agent from the pod, check the eks-pod-identity-agent DaemonSet on the node, and NO_PROXY.',
-        [
-          `${DIAGNOSE} --only pod-identity.agent,env.proxy`,
-          'kubectl get daemonset eks-pod-identity-agent -n kube-system',
-        ],
-        [LINKS.podIdentity],
-      ),
-  },
-  {
-    code: 'POD_IDENTITY_AGENT_UNREACHABLE',
-    priority: 82,
-    line: /(?:169\.254\.170\.23|fd00:ec2::23).*(?:timeout|timed out|refused|unreachable|context (?:canceled|deadline)|StatusCode: 0|no route|EHOSTUNREACH|ECONNREFUSED|ETIMEDOUT)|(?:timeout|timed out|refused|unreachable|context (?:canceled|deadline)|StatusCode: 0).*(?:169\.254\.170\.23|fd00:ec2::23)|Called agent through invalid address/i,
     meaning: () => 'the app could not get an answer from the EKS Pod Identity agent at 169.254.170.23',
     causes: () => [
       'the eks-pod-identity-agent add-on is not installed, or its pod on this node is not ready',
@@ -430,10 +388,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'TOKEN_FILE_UNREADABLE',
-    priority: 80,
-    line: /(?:permission denied|EACCES|AccessDeniedException|Errno 13)/i,
-    alsoOnLine: TOKEN_PATH,
-    unless: /not authorized to perform/i,
     meaning: () => "the app's user cannot read the projected token file",
     causes: () => [
       "the container runs as a non-root uid that is neither the file's owner nor in its group: set securityContext.fsGroup (e.g. 65534) on the pod",
@@ -453,9 +407,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'TOKEN_FILE_MISSING',
-    priority: 80,
-    line: /(?:no such file or directory|ENOENT|NoSuchFileException|FileNotFoundException|Errno 2)/i,
-    alsoOnLine: TOKEN_PATH,
     meaning: () => 'the token file named by AWS_WEB_IDENTITY_TOKEN_FILE does not exist in the app container',
     causes: () => [
       "the variables were set by hand (or copied) without the webhook's projected volume",
@@ -472,8 +423,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'STS_UNREACHABLE',
-    priority: 78,
-    line: /(?:Connect(?:ion)? timeout|timed out|Could not connect to the endpoint URL|ETIMEDOUT|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|no such host|i\/o timeout|dial tcp|UnknownHostException|SdkClientException: Unable to execute HTTP request).*sts[.\w-]*\.amazonaws\.com|sts[.\w-]*\.amazonaws\.com.*(?:timeout|timed out|ETIMEDOUT|ECONNREFUSED|ENOTFOUND|no such host|i\/o timeout)/i,
     meaning: (x) =>
       x.endpointUrl && /\/\/sts\.amazonaws\.com/.test(x.endpointUrl)
         ? 'the SDK called the global STS endpoint sts.amazonaws.com, which the pod cannot reach (typical of private subnets with only a regional STS VPC endpoint)'
@@ -502,8 +451,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'STS_THROTTLED',
-    priority: 76,
-    line: /Rate exceeded|\bThrottling(?:Exception)?\b|TooManyRequestsException|SlowDown/i,
     meaning: () => 'STS (or the Pod Identity agent) throttled the credential requests',
     causes: () => [
       'the app creates a new SDK client/session per request, so every call does a fresh AssumeRoleWithWebIdentity',
@@ -519,8 +466,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'IRSA_ENV_PARTIAL',
-    priority: 75,
-    line: /role ARN is not set|configured to assume role with web identity but has no role ARN|web_identity_token_file.*(?:no|without).*role_arn|(?:AWS_ROLE_ARN|role_arn).*(?:missing|not set|required)/i,
     meaning: () =>
       'the SDK sees a web identity token file but no role ARN: only one of AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE reaches the app',
     causes: () => [
@@ -536,20 +481,18 @@ export const PATTERNS: readonly MessagePattern[] = [
       ),
   },
   {
-    code: 'STATIC_CREDENTIALS_OVERRIDE',
-    priority: 70,
-    line: /InvalidClientTokenId|security token included in the request is invalid|SignatureDoesNotMatch|InvalidAccessKeyId/i,
+    code: 'CREDENTIALS_INVALID',
     meaning: () =>
-      'AWS rejected the access key the request was signed with: the app is not using the credentials IRSA or Pod Identity would give it',
+      'AWS does not accept the access key (or session token) the request was signed with: these are not the credentials IRSA or Pod Identity hand out, or they are used where they are not valid',
     causes: () => [
-      'static AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (env, Secret, ~/.aws/credentials) win over web identity in the SDK chain, and those keys are deleted or rotated',
-      'session credentials from the global STS endpoint used in an opt-in region (enable v2 tokens or use the regional endpoint)',
-      'an AWS_PROFILE pointing at stale credentials',
+      "static AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (env, a Secret, ~/.aws/credentials, the app's config) win over web identity in the SDK chain, and those keys are deleted, rotated or mistyped",
+      'temporary keys (ASIA...) used without their session token, or with a token from another session',
+      'session credentials from the global STS endpoint used in an opt-in region, or credentials of one partition (aws-cn, aws-us-gov) sent to another: use the regional STS endpoint and the right region',
     ],
     confirmWith: ['env.precedence', 'identity.caller', 'env.mechanism'],
     remedy: () =>
       remedy(
-        'Remove the static credentials from the pod so the SDK uses the role, then recreate the pod.',
+        'Find which credentials the app signs with and remove the static ones so the SDK uses the role; check that the region matches the credentials.',
         [
           "kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.containers[*].env[*].name}'",
           `${DIAGNOSE} --only env.precedence,identity.caller`,
@@ -559,28 +502,182 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'ROLE_LACKS_PERMISSION',
-    priority: 65,
-    line: /assumed-role\/[\w+=,.@-]+\/[\w+=,.@-]+ is not authorized to perform/i,
-    unless: /assumed-role\/[\w+=,.@-]+\/i-[0-9a-f]{8,17}\b|sts:AssumeRoleWithWebIdentity|sts:TagSession/i,
     meaning: (x) =>
-      `the credentials work: the request was signed by the role ${roleName(x)}${x.assumedRoleArns[0]?.includes('/eks-') ? ' (through EKS Pod Identity)' : ''}, but its permissions policy does not allow ${x.action ?? 'this action'}`,
+      `the credentials work: the request was signed by ${x.principal ? `${x.principal}` : `the role ${roleName(x)}`}${x.assumedRoleArns[0]?.includes('/eks-') ? ' (through EKS Pod Identity)' : ''}, but its permissions do not allow ${x.action ?? 'this action'}`,
     causes: (x) => [
       `the role's permissions policies lack ${x.action ?? 'the action'} on this resource`,
-      'a resource policy (bucket, key, secret), permissions boundary, SCP or session policy denies it',
+      "a resource policy (bucket, key, secret), permissions boundary, SCP, session policy, or the service's own role mapping (OpenSearch fine-grained access control) denies it",
       'the role is the right one but for another environment (check the role name)',
     ],
     confirmWith: ['identity.caller'],
     remedy: (x) =>
       remedy(`Grant ${x.action ?? 'the action'} to the role ${roleName(x)} (IRSA/Pod Identity itself works).`, [
-        `aws iam list-attached-role-policies --role-name ${roleName(x)}`,
-        `aws iam simulate-principal-policy --policy-source-arn arn:aws:iam::<ACCOUNT_ID>:role/${roleName(x)} --action-names ${x.action ?? '<ACTION>'}`,
+        sh`aws iam list-attached-role-policies --role-name ${roleNameValue(x)}`,
+        sh`aws iam simulate-principal-policy --policy-source-arn ${roleArnValue(x)} --action-names ${x.action ?? placeholder('ACTION')}`,
       ]),
   },
   {
+    code: 'IRSA_ENV_MISSING',
+    meaning: () =>
+      'the app has no IRSA variables (AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE): the webhook did not mutate this pod, so the SDK skips web identity',
+    causes: () => [
+      'the ServiceAccount has no eks.amazonaws.com/role-arn annotation, or the pod uses another ServiceAccount',
+      'the pod was created before the annotation (pods are only mutated at creation): recreate it',
+      'the pod-identity-webhook is not running or failed open (failurePolicy: Ignore)',
+    ],
+    confirmWith: ['env.mechanism', 'kube.serviceaccount', 'kube.pod'],
+    remedy: () =>
+      remedy('Annotate the ServiceAccount with the role and recreate the pod.', [
+        'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+        RESTART,
+        `${DIAGNOSE} --only env.mechanism,kube.serviceaccount`,
+      ]),
+  },
+  {
+    code: 'REGION_REQUIRED',
+    meaning: () =>
+      'the SDK refuses to start without a region: it cannot build the STS (or service) endpoint, so no credentials are fetched at all',
+    causes: () => [
+      'neither AWS_REGION nor AWS_DEFAULT_REGION is set in the container (the webhook sets them only for IRSA pods, and not on every cluster), nor in the config file',
+      'the SDK tried to read the region from IMDS, which pods usually cannot reach (hop limit 1)',
+      'the variable is set to an empty value',
+    ],
+    confirmWith: ['env.region'],
+    remedy: () =>
+      remedy(
+        "Set AWS_REGION in the pod spec (or the app's client configuration).",
+        ['kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_REGION=<REGION>', `${DIAGNOSE} --only env.region`],
+        [LINKS.stsEndpoint],
+      ),
+  },
+  {
+    code: 'CLOCK_SKEW',
+    meaning: () =>
+      "AWS rejected the request's signature time: the clock where the request was signed is minutes away from AWS's, so every signed call fails whatever the credentials",
+    causes: () => [
+      "the node's clock drifted (chrony/NTP not running or blocked), or the container runs with a faked time",
+      'a VM that was suspended or restored from a snapshot',
+      'a request signed, queued, then sent minutes later (rare; retries re-sign)',
+    ],
+    confirmWith: ['token.claims', 'identity.caller'],
+    remedy: () =>
+      remedy(
+        'Fix the clock of the node (chrony with the Amazon Time Sync Service at 169.254.169.123); the credentials themselves are fine.',
+        ['date -u   # in the pod, compare with an accurate clock', 'chronyc tracking   # on the node'],
+        ['https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/set-time.html'],
+      ),
+  },
+  {
+    code: 'TOKEN_FILE_NOT_REGULAR',
+    meaning: () =>
+      'the SDK opened the web identity token path and found a directory or another non-file: the token is not mounted where AWS_WEB_IDENTITY_TOKEN_FILE points',
+    causes: () => [
+      'a volume or subPath mounted over the token path (a directory with the same name)',
+      'AWS_WEB_IDENTITY_TOKEN_FILE set by hand to the directory instead of the file',
+    ],
+    confirmWith: ['token.file', 'env.irsa'],
+    remedy: () =>
+      remedy(
+        'Let the webhook inject the env and the aws-iam-token volume; remove hand-set mounts or variables at that path.',
+        [`${DIAGNOSE} --only token.file`, RESTART],
+      ),
+  },
+  {
+    code: 'METADATA_PROXY_ERROR',
+    meaning: () =>
+      'a metadata proxy (kube2iam or kiam) answers for IMDS and failed: the pod did not get the role the proxy should have assumed for it',
+    causes: () => [
+      "the proxy cannot map the pod's IP to a pod or its iam.amazonaws.com/role annotation (pod cache stale, hostNetwork pod, pod not yet known)",
+      "the proxy's own credentials (the node role, or keys it was given) may not sts:AssumeRole the pod's role: the pod role's trust must name the proxy's role, and the proxy's role needs sts:AssumeRole on it",
+      'the proxy itself has no credentials or cannot reach STS',
+      'kube2iam and kiam are unmaintained: IRSA or EKS Pod Identity replace them',
+    ],
+    confirmWith: ['env.mechanism', 'identity.imds', 'identity.caller'],
+    remedy: () =>
+      remedy(
+        "Check the proxy's logs for the pod, and the role's trust for the proxy's role; better, move the workload to IRSA or EKS Pod Identity.",
+        [
+          'kubectl logs -n kube-system -l app=kube2iam --tail=200   # or -l app=kiam-server',
+          "kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.metadata.annotations.iam\\.amazonaws\\.com/role}'",
+        ],
+        [LINKS.irsa, LINKS.podIdentity],
+      ),
+  },
+  {
+    code: 'PROXY_INTERCEPTS_METADATA',
+    meaning: () =>
+      "an HTTP(S) proxy answered instead of AWS: the SDK sent the credential request through a proxy that refused or failed it (the proxy's answer, not STS's)",
+    causes: () => [
+      'HTTPS_PROXY is set and NO_PROXY does not list the STS host (sts.<REGION>.amazonaws.com), 169.254.169.254 and 169.254.170.23',
+      'the proxy does not allow CONNECT to the STS host (an allow-list without sts)',
+    ],
+    confirmWith: ['env.proxy', 'sts.endpoints'],
+    remedy: () =>
+      remedy('Exempt the STS host and the metadata addresses from the proxy, or allow them on it.', [
+        'kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> NO_PROXY=169.254.169.254,169.254.170.23,.amazonaws.com',
+        `${DIAGNOSE} --only env.proxy,sts.endpoints`,
+      ]),
+  },
+  {
+    code: 'EKS_AUTH_UNREACHABLE',
+    meaning: () =>
+      "the EKS Pod Identity agent cannot get an answer from the EKS Auth API (AssumeRoleForPodIdentity): the agent is up, but its call behind it never completes, so the app's request to the agent times out",
+    causes: () => [
+      'the node has no route to eks-auth.<REGION>.api.aws: private subnets need NAT or an EKS Auth interface VPC endpoint (com.amazonaws.<REGION>.eks-auth)',
+      "a proxy or egress firewall on the node's network blocks it",
+      'the agent is throttled at a burst of pod starts (the same message, transient)',
+    ],
+    confirmWith: ['pod-identity.agent'],
+    remedy: () =>
+      remedy('Give the nodes a route to the EKS Auth API (VPC endpoint or NAT), then watch the agent log.', [
+        'kubectl logs -n kube-system daemonset/eks-pod-identity-agent --tail=100',
+        'aws ec2 describe-vpc-endpoints --filters Name=service-name,Values=com.amazonaws.<REGION>.eks-auth',
+      ]),
+  },
+  {
+    code: 'ROLE_CHAINING_DENIED',
+    meaning: (x) =>
+      `the pod's credentials work, but its next step, sts:AssumeRole${x.action === 'sts:TagSession' ? ' (with session tags)' : ''} from ${x.principal ?? 'the caller'} into ${x.targetArn ?? 'another role'}, was denied`,
+    causes: (x) => [
+      `the caller's permissions: ${x.principal ? `the role of ${x.principal}` : 'the calling role'} needs an identity policy allowing ${x.action ?? 'sts:AssumeRole'} on ${x.targetArn ?? 'the target role'}`,
+      `the target's trust: ${x.targetArn ?? 'the target role'} must trust the caller's role ARN (not the IRSA OIDC provider) for ${x.action === 'sts:TagSession' ? 'sts:AssumeRole and sts:TagSession' : 'sts:AssumeRole'}; across accounts both halves are needed`,
+      'EKS Pod Identity marks its session tags transitive: a chained AssumeRole from a Pod Identity session also needs sts:TagSession in both halves',
+      'the app (or a library option such as role_arn) assumes a role it already has: drop the extra AssumeRole',
+    ],
+    confirmWith: ['identity.caller'],
+    remedy: (x) =>
+      remedy('Allow both halves: the caller may call AssumeRole on the target, and the target trusts the caller.', [
+        sh`aws iam put-role-policy --role-name ${callerRoleValue(x)} --policy-name assume-target --policy-document ${JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: x.targetArn ?? '<TARGET_ROLE_ARN>' }] })}`,
+        sh`aws iam get-role --role-name ${targetRoleValue(x)} --query Role.AssumeRolePolicyDocument   # must allow sts:AssumeRole (and sts:TagSession) for the caller's role ARN`,
+      ]),
+  },
+  {
+    code: 'DENIED_PRINCIPAL_UNKNOWN',
+    meaning: () =>
+      "AWS denied the request, but the message does not say who signed it: it may be the pod's role lacking the permission, the node's role (the pod fell back to IMDS), other credentials, or a resource policy",
+    causes: () => [
+      'which principal signed cannot be told from this line (S3 and many services answer a bare "Access Denied")',
+      'if it is the node role, the pod is not using IRSA/Pod Identity (not mutated, or its SDK falls back to IMDS)',
+      'if it is the pod role: a missing permission, a bucket/key policy, a permissions boundary or an SCP',
+    ],
+    confirmWith: ['identity.caller'],
+    remedy: () =>
+      remedy(
+        "Find out who the app is: run the doctor in the pod (identity.caller), or get-caller-identity in the app's environment, then read the denial again with that principal in mind.",
+        [`${DIAGNOSE} --only identity.caller`, 'kubectl exec <POD> -n <NAMESPACE> -- aws sts get-caller-identity'],
+      ),
+  },
+  {
+    code: 'ROLE_SESSION_NAME_INVALID',
+    meaning: () =>
+      'STS rejected the role session name: AWS_ROLE_SESSION_NAME (or the name the app passes) breaks the RoleSessionName rule',
+    causes: () => ['longer than 64 characters, or characters outside [\\w+=,.@-] (spaces, slashes, colons)'],
+    confirmWith: ['env.irsa'],
+    remedy: () =>
+      remedy('Use a session name of at most 64 characters from [A-Za-z0-9+=,.@_-].', [`${DIAGNOSE} --only env.irsa`]),
+  },
+  {
     code: 'NO_CREDENTIALS',
-    priority: 30,
-    generic: true,
-    line: /Unable to locate credentials|NoCredentialProviders|no valid providers in chain|Could not load credentials from any providers|Unable to load (?:AWS )?credentials from any (?:of the )?providers? in the chain|failed to refresh cached credentials|CredentialsProviderError|no EC2 IMDS role found/i,
     meaning: () =>
       'the SDK tried every credential source and none worked: no IRSA/Pod Identity variables reached it, or each provider failed (its own error may be further up the log)',
     causes: () => [
@@ -598,9 +695,6 @@ export const PATTERNS: readonly MessagePattern[] = [
   },
   {
     code: 'STS_ERROR',
-    priority: 20,
-    generic: true,
-    line: /WebIdentityErr|InvalidIdentityToken|IDPRejectedClaim|AssumeRoleWithWebIdentity.*(?:failed|error)/i,
     meaning: () =>
       'the web identity credential provider failed; the underlying STS error is usually on this line or the next (caused by: ...)',
     causes: () => [
@@ -612,3 +706,6 @@ export const PATTERNS: readonly MessagePattern[] = [
       remedy('Run the diagnosis in the pod, which calls STS the same way.', [`${DIAGNOSE} --only sts.assume-role`]),
   },
 ];
+
+/** The explanation of each code `explain` can name. */
+export const EXPLANATIONS: ReadonlyMap<FindingCode, Explanation> = new Map(ENTRIES.map((e) => [e.code, e]));

@@ -2,10 +2,14 @@ import type { ExplainCommand } from '../cli/args';
 import { escapeControl } from '../render/escape';
 import type { FindingCode } from '../run/findings';
 import type { Remedy } from '../run/types';
-import type { ConfirmingCheck, Extracted, MessagePattern } from './catalogue';
-import { PATTERNS } from './catalogue';
+import type { ConfirmingCheck, Explanation, Extracted } from './catalogue';
+import { EXPLANATIONS } from './catalogue';
+import { CHAIN_ORDER, GENERIC_CODES, PREFILTER, classify, principalOf } from './classify';
+import type { LogRecord } from './records';
+import { RecordSplitter } from './records';
+import { redactSecrets } from './redact';
 
-/** One recognised message: docs/cli.md, "explain". */
+/** One recognised problem: docs/cli.md, "explain". */
 export interface ExplainMatch {
   readonly code: FindingCode;
   readonly meaning: string;
@@ -14,6 +18,10 @@ export interface ExplainMatch {
   readonly arns: readonly string[];
   readonly confirmWith: readonly ConfirmingCheck[];
   readonly remedy: Remedy;
+  /** How many messages (log lines with their continuation lines) said it. */
+  readonly lines: number;
+  /** The input line number of the first of them. */
+  readonly firstLine: number;
 }
 
 export interface ExplainResult {
@@ -21,72 +29,98 @@ export interface ExplainResult {
   readonly matches: readonly ExplainMatch[];
 }
 
-/** Pasted logs beyond this are not read (a log excerpt is kilobytes; this bounds memory and time). */
+/** A message given as the argument is read up to this size (a pasted log on stdin is streamed instead). */
 export const MAX_EXPLAIN_INPUT = 1024 * 1024;
+/** The messages of one code whose details (ARNs, action) are collected; later ones are only counted. */
+const DETAIL_RECORDS = 4;
+
+interface Hit {
+  readonly code: FindingCode;
+  count: number;
+  readonly firstLine: number;
+  readonly order: number;
+  readonly texts: string[];
+}
+
 /**
- * Lines are matched in windows of this size: patterns of the form `A.*B` cost O(n^2) on one huge line with
- * many A and no B, and an error message is far shorter than this.
+ * Reads a log record by record and keeps, per code, a count and the first few messages: memory does not
+ * grow with the log. Feed it with push() (chunks of any size), then result().
  */
-const WINDOW = 16 * 1024;
-const OVERLAP = 1024;
+export class LogExplainer {
+  readonly #hits = new Map<FindingCode, Hit>();
+  readonly #splitter = new RecordSplitter((record) => this.#record(record));
+  #seen = 0;
 
-const ARN = /arn:aws[a-z-]*:(?:iam|sts)::\d{12}:(?:role|assumed-role|oidc-provider)\/[\w+=,.@/-]+/g;
-const ISSUER_URL = /https:\/\/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\/id\/[0-9A-Za-z]+/g;
-const PROVIDER_FOR = /No OpenIDConnect provider found in your account for (https:\/\/[^\s"',]+)/gi;
-const ENDPOINT_URL = /https?:\/\/(?:sts[.\w-]*\.amazonaws\.com(?:\.cn)?|169\.254\.170\.23|\[fd00:ec2::23\])[^\s"']*/i;
-const ACTION = /not authorized to perform:? ([a-z0-9-]+:[A-Za-z0-9*]+)/i;
+  push(chunk: string): void {
+    this.#splitter.push(chunk);
+  }
 
-/** Recognises the AWS/SDK credential errors in a pasted text; best match first, none is an empty list. */
-export function explainMessage(input: string): ExplainResult {
-  const text = input.length > MAX_EXPLAIN_INPUT ? input.slice(0, MAX_EXPLAIN_INPUT) : input;
-  const lines = text.split(/\r?\n/).flatMap(windows);
-  const hits = new Map<FindingCode, { pattern: MessagePattern; first: number; lines: number[] }>();
-  PATTERNS.forEach((pattern) => {
-    if (pattern.context && !pattern.context.test(text)) return;
-    lines.forEach((line, index) => {
-      if (!pattern.line.test(line)) return;
-      if (pattern.alsoOnLine && !pattern.alsoOnLine.test(line)) return;
-      if (pattern.unless?.test(line)) return;
-      const hit = hits.get(pattern.code);
-      if (!hit) hits.set(pattern.code, { pattern, first: index, lines: [index] });
-      else if (hit.pattern === pattern) hit.lines.push(index);
-      else if (pattern.priority > hit.pattern.priority) {
-        hits.set(pattern.code, { pattern, first: index, lines: [index] });
-      }
-    });
+  #record(record: LogRecord): void {
+    if (!PREFILTER.test(record.text)) return;
+    const code = classify(record.text);
+    if (code === undefined) return;
+    const hit = this.#hits.get(code);
+    if (hit) {
+      hit.count += 1;
+      if (hit.texts.length < DETAIL_RECORDS) hit.texts.push(record.text);
+      return;
+    }
+    this.#hits.set(code, { code, count: 1, firstLine: record.line, order: this.#seen++, texts: [record.text] });
+  }
+
+  result(): ExplainResult {
+    this.#splitter.end();
+    let found = [...this.#hits.values()];
+    // A wrapper ("no provider worked", "Access Denied") adds nothing when a cause itself is in the text.
+    if (found.some((h) => !GENERIC_CODES.has(h.code))) found = found.filter((h) => !GENERIC_CODES.has(h.code));
+    found.sort((a, b) => rank(a.code) - rank(b.code) || a.order - b.order);
+    return {
+      schemaVersion: 1,
+      matches: found.flatMap((hit) => {
+        const explanation = EXPLANATIONS.get(hit.code);
+        return explanation ? [render(explanation, hit)] : [];
+      }),
+    };
+  }
+}
+
+function rank(code: FindingCode): number {
+  const index = CHAIN_ORDER.indexOf(code);
+  return index < 0 ? CHAIN_ORDER.length : index;
+}
+
+function render(explanation: Explanation, hit: Hit): ExplainMatch {
+  const x = extract(hit.texts.join('\n'));
+  return redactMatch({
+    code: hit.code,
+    meaning: explanation.meaning(x),
+    causes: explanation.causes(x),
+    arns: [...x.roleArns, ...x.assumedRoleArns, ...x.providerArns, ...x.issuerUrls],
+    confirmWith: explanation.confirmWith,
+    remedy: explanation.remedy(x),
+    lines: hit.count,
+    firstLine: hit.firstLine,
   });
-  let found = [...hits.values()];
-  // A wrapper ("no provider worked", "WebIdentityErr") adds nothing when the cause itself is in the text.
-  if (found.some((h) => !h.pattern.generic)) found = found.filter((h) => !h.pattern.generic);
-  found.sort((a, b) => b.pattern.priority - a.pattern.priority || a.first - b.first);
-  return {
-    schemaVersion: 1,
-    matches: found.map(({ pattern, lines: at }) => {
-      // The message and its continuation line (indented, or "caused by"), where SDKs often put the details.
-      const continues = (i: number) => /^(?:\s|caused by)/i.test(lines[i] ?? '');
-      const nearby = [...new Set(at.flatMap((i) => (continues(i + 1) ? [i, i + 1] : [i])))]
-        .filter((i) => i < lines.length)
-        .map((i) => lines[i] ?? '')
-        .join('\n');
-      const extracted = extract(nearby);
-      return {
-        code: pattern.code,
-        meaning: pattern.meaning(extracted),
-        causes: pattern.causes(extracted),
-        arns: [...extracted.roleArns, ...extracted.assumedRoleArns, ...extracted.providerArns, ...extracted.issuerUrls],
-        confirmWith: pattern.confirmWith,
-        remedy: pattern.remedy(extracted),
-      };
-    }),
-  };
 }
 
-function windows(line: string): string[] {
-  if (line.length <= WINDOW) return [line];
-  const parts: string[] = [];
-  for (let start = 0; start < line.length; start += WINDOW - OVERLAP) parts.push(line.slice(start, start + WINDOW));
-  return parts;
+/** Recognises the AWS/SDK credential errors in a pasted text: distinct problems, earliest link first. */
+export function explainMessage(input: string): ExplainResult {
+  const explainer = new LogExplainer();
+  explainer.push(input.length > MAX_EXPLAIN_INPUT ? input.slice(0, MAX_EXPLAIN_INPUT) : input);
+  return explainer.result();
 }
+
+// Bounded expressions: each is tried at the positions where its literal prefix occurs, and scans a bounded
+// run from there.
+const ARN =
+  /arn:aws[a-z-]{0,12}:(?:iam|sts)::[^:\s/"'`,]{1,40}:(?:role|assumed-role|oidc-provider)\/[\w+=,.@/{}<>*-]{1,300}/g;
+const ISSUER_URL = /https:\/\/oidc\.eks\.[a-z0-9-]{1,30}\.amazonaws\.com(?:\.cn)?\/id\/[0-9A-Za-z]{1,64}/g;
+const PROVIDER_FOR = /No OpenIDConnect provider found in your account for (https:\/\/[^\s"',]{1,300})/gi;
+const ENDPOINT_URL =
+  /https?:\/\/(?:sts[.\w-]{0,60}\.amazonaws\.com(?:\.cn)?|169\.254\.170\.23|\[fd00:ec2::23\])[^\s"'?#]{0,200}/i;
+const ACTION = /not authorized to perform:? ?([a-z0-9-]{1,40}:[A-Za-z0-9*]{1,80})/i;
+const OPENSEARCH_ACTION = /no permissions for \[([\w:/*-]{1,120})\]/i;
+const TARGET = /on resource:? ?"?(arn:aws[a-z-]{0,12}:iam::[^\s"',]{1,300})/i;
 
 export function extract(text: string): Extracted {
   const arns = unique([...text.matchAll(ARN)].map((m) => m[0].replace(/[.,:;]+$/, '')));
@@ -94,13 +128,16 @@ export function extract(text: string): Extracted {
     ...[...text.matchAll(PROVIDER_FOR)].map((m) => (m[1] ?? '').replace(/[.,:;]+$/, '')),
     ...[...text.matchAll(ISSUER_URL)].map((m) => m[0]),
   ]);
+  const principal = principalOf(text);
   return {
     roleArns: arns.filter((a) => /:role\//.test(a)),
     assumedRoleArns: arns.filter((a) => /:assumed-role\//.test(a)),
     providerArns: arns.filter((a) => /:oidc-provider\//.test(a)),
     issuerUrls: issuers,
     endpointUrl: ENDPOINT_URL.exec(text)?.[0]?.replace(/[.,:;)\]]+$/, ''),
-    action: ACTION.exec(text)?.[1],
+    action: ACTION.exec(text)?.[1] ?? OPENSEARCH_ACTION.exec(text)?.[1],
+    principal: principal.text,
+    targetArn: TARGET.exec(text)?.[1]?.replace(/[.,:;)\]"']+$/, ''),
   };
 }
 
@@ -108,8 +145,31 @@ function unique(values: readonly string[]): string[] {
   return [...new Set(values.filter((v) => v !== ''))];
 }
 
+/** No value taken from a pasted log can carry a secret into the output (docs/cli.md, "explain"). */
+function redactMatch(match: ExplainMatch): ExplainMatch {
+  return {
+    ...match,
+    meaning: redactSecrets(match.meaning),
+    causes: match.causes.map(redactSecrets),
+    arns: match.arns.map(redactSecrets),
+    remedy: {
+      summary: redactSecrets(match.remedy.summary),
+      commands: match.remedy.commands.map(redactSecrets),
+      links: match.remedy.links.map(redactSecrets),
+    },
+  };
+}
+
+// JSON.stringify escapes C0 controls but leaves DEL, C1, the line separators and the bidi controls raw; they
+// are written as \u escapes so no terminal ever receives them (the parsed value is unchanged).
+const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 export function renderExplainJson(result: ExplainResult): string {
-  return `${JSON.stringify(result, null, 2)}\n`;
+  const json = JSON.stringify(result, null, 2).replace(
+    JSON_UNSAFE,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+  return `${json}\n`;
 }
 
 /** Plain text; everything taken from the pasted input is escaped (it may hold terminal control sequences). */
@@ -124,10 +184,16 @@ export function renderExplainText(result: ExplainResult): string {
   }
   const lines: string[] = [];
   const count = result.matches.length;
-  lines.push(`${count} known message${count === 1 ? '' : 's'} found${count > 1 ? ' (best match first)' : ''}.`);
+  lines.push(
+    count === 1
+      ? '1 known problem found.'
+      : `${count} distinct problems found (the earliest link of the credential chain first).`,
+  );
   result.matches.forEach((match, i) => {
     lines.push('');
-    lines.push(`${i + 1}. ${match.code}`);
+    const said =
+      match.lines === 1 ? `line ${match.firstLine}` : `${match.lines} messages, first on line ${match.firstLine}`;
+    lines.push(`${i + 1}. ${match.code}   (${said})`);
     lines.push(`   Meaning: ${escapeControl(match.meaning)}`);
     if (match.arns.length > 0) lines.push(`   Named in the message: ${match.arns.map(escapeControl).join(', ')}`);
     lines.push('   Likely causes (most likely first):');
@@ -140,12 +206,27 @@ export function renderExplainText(result: ExplainResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** How a read of stdin ended. */
+export interface StdinRead {
+  readonly bytes: number;
+  /** True when it stopped because nothing arrived for the idle time, not at the end of the input. */
+  readonly idle: boolean;
+}
+
+/** Stdin is a directory, or another thing that is not a stream of text. */
+export class StdinNotReadableError extends Error {}
+
 /** The streams `explain` needs; the CLI's Io satisfies it. */
 export interface ExplainIo {
   readonly stdinIsTTY?: boolean;
   write(text: string): Promise<void>;
   writeError(text: string): Promise<void>;
   readStdin(maxBytes?: number): Promise<string>;
+  /**
+   * Streams stdin to onText until its end, or until nothing arrived for idleMs. Rejects with
+   * StdinNotReadableError when stdin is a directory. When absent, readStdin is used (tests).
+   */
+  streamStdin?(onText: (text: string) => void, idleMs: number): Promise<StdinRead>;
 }
 
 export const EXPLAIN_USAGE = `irsa-doctor explain: give the error message as one argument in quotes, or pipe it in:
@@ -153,19 +234,50 @@ export const EXPLAIN_USAGE = `irsa-doctor explain: give the error message as one
   kubectl logs <POD> -n <NAMESPACE> | irsa-doctor explain -
 `;
 
-/** `irsa-doctor explain [TEXT|-]`: exit 0 whether or not anything matched, 2 when there is nothing to read. */
+/**
+ * `irsa-doctor explain [TEXT|-]`: exit 0 whether or not anything matched; 2 when there is nothing to read
+ * (a terminal, a directory, or a stdin that sends nothing within --timeout).
+ */
 export async function runExplain(command: ExplainCommand, io: ExplainIo): Promise<number> {
-  let text: string;
   if (command.text !== undefined && command.text !== '-') {
-    text = command.text;
-  } else if (command.text === undefined && io.stdinIsTTY) {
+    await io.write(render_(command, explainMessage(command.text)));
+    return 0;
+  }
+  if (command.text === undefined && io.stdinIsTTY) {
     // Waiting on a terminal for input nobody announced would look like a hang.
     await io.writeError(EXPLAIN_USAGE);
     return 2;
-  } else {
-    text = await io.readStdin(MAX_EXPLAIN_INPUT);
   }
-  const result = explainMessage(text);
-  await io.write(command.output === 'json' ? renderExplainJson(result) : renderExplainText(result));
+  const explainer = new LogExplainer();
+  let read: StdinRead;
+  try {
+    if (io.streamStdin) {
+      read = await io.streamStdin((text) => explainer.push(text), command.stdinIdleMs);
+    } else {
+      const text = await io.readStdin(MAX_EXPLAIN_INPUT);
+      explainer.push(text);
+      read = { bytes: text.length, idle: false };
+    }
+  } catch (error) {
+    if (!(error instanceof StdinNotReadableError)) throw error;
+    await io.writeError(`irsa-doctor explain: ${escapeControl(error.message)}\n${EXPLAIN_USAGE}`);
+    return 2;
+  }
+  if (read.idle && read.bytes === 0) {
+    await io.writeError(
+      `irsa-doctor explain: nothing arrived on stdin for ${command.stdinIdleMs} ms (--timeout); stopped waiting.\n${EXPLAIN_USAGE}`,
+    );
+    return 2;
+  }
+  if (read.idle) {
+    await io.writeError(
+      `irsa-doctor explain: stdin sent nothing for ${command.stdinIdleMs} ms (--timeout); explaining what was read.\n`,
+    );
+  }
+  await io.write(render_(command, explainer.result()));
   return 0;
+}
+
+function render_(command: ExplainCommand, result: ExplainResult): string {
+  return command.output === 'json' ? renderExplainJson(result) : renderExplainText(result);
 }

@@ -129,6 +129,35 @@ export const FINDING_CODES = {
     severity: 'error',
     meaning: "this machine's clock and AWS's differ by minutes: signatures and tokens look expired or not yet valid",
   },
+  // From `explain`: causes a pasted log names that a check in the pod does not report under another code.
+  CREDENTIALS_INVALID: {
+    severity: 'error',
+    meaning: 'AWS rejects the access key or session token the request was signed with (InvalidClientTokenId)',
+  },
+  SESSION_CREDENTIALS_EXPIRED: {
+    severity: 'error',
+    meaning: 'a service rejects session credentials the client kept past their expiry instead of refreshing them',
+  },
+  ROLE_CHAINING_DENIED: {
+    severity: 'error',
+    meaning: "a further sts:AssumeRole from the pod's role is denied: the caller's permission or the target's trust",
+  },
+  METADATA_PROXY_ERROR: {
+    severity: 'error',
+    meaning: 'a metadata proxy (kube2iam, kiam) answering for IMDS failed to give the pod its role',
+  },
+  DENIED_PRINCIPAL_UNKNOWN: {
+    severity: 'error',
+    meaning: 'AWS denied a request without naming who signed it; identity.caller tells which principal it was',
+  },
+  REGION_REQUIRED: {
+    severity: 'error',
+    meaning: 'the SDK refuses to start without a region (Missing Region): no endpoint, no credentials',
+  },
+  EKS_AUTH_UNREACHABLE: {
+    severity: 'error',
+    meaning: 'the Pod Identity agent gets no answer from the EKS Auth API (no route to eks-auth from the node)',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -34,6 +34,9 @@ export const MAX_EXPLAIN_INPUT = 1024 * 1024;
 /** The messages of one code whose details (ARNs, action) are collected; later ones are only counted. */
 const DETAIL_RECORDS = 4;
 
+const SHAPE_NOISE = /[0-9a-f]{8,64}|\d{5,40}|\d{1,4}[-:/.]\d{1,4}[-:/.]\d{1,9}/g;
+const SHAPE_CACHE = 1024;
+
 interface Hit {
   readonly code: FindingCode;
   count: number;
@@ -48,16 +51,27 @@ interface Hit {
  */
 export class LogExplainer {
   readonly #hits = new Map<FindingCode, Hit>();
-  readonly #splitter = new RecordSplitter((record) => this.#record(record));
+  readonly #splitter = new RecordSplitter((record) => this.#record(record), PREFILTER);
   #seen = 0;
 
   push(chunk: string): void {
     this.#splitter.push(chunk);
   }
 
+  // A failing app repeats the same message with new timestamps and request ids: the rules run once per
+  // shape. Only long digit and hex runs are folded, so no rule's outcome depends on what is folded.
+  readonly #shapes = new Map<string, FindingCode | undefined>();
+  #classify(text: string): FindingCode | undefined {
+    const shape = text.replace(SHAPE_NOISE, '#');
+    if (this.#shapes.has(shape)) return this.#shapes.get(shape);
+    const code = classify(text);
+    if (this.#shapes.size >= SHAPE_CACHE) this.#shapes.clear();
+    this.#shapes.set(shape, code);
+    return code;
+  }
+
   #record(record: LogRecord): void {
-    if (!PREFILTER.test(record.text)) return;
-    const code = classify(record.text);
+    const code = this.#classify(record.text);
     if (code === undefined) return;
     const hit = this.#hits.get(code);
     if (hit) {

@@ -63,6 +63,7 @@ const LEAD = /^\s{0,40}(?:[>|\u2502\u2514\u251c]\s{0,8}){1,4}/;
  */
 export class RecordSplitter {
   readonly #emit: (record: LogRecord) => void;
+  readonly #wanted: RegExp | undefined;
   #partial = '';
   #lineNo = 0;
   #current: string[] = [];
@@ -70,8 +71,16 @@ export class RecordSplitter {
   #currentLine = 0;
   #lastLine = '';
 
-  constructor(emit: (record: LogRecord) => void) {
+  /** wanted: a cheap test on the raw text; records that fail it are dropped before normalisation. */
+  constructor(emit: (record: LogRecord) => void, wanted?: RegExp) {
     this.#emit = emit;
+    this.#wanted = wanted;
+  }
+
+  #out(raw: string, line: number): void {
+    if (this.#wanted && !this.#wanted.test(raw)) return;
+    const text = normalize(raw);
+    if (text !== '') this.#emit({ text, line });
   }
 
   push(chunk: string): void {
@@ -101,7 +110,7 @@ export class RecordSplitter {
   #window(part: string): void {
     // Windows of one long line are records of their own, all on that line's number.
     this.#flush();
-    this.#emit({ text: normalize(part), line: this.#lineNo + 1 });
+    this.#out(part, this.#lineNo + 1);
   }
 
   #line(raw: string): void {
@@ -110,7 +119,7 @@ export class RecordSplitter {
     if (line.length > RECORD_WINDOW) {
       for (let start = 0; start < line.length; start += RECORD_WINDOW - WINDOW_OVERLAP) {
         this.#flush();
-        this.#emit({ text: normalize(line.slice(start, start + RECORD_WINDOW)), line: this.#lineNo });
+        this.#out(line.slice(start, start + RECORD_WINDOW), this.#lineNo);
       }
       return;
     }
@@ -139,11 +148,11 @@ export class RecordSplitter {
 
   #flush(): void {
     if (this.#current.length === 0) return;
-    const text = normalize(this.#current.join('\n'));
+    const raw = this.#current.length === 1 ? (this.#current[0] ?? '') : this.#current.join('\n');
     this.#current = [];
     this.#currentSize = 0;
     this.#lastLine = '';
-    if (text !== '') this.#emit({ text, line: this.#currentLine });
+    this.#out(raw, this.#currentLine);
   }
 }
 

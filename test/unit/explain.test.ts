@@ -407,3 +407,62 @@ describe('runExplain', () => {
     expect(s.out.join('')).toContain('Nothing in this text matches');
   });
 });
+
+describe('explain: a whole log', () => {
+  it('reports each distinct problem once, earliest link first, with how many messages said it', () => {
+    const denial = `User: ${NODE} is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::shop/a"`;
+    const log = [
+      '10:00:00 INFO start',
+      denial,
+      '10:00:01 INFO retry',
+      denial,
+      'An error occurred (AccessDenied) when calling the AssumeRoleWithWebIdentity operation: Not authorized to perform sts:AssumeRoleWithWebIdentity',
+      denial,
+      'NoCredentialProviders: no valid providers in chain. Deprecated.',
+    ].join('\n');
+    const matches = explainMessage(log).matches;
+    expect(matches.map((m) => [m.code, m.lines, m.firstLine])).toEqual([
+      ['TRUST_POLICY_DENIED', 1, 5],
+      ['NODE_ROLE_FALLBACK', 3, 2],
+    ]);
+    expect(renderExplainText(explainMessage(log))).toContain('2. NODE_ROLE_FALLBACK   (3 messages, first on line 2)');
+  });
+
+  it('names both halves of a denied role chain: the caller may not assume, or the target does not trust', () => {
+    const [match] = explainMessage(
+      'AccessDenied: User: arn:aws:sts::111122223333:assumed-role/app-role/botocore-session-1 is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::444455556666:role/target-role',
+    ).matches;
+    expect(match?.code).toBe('ROLE_CHAINING_DENIED');
+    expect(match?.remedy.commands[0]).toContain('put-role-policy --role-name app-role');
+    expect(match?.remedy.commands[0]).toContain('arn:aws:iam::444455556666:role/target-role');
+    expect(match?.remedy.commands[1]).toContain('get-role --role-name target-role');
+  });
+
+  it('quotes values from the log that reach a command (redacted names are not shell syntax)', () => {
+    const [match] = explainMessage(
+      'User: arn:aws:sts::1:assumed-role/<ROLE>;rm/x is not authorized to perform: s3:GetObject',
+    ).matches;
+    expect(match?.code).toBe('ROLE_LACKS_PERMISSION');
+    expect(match?.remedy.commands[0]).toBe("aws iam list-attached-role-policies --role-name '<ROLE>'");
+  });
+});
+
+describe('redactSecrets', () => {
+  it('removes keys, tokens, JWTs, Authorization values and URL passwords, and masks key ids', async () => {
+    const { redactSecrets } = await import('../../src/explain/redact');
+    const out = redactSecrets(
+      'aws_secret_access_key=wJalrXUtnFEMI/K7MDENG "SessionToken": "IQoJb3JpZ2luX2Vj" Authorization: AWS4-HMAC-SHA256 x eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl http://u:pa55@h/ AKIAIOSFODNN7EXAMPLE',
+    );
+    for (const secret of [
+      'wJalrXUtnFEMI',
+      'IQoJb3JpZ2luX2Vj',
+      'AWS4-HMAC',
+      'eyJhbGciOiJIUzI1NiJ9',
+      'pa55',
+      'IOSFODNN7EXAM',
+    ]) {
+      expect(out).not.toContain(secret);
+    }
+    expect(out).toContain('AKIA****MPLE');
+  });
+});

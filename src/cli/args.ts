@@ -46,7 +46,7 @@ one verdict, the root cause and the command that fixes it.
 Usage:
   irsa-doctor [check] [options]     diagnose the pod it runs in (default)
   irsa-doctor demo [SCENARIO]       run the diagnosis against a built-in simulated EKS (demo --list)
-  irsa-doctor explain [TEXT|-]      explain an AWS/SDK error message pasted from an app's log
+  irsa-doctor explain [TEXT|-]      explain an AWS/SDK error message, or a whole log on stdin (--timeout: idle wait)
   irsa-doctor --list-checks | --version | --help
 
 Options:

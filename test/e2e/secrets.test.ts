@@ -11,7 +11,7 @@ import type { ScenarioName, SimulatedEks } from '../../src/sim/index';
 import { SCENARIOS, materialize, startSimulatedEks } from '../../src/sim/index';
 
 /**
- * docs/report.md, "nothing secret is ever in any output", through the built binary: every scenario of
+ * docs/report.md, "Secrets" (nothing secret is ever in any output), through the built binary: every scenario of
  * the simulated EKS in all three output modes (JSON, text on a pipe, the Ink TUI on a real pseudo-terminal),
  * checked against every secret the sim handed out (sim.secrets: the IRSA and Pod Identity tokens, whole and
  * as payload and signature segments, the pod's Kubernetes SA token, every secret access key and session

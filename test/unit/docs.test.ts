@@ -18,6 +18,7 @@ import { FINDING_CODES } from '../../src/run/findings';
  *   , "Name" | "Name" 3                          a heading containing Name (or, failing that, the text), and item
  *                                                3. of the numbered list in that section
  *   4.2: "quoted words"                          words that must appear in that section
+ *   1.3 step 2                                   item 2. of the numbered list in section 1.3
  *   , Name words)  | (name words)                a heading containing those words
  * Anything else after the file name is prose and is not checked.
  */
@@ -75,6 +76,11 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A numbered list item "N. ..." (the steps of a section, the items of a list). */
+function listItem(number: string): RegExp {
+  return new RegExp(`^\\s*${escapeRegExp(number)}\\.\\s`);
+}
+
 function numberedHeading(doc: Doc, number: string): Heading | undefined {
   const pattern = new RegExp(`^${escapeRegExp(number)}(?:\\.?(?:\\s|$)|:)`);
   return doc.headings.find((h) => pattern.test(h.text));
@@ -101,7 +107,7 @@ function slug(headingText: string): string {
 // ---- the citations ----
 
 type SectionRef =
-  | { readonly kind: 'number'; readonly number: string; readonly quote?: string }
+  | { readonly kind: 'number'; readonly number: string; readonly quote?: string; readonly step?: string }
   | { readonly kind: 'row'; readonly row: string }
   | { readonly kind: 'name'; readonly name: string; readonly quoted: boolean; readonly item?: string };
 
@@ -113,7 +119,7 @@ interface Citation {
 
 const NUM = String.raw`\d+(?:\.\d+)*`;
 const NUM_LIST = new RegExp(
-  String.raw`^\s*(${NUM}(?:\s*(?:-|–|,|and)\s*${NUM})*)(?![\w.]*\w)(?:\s*[:,]?\s*"([^"\n]+)")?`,
+  String.raw`^\s*(${NUM}(?:\s*(?:-|–|,|and)\s*${NUM})*)(?![\w.]*\w)(?:\s+step\s+(\d+)\b)?(?:\s*[:,]?\s*"([^"\n]+)")?`,
 );
 
 /** 4.1-4.4 -> 4.1, 4.2, 4.3, 4.4; 3.2, 3.4 -> 3.2, 3.4. */
@@ -170,10 +176,16 @@ function sectionRefs(tail: string): SectionRef[] {
   const numbers = NUM_LIST.exec(rest);
   if (numbers) {
     const list = expandNumbers(numbers[1]!);
-    const quote = numbers[2];
-    return list.map((number, index) =>
-      quote !== undefined && index === list.length - 1 ? { kind: 'number', number, quote } : { kind: 'number', number },
-    );
+    const [step, quote] = [numbers[2], numbers[3]];
+    return list.map((number, index): SectionRef => {
+      if (index < list.length - 1) return { kind: 'number', number };
+      return {
+        kind: 'number',
+        number,
+        ...(step === undefined ? {} : { step }),
+        ...(quote === undefined ? {} : { quote }),
+      };
+    });
   }
   const quoted = /^\s*,?\s*"([^"\n]+)"(?:\s+(\d+)\b)?/.exec(rest);
   if (quoted) {
@@ -228,6 +240,11 @@ function checkCitation(citation: Citation, docs: ReadonlyMap<string, Doc>): stri
           problems.push(`${where} has no section ${ref.number}`);
         } else if (ref.quote !== undefined && !plain(sectionLines(doc, heading).join(' ')).includes(plain(ref.quote))) {
           problems.push(`${where} ${ref.number} does not say "${ref.quote}"`);
+        } else if (
+          ref.step !== undefined &&
+          !sectionLines(doc, heading).some((line) => listItem(ref.step!).test(line))
+        ) {
+          problems.push(`${where} ${ref.number} has no step ${ref.step}`);
         }
         break;
       }
@@ -240,8 +257,7 @@ function checkCitation(citation: Citation, docs: ReadonlyMap<string, Doc>): stri
         if (!heading && !inText) {
           problems.push(`${where} has no section "${ref.name}"`);
         } else if (ref.item !== undefined) {
-          const item = new RegExp(`^\\s*${escapeRegExp(ref.item)}\\.\\s`);
-          if (!heading || !sectionLines(doc, heading).some((line) => item.test(line))) {
+          if (!heading || !sectionLines(doc, heading).some((line) => listItem(ref.item!).test(line))) {
             problems.push(`${where}, "${ref.name}" has no item ${ref.item}`);
           }
         }
@@ -288,6 +304,7 @@ describe('the checker itself', () => {
           '## 1. Intro',
           '### 1.1 First',
           'The webhook is quiet about it.',
+          '1. step one',
           '### 1.2 Second',
           '## 2. Rows',
           '### Row 1: one',
@@ -313,7 +330,7 @@ describe('the checker itself', () => {
       '// docs/guide.md 1.1 and 1.2; docs/guide.md 2.',
       '// docs/guide.md row 2, docs/guide.md rows 1 and 2, guide.md row 1',
       '// (docs/guide.md, "Dependency facts" 2) (docs/guide.md, Ink behaviour) (docs/guide.md (section 2))',
-      '// docs/guide.md 1.1: "is quiet about it", docs/guide.md, "quiet about"',
+      '// docs/guide.md 1.1: "is quiet about it", docs/guide.md, "quiet about", docs/guide.md 1.1 step 1',
       '// `docs/guide.md` is prose after the name, and so is docs/guide.md: it says 9.9 things',
     ]) {
       expect(problemsOf(line), line).toEqual([]);
@@ -337,6 +354,7 @@ describe('the checker itself', () => {
       'x.ts:1: docs/guide.md 1.2 does not say "is quiet about it"',
     ]);
     expect(problemsOf('// other.md row 1')).toEqual(['x.ts:1: docs/other.md does not exist']);
+    expect(problemsOf('// docs/guide.md 1.1 step 2')).toEqual(['x.ts:1: docs/guide.md 1.1 has no step 2']);
   });
 
   it('does not take a number that only starts with the cited one (1 is not 1.1, 1.1 is not 1.10)', () => {

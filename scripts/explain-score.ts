@@ -1,14 +1,14 @@
 // Scores `explain` against the corpus of real pasted messages (not a test; the test is
 // test/unit/explain-corpus.test.ts): first-answer accuracy overall, per split and per SDK or tool, and every
-// entry that is not right. Run: npx bun scripts/explain-score.ts [--split dev|holdout|all] [--misses]
+// entry that is not right. Run: npx bun scripts/explain-score.ts [--split dev|holdout|fresh|all] [--misses]
 import { explainMessage } from '../src/explain/index';
 import type { CorpusEntry, Verdict } from '../test/helpers/explain-corpus';
-import { judge, loadCorpus, score } from '../test/helpers/explain-corpus';
+import { judge, loadAllCorpora, score } from '../test/helpers/explain-corpus';
 
 const args = process.argv.slice(2);
 const split = args.includes('--split') ? args[args.indexOf('--split') + 1] : 'all';
 const showMisses = args.includes('--misses');
-const entries = loadCorpus().filter((e) => split === 'all' || e.split === split);
+const entries = loadAllCorpora().filter((e) => split === 'all' || e.split === split);
 
 const results = entries.map((entry) => {
   const first = explainMessage(entry.text).matches[0]?.code;
@@ -39,7 +39,7 @@ console.log(
     results.map((r) => r.verdict),
   ),
 );
-for (const part of ['dev', 'holdout'] as const) {
+for (const part of ['dev', 'holdout', 'fresh'] as const) {
   const sub = results.filter((r) => r.entry.split === part);
   if (sub.length > 0 && split === 'all')
     console.log(

@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
  * The explain corpus (test/data/explain-corpus.jsonl): messages users pasted into public issue threads, each
  * with its source, the SDK or tool, the text as pasted, and the codes an EKS expert would name (first the
  * expected answer, then the other acceptable ones), decided from the thread's resolution. `split` keeps a
- * held-out fifth that tuning never looked at; both parts are scored.
+ * held-out fifth; every part is scored.
+ *
+ * test/data/explain-corpus-fresh.jsonl (`split: fresh`) was collected after the rules were written, from
+ * threads none of the others come from, with its expectations committed before explain was first run on it:
+ * the held-out fifth had been read while the rules were written, so the fresh batch is the one that measured
+ * how the rules generalise.
  */
 export interface CorpusEntry {
   readonly id: string;
@@ -16,16 +21,22 @@ export interface CorpusEntry {
   /** Acceptable first answers; empty when nothing should be named (not an AWS credential problem). */
   readonly expect: readonly string[];
   readonly why: string;
-  readonly split: 'dev' | 'holdout';
+  readonly split: 'dev' | 'holdout' | 'fresh';
 }
 
 export const CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus.jsonl', import.meta.url));
+export const FRESH_CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus-fresh.jsonl', import.meta.url));
 
 export function loadCorpus(path = CORPUS_PATH): CorpusEntry[] {
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as CorpusEntry);
+}
+
+/** Every part of the corpus: the first collection and the fresh batch. */
+export function loadAllCorpora(): CorpusEntry[] {
+  return [...loadCorpus(CORPUS_PATH), ...loadCorpus(FRESH_CORPUS_PATH)];
 }
 
 /**

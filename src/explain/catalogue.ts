@@ -323,6 +323,8 @@ const ENTRIES: readonly Explanation[] = [
       'the token file is empty or unreadable for the app (the SDK then sends an empty Authorization header)',
       'an old SDK that does not read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (e.g. some PHP/.NET versions)',
       'the token is expired or not yet valid (node clock)',
+      "the app sends something else than the raw token (e.g. 'Bearer <token>' in the Authorization header)",
+      "a bare HTTP 400 from the agent (an SDK that prints only the status) is also how EKS Auth's AccessDenied (the role's trust) reaches the app: the agent's log on that node names which",
     ],
     confirmWith: ['env.pod-identity', 'token.file', 'token.claims', 'pod-identity.agent'],
     remedy: () =>
@@ -684,6 +686,7 @@ const ENTRIES: readonly Explanation[] = [
       'the pod was not mutated (no AWS_ROLE_ARN / AWS_CONTAINER_CREDENTIALS_FULL_URI): ServiceAccount not annotated, pod older than the annotation, or a debug container',
       'IMDS is blocked (hop limit 1), so there is no node-role fallback either; that part is good',
       'the web identity or container provider failed first: look for AccessDenied, InvalidIdentityToken or a file error earlier in the log',
+      "the app (or its image's start script) accepts only static keys (AWS_ACCESS_KEY_ID) and never asks the SDK chain, so it cannot use IRSA or Pod Identity",
     ],
     confirmWith: ['env.mechanism', 'kube.serviceaccount', 'env.irsa', 'env.pod-identity', 'identity.caller'],
     remedy: () =>

@@ -29,6 +29,9 @@ const WEB_IDENTITY_OP = /AssumeRoleWithWebIdentity|WebIdentityErr|WebIdentityTok
 const WEB_IDENTITY_DENIED =
   /not authorized to perform:? ?sts:AssumeRoleWithWebIdentity|AssumeRoleWithWebIdentity, (?:exceeded maximum number of attempts, \d{1,3}, )?https response error StatusCode: 403/i;
 const ASSUME_ROLE_DENIED = /not authorized to perform:? ?sts:AssumeRole(?![\w])/i;
+/** A tool reporting that the credentials it has could not assume a role it names (the CDK's bootstrap roles). */
+const ASSUME_NAMED_ROLE_FAILED =
+  /(?:could not be used to|could not|cannot|unable to|failed to) assume (?:role )?['"]?arn:aws[a-z-]{0,12}:iam::/i;
 const TAG_SESSION_DENIED = /not authorized to perform:? ?sts:TagSession/i;
 const NOT_AUTHORIZED = /is not authorized to perform|not authorized to perform/i;
 const NO_IDENTITY_POLICY = /because no identity-based policy allows/i;
@@ -65,6 +68,11 @@ const FILE_DENIED =
 const FILE_MISSING =
   /no such file or directory|ENOENT|NoSuchFileException|FileNotFoundException|Errno 2\b|could not find file/i;
 const FILE_NOT_REGULAR = /IsADirectoryError|EISDIR|is a directory|Errno 21/i;
+/** The SDK says it could not read the token file but not why (cert-manager prints only that line). */
+const FILE_UNREAD =
+  /unable to read (?:the )?file|failed fetching WebIdentity token|could not read (?:the )?(?:web identity )?token/i;
+/** The path opened is empty: the variable that names it is unset, so the pod was not mutated. */
+const EMPTY_PATH = /\bopen (?:''|"")?: no such file|No such file or directory: ''|no such file or directory, open ''/i;
 const PHP_TOKEN_FALSE =
   /\[WebIdentityToken\] must be a string|A token could not be loaded from the WebIdentityTokenFile/i;
 
@@ -73,19 +81,30 @@ const EKS_AUTH = /EKS Auth|eks-auth|AssumeRoleForPodIdentity/i;
 const POD_IDENTITY =
   /container-role|container metadata|pod identity|pod-identity|eks-pod-identity|AWS_CONTAINER_CREDENTIALS_FULL_URI/i;
 const POD_IDENTITY_DENIED = /EKS does not have permissions to assume the associated role/i;
-const POD_TOKEN_REJECTED =
-  /Service account token cannot be (?:empty|parsed)|Service account token failed basic claim validations|token is expired|The token included in the request is expired/i;
+/** The agent's own words for a token it will not send on (eks-pod-identity-agent errors.go): nothing else says them. */
+const AGENT_TOKEN_ERROR =
+  /Service account token cannot be (?:empty|parsed)|Service account token failed basic claim validations/i;
+const POD_TOKEN_REJECTED = /token is expired|The token included in the request is expired/i;
+/**
+ * The container-credentials provider (EKS Pod Identity in a pod; the ECS names are the SDKs' own) and the HTTP
+ * status its endpoint answered. The agent answers 400 for a token it or EKS Auth rejects (and for EKS Auth's
+ * AccessDenied), 404 when EKS Auth finds no association (docs/mechanics.md 5).
+ */
+const CONTAINER_PROVIDER =
+  /EcsContainer|ContainerCredentialsProvider|container-role|container metadata|HTTP credential provider|fromContainerMetadata|fromHttp|AWS_CONTAINER_CREDENTIALS_FULL_URI/i;
+const CONTAINER_STATUS = /(?:StatusCode\(|status(?: code)?:? ?|non 200 response |responded with |HTTP )(40[04])\b/i;
+const ECS_TASK_ENDPOINT = /169\.254\.170\.2(?!3)\b|AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/;
 const NO_ASSOCIATION =
   /ResourceNotFoundException|no association|association (?:was )?not found|could not find (?:a )?pod identity association/i;
 
 // ---- metadata proxies ---------------------------------------------------------------------------------------
 const PROXY_SELF =
-  /pod with specificed IP not found|pod with specified IP not found|Unable to find role for IP|no role (?:annotation )?found for pod|Error assuming role|error (?:requesting|warming) credentials|pod\.iam\.role|iam\.amazonaws\.com\/role|kube2iam|\bkiam\b/i;
+  /pod with specificed IP not found|pod with specified IP not found|(?:find|finding|get|getting) role for (?:IP|pod)|no role (?:annotation )?found for pod|error checking assume role permissions|Error assuming role|error (?:requesting|warming) credentials|pod\.iam\.role|iam\.amazonaws\.com\/role|kube2iam|\bkiam\b/i;
 const IMDS_CREDENTIALS_PATH = /meta-data\/iam\/security-credentials/i;
 
 // ---- transport --------------------------------------------------------------------------------------------
 const TRANSPORT =
-  /timed? ?out|timeout|connection refused|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|no such host|no route to host|network is unreachable|connection reset|reset by peer|broken pipe|getaddrinfo|Name or service not known|nodename nor servname|UnknownHostException|SocketError|dial tcp|send request failed|Unable to execute HTTP request|Could not connect to the endpoint URL|Inaccessible host|connection initialization error|DispatchFailure|dispatch failure|context deadline exceeded|context canceled|StatusCode: 0\b|error code 1048|socket operation timed out|ConnectTimeoutError|EndpointConnectionError|SSL ?(?:routines|error|handshake)|certificate verify failed/i;
+  /timed? ?out|timeout|connection refused|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|no such host|no route to host|network is unreachable|connection reset|reset by peer|broken pipe|getaddrinfo|Name or service not known|nodename nor servname|UnknownHostException|SocketError|dial tcp|send request failed|Unable to execute HTTP request|Could not connect to the endpoint URL|Inaccessible host|connection initialization error|DispatchFailure|dispatch failure|context deadline exceeded|context canceled|broken connection|(?:StatusCode|HTTP Status|status code):? 0\b|error code 1048|socket operation timed out|ConnectTimeoutError|EndpointConnectionError|SSL ?(?:routines|error|handshake)|certificate verify failed/i;
 const STS_HOST =
   /\bsts(?:[.-][a-z0-9-]{1,30}){0,3}\.amazonaws\.com(?:\.cn)?|\bsts\.[a-z0-9-]{1,30}\.api\.aws|AuthCredentialsProvider|sts assume role request|STS: Assume|AssumeRoleWithWebIdentity|WebIdentityErr/i;
 const EMPTY_HOST = /getaddrinfo\(host=''\)|failed to: :443/;
@@ -119,32 +138,74 @@ const INVALID_TOKEN = /InvalidIdentityToken|IDPRejectedClaim|Invalid Identity to
 // ---- wrappers: the chain gave up, the cause may be elsewhere -------------------------------------------------
 const NO_CREDENTIALS =
   /Unable to locate credentials|NoCredentialProviders|no valid providers in chain|Could not load credentials from any providers|Unable to load (?:AWS )?credentials from any (?:of the )?providers? in the chain|No credentials could be loaded from the chain|Missing credentials in config|CredentialsProviderError|no EC2 IMDS role found|EC2RoleRequestError|Provider returned no credentials|sign an http request without credentials|MissingAuthenticationToken|Request is missing Authentication Token|failed to refresh cached credentials|Unable to load credentials|NoCredentialsError|CredentialsNotLoaded|no credentials (?:found|provider)|could not find credentials/i;
+/**
+ * The chain's last link, the node's instance metadata, gave nothing: no credentials came from anywhere. (A
+ * metadata proxy's own failures and the Pod Identity agent are matched before this.)
+ */
+const IMDS_PROVIDER_FAILED =
+  /Unable to get IAM security credentials from EC2 Instance Metadata|Error response received from instance metadata service|Error when retrieving credentials from iam-role|Failed to load credentials from IMDS|Unable to load credentials from service endpoint/i;
+/** The CRT's (aws-c-auth, mountpoint) words for a chain that produced nothing. */
+const CRT_NO_CREDENTIALS = /No signing credentials available|failed to source credentials/i;
+/** An app that accepts only static keys and never asks the SDK chain. */
+const STATIC_KEYS_REQUIRED =
+  /Required AWS_ACCESS_KEY_ID|AWS_ACCESS_KEY_ID (?:environment variable )?(?:is )?(?:missing|required|not set|must be set)/i;
+/** STS answered the chained or web identity call with an error the line does not name (the CRT's debug line). */
+const STS_ANSWERED_ERROR = /AssumeRole(?:WithWebIdentity)? call completed with http status [45]\d\d/i;
 const WRAPPER_STS =
   /WebIdentityErr|WebIdentityError|STS assume role request failed|Error calling AssumeRole|failed to retrieve credentials/i;
 const BARE_DENIAL =
-  /\bAccessDenied(?:Exception)?\b|Access Denied|status code: 403|StatusCode: 403|Status Code: 403|403 Forbidden|\bForbidden\b/i;
+  /\bAccessDenied(?:Exception)?\b|Access Denied|PermissionDenied|(?:status(?: ?code)?|StatusCode|HTTP Status)[:=(]? ?403\b|403 Forbidden|\bForbidden\b/i;
+/** Kubernetes RBAC ("configmaps is forbidden: User \"system:serviceaccount:...\" cannot get ..."): not AWS. */
+const KUBE_RBAC =
+  /is forbidden: User \\?"|User \\?"system:(?:serviceaccount|anonymous|node)|cannot (?:get|list|watch|create|update|patch|delete) resource/i;
 const AWS_CONTEXT =
-  /\bAccessDenied|Access Denied|\bS3\b|s3a?:\/\/|amazonaws|AmazonS3|\baws\b|\bAWS\b|RequestI[dD]|request id|HostId|backup store|artifact|bucket/i;
+  /\bAccessDenied|Access Denied|UnauthorizedOperation|Encoded authorization failure message|AuthorizationError|\bS3\b|s3a?:\/\/|amazonaws|AmazonS3|\baws\b|\bAWS\b|RequestI[dD]|request id|HostId|backup store|artifact|bucket/i;
 
 // ---- the principal of "User: ... is not authorized" ---------------------------------------------------------
-const USER_PRINCIPAL = /User:? ?(\S{1,400}) ?(?:is )?not authorized/i;
+/**
+ * The signer's ARN after "User:" (or OpenSearch's "User [name=..."), read as one token: users redact account
+ * ids and names with placeholders that contain spaces (`<source account>`, `<node role>`, `{accountId}`), so a
+ * placeholder in angle or curly brackets is part of the token. Each alternative starts with a different
+ * character class, so the scan is linear.
+ */
+const USER_ARN = /\bUser:? {0,4}(arn:aws(?:[^\s<{"',)\]]|<[^<>\n]{0,40}>|\{[^{}\n]{0,40}\}){1,400})/;
+/** A principal that is not an ARN ("User: anonymous is not authorized"): only its presence is used. */
+const USER_OTHER = /\bUser:? ?(\S{1,400}) ?(?:is )?not authorized/i;
 const OPENSEARCH_USER = /User \[name=(arn:aws[a-z-]*:(?:iam|sts)::[^\s,\]]{1,300})/i;
-const ASSUMED_ROLE = /assumed-role\/([^/\s]{1,128})\/([^\s]{1,128})/;
+/** "arn:aws:sts::80xxxxx assumed-role/...": a redaction that ate the colon before the resource. */
+const ACCOUNT_ONLY = /^arn:aws[a-z-]*:(?:sts|iam)::[^\s:]{1,40}$/;
+const RESOURCE_AFTER_SPACE = /^ ((?:assumed-role|role|user)\/\S{1,300})/;
+const ASSUMED_ROLE = /assumed-role\/((?:[^/\s<]|<[^<>]{0,40}>){1,128})(?:\/([^\s]{1,128}))?/;
 const IAM_ROLE = /:role\/(?:[^\s/]{1,64}\/){0,8}([^\s/]{1,128})/;
 const IAM_USER = /:user\//;
+/** A principal the user cut short ("assumed-role/site-k20210915..."): its role and session cannot be read. */
+const TRUNCATED = /(?:\.{3}|\u2026)$/;
 /** EC2 instance ids as sessions, real or redacted: i-0abc..., i-XXXXXXXX, i-{instanceId}, <INSTANCE_ID>. */
 const INSTANCE_SESSION =
   /^(?:i-[0-9a-zA-Z*{}<>_-]{4,40}|<INSTANCE_ID>|\{instanceId\}|\$INSTANCE_ID|INSTANCE_ID|<instance-id>)$/i;
-/** Role names of node groups: eksctl's NodeInstanceRole, managed nodegroup roles, kops nodes.*, *-worker. */
+/**
+ * Role names of node groups, however they are spelled: eksctl's NodeInstanceRole, managed and Terraform node
+ * group roles (eks-node-group-..., eks_node_groups, prd-node-role-...), a user's "<node role>" placeholder,
+ * kops nodes.*, *-worker, Karpenter's node role.
+ */
 const NODE_ROLE_NAME =
-  /NodeInstanceRole|nodegroup|node-group|NodeGroupRole|NodeRole|eks-node|eks-worker|worker-node|WorkerNode|-worker$|^nodes\.|^nodes$|karpenter-node|KarpenterNodeRole/i;
+  /node[\s_-]?(?:instance[\s_-]?)?(?:role|group)|eks-node|eks-worker|worker-node|WorkerNode|-worker$|^nodes\.|^nodes$|karpenter-node/i;
 
 export function principalOf(text: string): Principal {
   const os = OPENSEARCH_USER.exec(text);
-  const match = USER_PRINCIPAL.exec(text);
+  const match = USER_ARN.exec(text);
   const raw = os?.[1] ?? match?.[1];
-  if (raw === undefined) return { kind: 'none' };
-  const value = raw.replace(/[.,;:'"\]]+$/, '');
+  if (raw === undefined) {
+    const other = USER_OTHER.exec(text)?.[1];
+    return other === undefined ? { kind: 'none' } : { kind: 'unknown', text: other };
+  }
+  const end = match && !os ? match.index + match[0].length : 0;
+  const rest = ACCOUNT_ONLY.test(raw) ? RESOURCE_AFTER_SPACE.exec(text.slice(end, end + 320)) : null;
+  const value = (rest ? `${raw}:${rest[1]}` : raw).replace(/[.,;:'"\]]+$/, '');
+  if (TRUNCATED.test(raw)) {
+    const name = ASSUMED_ROLE.exec(value)?.[1] ?? '';
+    return NODE_ROLE_NAME.test(name) ? { kind: 'node', text: value, roleName: name } : { kind: 'unknown', text: value };
+  }
   const assumed = ASSUMED_ROLE.exec(value);
   if (assumed) {
     const roleName = assumed[1] ?? '';
@@ -173,6 +234,8 @@ export function classify(text: string): FindingCode | undefined {
   const webIdentity = WEB_IDENTITY_OP.test(t);
   const agent = AGENT_HOST.test(t);
   const transport = TRANSPORT.test(t);
+  // Kubernetes' own RBAC answers mention users and "forbidden", never an AWS principal.
+  if (KUBE_RBAC.test(t) && !/arn:aws/.test(t)) return undefined;
 
   // The pod's environment and the SDK, before any request.
   if (roleArnEnvInvalid(t)) return 'ROLE_ARN_INVALID';
@@ -186,19 +249,27 @@ export function classify(text: string): FindingCode | undefined {
   // The token file the SDK reads.
   if (PHP_TOKEN_FALSE.test(t)) return FILE_MISSING.test(t) ? 'TOKEN_FILE_MISSING' : 'TOKEN_FILE_UNREADABLE';
   if (TOKEN_PATH.test(t) && !NOT_AUTHORIZED.test(t)) {
+    if (EMPTY_PATH.test(t)) return 'IRSA_ENV_MISSING';
     if (FILE_NOT_REGULAR.test(t)) return 'TOKEN_FILE_NOT_REGULAR';
     if (FILE_DENIED.test(t)) return 'TOKEN_FILE_UNREADABLE';
     if (FILE_MISSING.test(t)) return 'TOKEN_FILE_MISSING';
+    if (FILE_UNREAD.test(t)) return 'TOKEN_FILE_UNREADABLE';
   }
 
   // EKS Pod Identity: the agent and, behind it, EKS Auth.
   if (POD_IDENTITY_DENIED.test(t)) return 'POD_IDENTITY_ACCESS_DENIED';
   if (EKS_AUTH.test(t) && transport && !agent) return 'EKS_AUTH_UNREACHABLE';
+  if (AGENT_TOKEN_ERROR.test(t)) return 'POD_IDENTITY_TOKEN_REJECTED';
   if ((POD_IDENTITY.test(t) || agent || EKS_AUTH.test(t)) && POD_TOKEN_REJECTED.test(t)) {
     return 'POD_IDENTITY_TOKEN_REJECTED';
   }
   if ((EKS_AUTH.test(t) || POD_IDENTITY.test(t) || agent) && NO_ASSOCIATION.test(t)) {
     return 'POD_IDENTITY_NO_ASSOCIATION';
+  }
+  if ((CONTAINER_PROVIDER.test(t) || agent) && !ECS_TASK_ENDPOINT.test(t)) {
+    const status = CONTAINER_STATUS.exec(t)?.[1];
+    if (status === '400') return 'POD_IDENTITY_TOKEN_REJECTED';
+    if (status === '404') return 'POD_IDENTITY_NO_ASSOCIATION';
   }
   if (agent && (transport || /Called agent through invalid address/i.test(t))) return 'POD_IDENTITY_AGENT_UNREACHABLE';
 
@@ -240,8 +311,11 @@ export function classify(text: string): FindingCode | undefined {
   if (SESSION_EXPIRED.test(t) && !webIdentity) return 'SESSION_CREDENTIALS_EXPIRED';
   if (THROTTLED.test(t) && (CREDENTIAL_CONTEXT.test(t) || !OTHER_SERVICE.test(t))) return 'STS_THROTTLED';
 
-  // Denied requests: who signed them decides the mechanism.
-  if (NOT_AUTHORIZED.test(t) || OPENSEARCH_USER.test(t)) {
+  // Denied requests: who signed them decides the mechanism. A bare denial ("AccessDeniedException: User:
+  // arn:...") that still names its principal counts, even when the line was cut before "is not authorized".
+  if (ASSUME_NAMED_ROLE_FAILED.test(t) && !webIdentity && !transport) return 'ROLE_CHAINING_DENIED';
+  const named = BARE_DENIAL.test(t) && AWS_CONTEXT.test(t) && principalOf(t).kind !== 'none';
+  if (NOT_AUTHORIZED.test(t) || OPENSEARCH_USER.test(t) || named) {
     const p = principalOf(t);
     if (TAG_SESSION_DENIED.test(t))
       return p.kind === 'none' || p.kind === 'role' ? 'ROLE_CHAINING_DENIED' : 'POD_IDENTITY_ACCESS_DENIED';
@@ -254,8 +328,12 @@ export function classify(text: string): FindingCode | undefined {
   }
 
   // Wrappers and bare denials: what cannot be told from the line.
-  if (NO_CREDENTIALS.test(t)) return 'NO_CREDENTIALS';
-  if (WRAPPER_STS.test(t) || INVALID_TOKEN.test(t) || (webIdentity && /failed|error/i.test(t))) return 'STS_ERROR';
+  if (STS_ANSWERED_ERROR.test(t)) return 'STS_ERROR';
+  if (NO_CREDENTIALS.test(t) || IMDS_PROVIDER_FAILED.test(t) || CRT_NO_CREDENTIALS.test(t)) return 'NO_CREDENTIALS';
+  if (STATIC_KEYS_REQUIRED.test(t)) return 'NO_CREDENTIALS';
+  if (WRAPPER_STS.test(t) || INVALID_TOKEN.test(t) || (webIdentity && /failed|error|exception/i.test(t))) {
+    return 'STS_ERROR';
+  }
   if (BARE_DENIAL.test(t) && AWS_CONTEXT.test(t) && !/security_exception|requestedTenant/i.test(t)) {
     return 'DENIED_PRINCIPAL_UNKNOWN';
   }
@@ -317,4 +395,4 @@ export const GENERIC_CODES: ReadonlySet<FindingCode> = new Set([
  * not run on it (a 100 MB log is mostly such lines).
  */
 export const PREFILTER =
-  /denied|credential|token|sts|assum|signature|expired|region|authoriz|identity|169\.254|fd00:ec2|timeout|timed out|refused|forbidden|403|metadata|kiam|kube2iam|specifi?c?ed IP|role for IP|class ?path|throttl|rate exceeded|provider|invalid|AWS_|security|clock|skew|getaddrinfo|CONNECT|unreachable|no such host|dial tcp|send request failed|http request|endpoint/i;
+  /denied|session|role for pod|credential|token|sts|assum|signature|expired|region|authoriz|identity|169\.254|fd00:ec2|timeout|timed out|refused|forbidden|403|metadata|kiam|kube2iam|specifi?c?ed IP|role for IP|class ?path|throttl|rate exceeded|provider|invalid|AWS_|security|clock|skew|getaddrinfo|CONNECT|unreachable|no such host|dial tcp|send request failed|http request|endpoint/i;

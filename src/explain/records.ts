@@ -47,8 +47,12 @@ export function normalize(raw: string): string {
     .trim();
 }
 
-/** A line that carries on the message above it: indented, a stack frame, a "caused by", markup, a quote. */
-const CONTINUES = /^(?:\s|caused by|at |-{2,}>?|[<>)\]}|\u2502\u2514\u251c])/i;
+/**
+ * A line that carries on the message above it: indented, a stack frame, a "caused by", markup, a quote, or the
+ * rest of an AWS sentence a terminal or a user broke ("User: arn:..." / "is not authorized to perform: ...").
+ */
+const CONTINUES =
+  /^(?:\s|caused by|at |-{2,}>?|[<>)\]}|\u2502\u2514\u251c]|is not authorized|not authorized to|on resource|because no|with an explicit deny|status code:)/i;
 /** A message broken after a colon, comma or opening bracket continues on the next line. */
 const OPEN_END = /[:,([{]\s*$/;
 /** An ARN cut by wrapping: the next line goes on with the same ARN, without a space. */

@@ -99,6 +99,10 @@ describe('irsa-doctor explain: hostile input (built binary)', () => {
     'markup runs': '<Code'.repeat(MIB / 5),
     'agent address and transport words': '169.254.170.23 timeout '.repeat(MIB / 23),
     'one long token': 'x'.repeat(MIB),
+    'principal placeholders': `${'User: arn:aws:sts::<'.repeat(MIB / 40)}${'a '.repeat(MIB / 4)} not authorized`,
+    'curly placeholders': `${'User: arn:aws{'.repeat(MIB / 14)} AccessDenied amazonaws`,
+    'container status words': 'EcsContainer StatusCode( status code '.repeat(MIB / 38),
+    'assume-a-role words': 'could not be used to assume '.repeat(MIB / 28),
   };
   for (const [name, line] of Object.entries(adversarial)) {
     it(`ends quickly on a 1 MiB line of ${name}`, () => {

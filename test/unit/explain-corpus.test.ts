@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { explainMessage } from '../../src/explain/index';
-import { judge, loadCorpus, score } from '../helpers/explain-corpus';
+import { judge, loadAllCorpora, score } from '../helpers/explain-corpus';
 
-// The corpus of messages users pasted into public issue threads (test/data/explain-corpus.jsonl): each entry's
-// first answer must be one the thread's resolution supports, and none may blame another mechanism.
-const corpus = loadCorpus();
+// The corpus of messages users pasted into public issue threads (test/data/explain-corpus.jsonl and the fresh
+// batch, test/data/explain-corpus-fresh.jsonl): each entry's first answer must be one the thread's resolution
+// supports, and none may blame another mechanism.
+const corpus = loadAllCorpora();
 
 describe('explain: the corpus of real pasted messages', () => {
-  it('holds at least 150 entries from at least 20 SDKs and tools, each with its source', () => {
+  it('holds at least 150 entries from at least 20 SDKs and tools, each with its source, no source twice', () => {
     expect(corpus.length).toBeGreaterThanOrEqual(150);
+    expect(new Set(corpus.map((e) => e.source)).size).toBe(corpus.length);
     expect(new Set(corpus.map((e) => e.family)).size).toBeGreaterThanOrEqual(20);
     for (const entry of corpus) expect(entry.source).toMatch(/^https:\/\//);
     expect(new Set(corpus.map((e) => e.id)).size).toBe(corpus.length);
@@ -22,7 +24,7 @@ describe('explain: the corpus of real pasted messages', () => {
   }
 
   it('gets >= 95% of first answers right in each split, with no wrong mechanism', () => {
-    for (const split of ['dev', 'holdout'] as const) {
+    for (const split of ['dev', 'holdout', 'fresh'] as const) {
       const part = corpus.filter((e) => e.split === split);
       const s = score(part.map((e) => judge(e, explainMessage(e.text).matches[0]?.code)));
       expect(s.right / s.total, split).toBeGreaterThanOrEqual(0.95);

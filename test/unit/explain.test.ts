@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIRMING_CHECKS, EXPLANATIONS } from '../../src/explain/catalogue';
-import { CHAIN_ORDER } from '../../src/explain/classify';
+import { CHAIN_ORDER, principalOf } from '../../src/explain/classify';
 import type { ExplainIo } from '../../src/explain/index';
 import {
   EXPLAIN_USAGE,
@@ -365,6 +365,80 @@ describe('explain: behaviour', () => {
     const codes = explainMessage(noise).matches.map((m) => m.code);
     expect(codes).toEqual(['STS_THROTTLED']);
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('explain: who signed a denial, as users paste it', () => {
+  it('reads a principal whose redaction placeholders contain spaces', () => {
+    const p = principalOf(
+      'User: arn:aws:sts::<account-id>:assumed-role/<node role> is not authorized to perform: secretsmanager:GetSecretValue',
+    );
+    expect(p).toMatchObject({ kind: 'node', roleName: '<node role>' });
+    const cfn = principalOf(
+      'User: arn:aws-us-gov:sts::<source account>:assumed-role/cdk-hnb659fds-cfn-exec-role-<source account>-us-gov-west-1/AWSCloudFormation is not authorized to perform: s3:GetObject',
+    );
+    expect(cfn).toMatchObject({ kind: 'role', roleName: 'cdk-hnb659fds-cfn-exec-role-<source account>-us-gov-west-1' });
+  });
+
+  it('calls a principal the user cut short unknown, not a role that lacks a permission', () => {
+    const text =
+      'User: arn:aws:sts::111111111111:assumed-role/site-k20210915... is not authorized to perform: secretsmanager:GetSecretValue on resource: site-k/test';
+    expect(principalOf(text).kind).toBe('unknown');
+    expect(explainMessage(text).matches.map((m) => m.code)).toEqual(['DENIED_PRINCIPAL_UNKNOWN']);
+  });
+
+  it('is not misled by a User-Agent header before the principal', () => {
+    const text = `User-Agent: aws-sdk-go/1.44.0 (go1.20; linux; amd64) AccessDenied: User: ${NODE} is not authorized to perform: s3:GetObject`;
+    expect(principalOf(text)).toMatchObject({ kind: 'node' });
+  });
+
+  it('puts back the colon a redaction ate, and joins a principal broken over lines', () => {
+    expect(principalOf('User: arn:aws:sts::80xxxxx assumed-role/cert-manager/1667 is not authorized').text).toBe(
+      'arn:aws:sts::80xxxxx:assumed-role/cert-manager/1667',
+    );
+    const broken = [
+      'StorageAccessDenied: [S3] Access denied: ...',
+      'User: arn:aws:sts::123456789012:assumed-role/eks_node_groups/i-0xxxxxxxxxxxxxxxx',
+      'is not authorized to perform: s3:ListBucket on <BUCKET>',
+    ].join('\n');
+    expect(explainMessage(broken).matches.map((m) => m.code)).toEqual(['NODE_ROLE_FALLBACK']);
+  });
+
+  it('names the node role from a denial cut before "is not authorized" when the principal is there', () => {
+    const text =
+      'AccessDeniedException: User: arn:aws:sts::822365211807:assumed-role/github-action-eks-node-group-2024/i-0462d11c5e899cd8c is not a';
+    expect(explainMessage(text).matches.map((m) => m.code)).toEqual(['NODE_ROLE_FALLBACK']);
+  });
+
+  it('leaves Kubernetes RBAC denials alone, even about aws-auth', () => {
+    for (const text of [
+      'Error: configmaps "aws-auth" is forbidden: User "system:serviceaccount:ci:runner" cannot get resource "configmaps" in API group "" in the namespace "kube-system"',
+      '{"kind":"Status","status":"Failure","message":"namespaces is forbidden: User \\"system:anonymous\\" cannot list resource \\"namespaces\\"","code":403}',
+    ]) {
+      expect(explainMessage(text).matches, text).toEqual([]);
+    }
+  });
+});
+
+describe('explain: what the container-credentials endpoint answered', () => {
+  it.each([
+    [
+      'Non-success status from HTTP credential provider: StatusCode(400) provider=EcsContainer',
+      'POD_IDENTITY_TOKEN_REJECTED',
+    ],
+    [
+      'ContainerCredentialsProvider(): Failed to load credentials: status code 404 from http://169.254.170.23/v1/credentials',
+      'POD_IDENTITY_NO_ASSOCIATION',
+    ],
+  ])('%s -> %s', (text, code) => {
+    expect(explainMessage(text).matches[0]?.code).toBe(code);
+  });
+
+  it('does not call an ECS task endpoint Pod Identity', () => {
+    const codes = explainMessage(
+      'Non-success status from HTTP credential provider: StatusCode(400) provider=EcsContainer http://169.254.170.2/v2/credentials/abc',
+    ).matches.map((m) => m.code);
+    expect(codes).not.toContain('POD_IDENTITY_TOKEN_REJECTED');
   });
 });
 

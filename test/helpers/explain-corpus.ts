@@ -21,7 +21,7 @@ export interface CorpusEntry {
   /** Acceptable first answers; empty when nothing should be named (not an AWS credential problem). */
   readonly expect: readonly string[];
   readonly why: string;
-  readonly split: 'dev' | 'holdout' | 'fresh';
+  readonly split: 'dev' | 'holdout' | 'fresh' | 'fresh2';
 }
 
 export const CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus.jsonl', import.meta.url));

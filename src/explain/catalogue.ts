@@ -84,9 +84,32 @@ function callerRoleValue(x: Extracted) {
   const name = /assumed-role\/([^/\s]{1,128})\//.exec(x.principal ?? '')?.[1];
   return name ?? placeholder('CALLER_ROLE_NAME');
 }
+/** The caller of a chain is an IAM user ("User: arn:aws:iam::...:user/deployer"), whose policy is a user policy. */
+function callerUser(x: Extracted): string | undefined {
+  return /:user\/(?:[^\s/]{1,64}\/){0,8}([^\s/]{1,64})$/.exec(x.principal ?? '')?.[1];
+}
+function callerPolicyCommand(x: Extracted, document: string): string {
+  const user = callerUser(x);
+  return user
+    ? sh`aws iam put-user-policy --user-name ${user} --policy-name assume-target --policy-document ${document}`
+    : sh`aws iam put-role-policy --role-name ${callerRoleValue(x)} --policy-name assume-target --policy-document ${document}`;
+}
 function targetRoleValue(x: Extracted) {
   const name = /:role\/(?:[^\s/]{1,64}\/){0,8}([^\s/]{1,128})$/.exec(x.targetArn ?? '')?.[1];
   return name ?? placeholder('TARGET_ROLE_NAME');
+}
+
+/** What a chained AssumeRole also asked for, when the denial names it (session tags, a source identity). */
+const CHAIN_EXTRA: Readonly<Record<string, string>> = {
+  'sts:TagSession': ' (with session tags)',
+  'sts:SetSourceIdentity': ' (setting a source identity)',
+};
+/** The actions both halves of a chain must allow: AssumeRole, plus the extra one the denial names. */
+function chainActions(x: Extracted, withTags = false): string[] {
+  const actions = ['sts:AssumeRole'];
+  if (withTags || x.action === 'sts:TagSession') actions.push('sts:TagSession');
+  if (x.action === 'sts:SetSourceIdentity') actions.push('sts:SetSourceIdentity');
+  return actions;
 }
 
 const DIAGNOSE = 'kubectl exec -it <POD> -n <NAMESPACE> -- irsa-doctor';
@@ -639,18 +662,26 @@ const ENTRIES: readonly Explanation[] = [
   {
     code: 'ROLE_CHAINING_DENIED',
     meaning: (x) =>
-      `the pod's credentials work, but its next step, sts:AssumeRole${x.action === 'sts:TagSession' ? ' (with session tags)' : ''} from ${x.principal ?? 'the caller'} into ${x.targetArn ?? 'another role'}, was denied`,
+      `the pod's credentials work, but its next step, sts:AssumeRole${CHAIN_EXTRA[x.action ?? ''] ?? ''} from ${x.principal ?? 'the caller'} into ${x.targetArn ?? 'another role'}, was denied`,
     causes: (x) => [
-      `the caller's permissions: ${x.principal ? `the role of ${x.principal}` : 'the calling role'} needs an identity policy allowing ${x.action ?? 'sts:AssumeRole'} on ${x.targetArn ?? 'the target role'}`,
-      `the target's trust: ${x.targetArn ?? 'the target role'} must trust the caller's role ARN (not the IRSA OIDC provider) for ${x.action === 'sts:TagSession' ? 'sts:AssumeRole and sts:TagSession' : 'sts:AssumeRole'}; across accounts both halves are needed`,
+      `the caller's permissions: ${x.principal ? `${callerUser(x) ? 'the user' : 'the role of'} ${x.principal}` : 'the calling role'} needs an identity policy allowing ${chainActions(x).join(' and ')} on ${x.targetArn ?? 'the target role'}`,
+      `the target's trust: ${x.targetArn ?? 'the target role'} must trust the caller's ${callerUser(x) ? 'user' : 'role'} ARN (not the IRSA OIDC provider) for ${chainActions(x).join(' and ')}; across accounts both halves are needed`,
       'EKS Pod Identity marks its session tags transitive: a chained AssumeRole from a Pod Identity session also needs sts:TagSession in both halves',
       'the app (or a library option such as role_arn) assumes a role it already has: drop the extra AssumeRole',
     ],
     confirmWith: ['identity.caller'],
     remedy: (x) =>
       remedy('Allow both halves: the caller may call AssumeRole on the target, and the target trusts the caller.', [
-        sh`aws iam put-role-policy --role-name ${callerRoleValue(x)} --policy-name assume-target --policy-document ${JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['sts:AssumeRole', 'sts:TagSession'], Resource: x.targetArn ?? '<TARGET_ROLE_ARN>' }] })}`,
-        sh`aws iam get-role --role-name ${targetRoleValue(x)} --query Role.AssumeRolePolicyDocument   # must allow sts:AssumeRole (and sts:TagSession) for the caller's role ARN`,
+        callerPolicyCommand(
+          x,
+          JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: chainActions(x, true), Resource: x.targetArn ?? '<TARGET_ROLE_ARN>' },
+            ],
+          }),
+        ),
+        `${sh`aws iam get-role --role-name ${targetRoleValue(x)} --query Role.AssumeRolePolicyDocument`}   # must allow ${chainActions(x, true).join(', ')} for the caller's ${callerUser(x) ? 'user' : 'role'} ARN`,
       ]),
   },
   {

@@ -32,7 +32,13 @@ const ASSUME_ROLE_DENIED = /not authorized to perform:? ?sts:AssumeRole(?![\w])/
 /** A tool reporting that the credentials it has could not assume a role it names (the CDK's bootstrap roles). */
 const ASSUME_NAMED_ROLE_FAILED =
   /(?:could not be used to|could not|cannot|unable to|failed to) assume (?:role )?['"]?arn:aws[a-z-]{0,12}:iam::/i;
-const TAG_SESSION_DENIED = /not authorized to perform:? ?sts:TagSession/i;
+/**
+ * The STS actions a chained AssumeRole needs besides itself (session tags, a source identity), and the
+ * operation named by the SDK: denying any of them is a denied chain, whoever the caller is. (EKS Pod
+ * Identity's own assume is refused by EKS Auth in other words: "EKS does not have permissions ...".)
+ */
+const CHAIN_ACTION_DENIED = /not authorized to perform:? ?sts:(?:TagSession|SetSourceIdentity)\b/i;
+const ASSUME_ROLE_OPERATION = /when calling the AssumeRole operation|operation error STS: AssumeRole,/i;
 const NOT_AUTHORIZED = /is not authorized to perform|not authorized to perform/i;
 const NO_IDENTITY_POLICY = /because no identity-based policy allows/i;
 
@@ -105,6 +111,8 @@ const IMDS_CREDENTIALS_PATH = /meta-data\/iam\/security-credentials/i;
 // ---- transport --------------------------------------------------------------------------------------------
 const TRANSPORT =
   /timed? ?out|timeout|connection refused|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|no such host|no route to host|network is unreachable|connection reset|reset by peer|broken pipe|getaddrinfo|Name or service not known|nodename nor servname|UnknownHostException|SocketError|dial tcp|send request failed|Unable to execute HTTP request|Could not connect to the endpoint URL|Inaccessible host|connection initialization error|DispatchFailure|dispatch failure|context deadline exceeded|context canceled|broken connection|(?:StatusCode|HTTP Status|status code):? 0\b|error code 1048|socket operation timed out|ConnectTimeoutError|EndpointConnectionError|SSL ?(?:routines|error|handshake)|certificate verify failed/i;
+/** A packet filter's verdict on the flow (Cilium/Hubble "Policy denied DROPPED", iptables): no answer can come. */
+const NETWORK_DROP = /\bPolicy denied\b|\bDROPPED\b|packets? dropped/;
 const STS_HOST =
   /\bsts(?:[.-][a-z0-9-]{1,30}){0,3}\.amazonaws\.com(?:\.cn)?|\bsts\.[a-z0-9-]{1,30}\.api\.aws|AuthCredentialsProvider|sts assume role request|STS: Assume|AssumeRoleWithWebIdentity|WebIdentityErr/i;
 const EMPTY_HOST = /getaddrinfo\(host=''\)|failed to: :443/;
@@ -137,7 +145,7 @@ const INVALID_TOKEN = /InvalidIdentityToken|IDPRejectedClaim|Invalid Identity to
 
 // ---- wrappers: the chain gave up, the cause may be elsewhere -------------------------------------------------
 const NO_CREDENTIALS =
-  /Unable to locate credentials|NoCredentialProviders|no valid providers in chain|Could not load credentials from any providers|Unable to load (?:AWS )?credentials from any (?:of the )?providers? in the chain|No credentials could be loaded from the chain|Missing credentials in config|CredentialsProviderError|no EC2 IMDS role found|EC2RoleRequestError|Provider returned no credentials|sign an http request without credentials|MissingAuthenticationToken|Request is missing Authentication Token|failed to refresh cached credentials|Unable to load credentials|NoCredentialsError|CredentialsNotLoaded|no credentials (?:found|provider)|could not find credentials/i;
+  /Unable to locate credentials|MissingCredentials|missing credentials|sign (?:an? )?(?:http )?request without credentials|NoCredentialProviders|no valid providers in chain|Could not load credentials from any providers|Unable to load (?:AWS )?credentials from any (?:of the )?providers? in the chain|No credentials could be loaded from the chain|Missing credentials in config|CredentialsProviderError|no EC2 IMDS role found|EC2RoleRequestError|Provider returned no credentials|sign an http request without credentials|MissingAuthenticationToken|Request is missing Authentication Token|failed to refresh cached credentials|Unable to load credentials|NoCredentialsError|CredentialsNotLoaded|no credentials (?:found|provider)|could not find credentials/i;
 /**
  * The chain's last link, the node's instance metadata, gave nothing: no credentials came from anywhere. (A
  * metadata proxy's own failures and the Pod Identity agent are matched before this.)
@@ -151,6 +159,8 @@ const STATIC_KEYS_REQUIRED =
   /Required AWS_ACCESS_KEY_ID|AWS_ACCESS_KEY_ID (?:environment variable )?(?:is )?(?:missing|required|not set|must be set)/i;
 /** STS answered the chained or web identity call with an error the line does not name (the CRT's debug line). */
 const STS_ANSWERED_ERROR = /AssumeRole(?:WithWebIdentity)? call completed with http status [45]\d\d/i;
+/** STS's own modelled errors that have no code of their own here (docs/mechanics.md 3.3). */
+const STS_MODELLED_ERROR = /PackedPolicyTooLarge|MalformedPolicyDocument/i;
 const WRAPPER_STS =
   /WebIdentityErr|WebIdentityError|STS assume role request failed|Error calling AssumeRole|failed to retrieve credentials/i;
 const BARE_DENIAL =
@@ -233,7 +243,7 @@ export function classify(text: string): FindingCode | undefined {
   const t = text;
   const webIdentity = WEB_IDENTITY_OP.test(t);
   const agent = AGENT_HOST.test(t);
-  const transport = TRANSPORT.test(t);
+  const transport = TRANSPORT.test(t) || NETWORK_DROP.test(t);
   // Kubernetes' own RBAC answers mention users and "forbidden", never an AWS principal.
   if (KUBE_RBAC.test(t) && !/arn:aws/.test(t)) return undefined;
 
@@ -317,9 +327,9 @@ export function classify(text: string): FindingCode | undefined {
   const named = BARE_DENIAL.test(t) && AWS_CONTEXT.test(t) && principalOf(t).kind !== 'none';
   if (NOT_AUTHORIZED.test(t) || OPENSEARCH_USER.test(t) || named) {
     const p = principalOf(t);
-    if (TAG_SESSION_DENIED.test(t))
-      return p.kind === 'none' || p.kind === 'role' ? 'ROLE_CHAINING_DENIED' : 'POD_IDENTITY_ACCESS_DENIED';
-    if (ASSUME_ROLE_DENIED.test(t)) return 'ROLE_CHAINING_DENIED';
+    if (CHAIN_ACTION_DENIED.test(t) || ASSUME_ROLE_DENIED.test(t) || ASSUME_ROLE_OPERATION.test(t)) {
+      return 'ROLE_CHAINING_DENIED';
+    }
     if (p.kind === 'node') return 'NODE_ROLE_FALLBACK';
     if (p.kind === 'role' || p.kind === 'user') return 'ROLE_LACKS_PERMISSION';
     if (p.kind === 'unknown' || (p.kind === 'none' && (NO_IDENTITY_POLICY.test(t) || AWS_CONTEXT.test(t)))) {
@@ -328,7 +338,7 @@ export function classify(text: string): FindingCode | undefined {
   }
 
   // Wrappers and bare denials: what cannot be told from the line.
-  if (STS_ANSWERED_ERROR.test(t)) return 'STS_ERROR';
+  if (STS_ANSWERED_ERROR.test(t) || STS_MODELLED_ERROR.test(t)) return 'STS_ERROR';
   if (NO_CREDENTIALS.test(t) || IMDS_PROVIDER_FAILED.test(t) || CRT_NO_CREDENTIALS.test(t)) return 'NO_CREDENTIALS';
   if (STATIC_KEYS_REQUIRED.test(t)) return 'NO_CREDENTIALS';
   if (WRAPPER_STS.test(t) || INVALID_TOKEN.test(t) || (webIdentity && /failed|error|exception/i.test(t))) {

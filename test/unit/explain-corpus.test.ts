@@ -24,7 +24,7 @@ describe('explain: the corpus of real pasted messages', () => {
   }
 
   it('gets >= 95% of first answers right in each split, with no wrong mechanism', () => {
-    for (const split of ['dev', 'holdout', 'fresh'] as const) {
+    for (const split of ['dev', 'holdout', 'fresh', 'fresh2'] as const) {
       const part = corpus.filter((e) => e.split === split);
       const s = score(part.map((e) => judge(e, explainMessage(e.text).matches[0]?.code)));
       expect(s.right / s.total, split).toBeGreaterThanOrEqual(0.95);

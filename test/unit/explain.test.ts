@@ -512,6 +512,22 @@ describe('explain: a whole log', () => {
     expect(match?.remedy.commands[1]).toContain('get-role --role-name target-role');
   });
 
+  it('a chain is denied whoever calls it and whichever extra action it needs; a user caller gets a user policy', () => {
+    const [user] = explainMessage(
+      'User: arn:aws:iam::111122223333:user/deployer is not authorized to perform: sts:TagSession on resource: arn:aws:iam::444455556666:role/devops',
+    ).matches;
+    expect(user?.code).toBe('ROLE_CHAINING_DENIED');
+    expect(user?.remedy.commands[0]).toContain('put-user-policy --user-name deployer');
+    expect(user?.remedy.commands[0]).toContain('"sts:TagSession"');
+    const [source] = explainMessage(
+      "ClientError('An error occurred (AccessDenied) when calling the AssumeRole operation: User: arn:aws:sts::1:assumed-role/hub-caller/s is not authorized to perform: sts:SetSourceIdentity on resource: arn:aws:iam::1:role/Hub')",
+    ).matches;
+    expect(source?.code).toBe('ROLE_CHAINING_DENIED');
+    expect(source?.remedy.commands[0]).toContain('put-role-policy --role-name hub-caller');
+    expect(source?.remedy.commands[0]).toContain('"sts:SetSourceIdentity"');
+    expect(source?.remedy.commands[1]).toMatch(/get-role --role-name Hub --query Role.AssumeRolePolicyDocument {3}#/);
+  });
+
   it('quotes values from the log that reach a command (redacted names are not shell syntax)', () => {
     const [match] = explainMessage(
       'User: arn:aws:sts::1:assumed-role/<ROLE>;rm/x is not authorized to perform: s3:GetObject',

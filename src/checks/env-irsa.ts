@@ -36,6 +36,7 @@ export const envIrsa: Check<'env.irsa'> = {
     if (mechanism?.mechanism !== 'irsa') {
       return {
         status: 'skip',
+        skipReason: 'not-applicable',
         summary: `skipped: this container is not set up for IRSA (mechanism: ${mechanism?.mechanism ?? 'unknown'})`,
       };
     }

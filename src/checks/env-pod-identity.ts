@@ -60,6 +60,7 @@ export const envPodIdentity: Check<'env.pod-identity'> = {
     if (!mechanism?.podIdentity) {
       return {
         status: 'skip',
+        skipReason: 'not-applicable',
         summary: `skipped: no Pod Identity variables (mechanism: ${mechanism?.mechanism ?? 'unknown'})`,
       };
     }

@@ -48,11 +48,15 @@ async function resolveCredentials(
     case 'irsa': {
       const assumed = upstream.output('sts.assume-role');
       if (assumed) return { kind: 'arn', callerArn: assumed.assumedRoleArn };
+      if (upstream.status('sts.assume-role') === 'skip') return { kind: 'skip', why: 'sts.assume-role did not run' };
       return { kind: 'skip', why: 'the web identity call failed (see sts.assume-role); an app here gets that error' };
     }
     case 'pod-identity': {
       const agent = upstream.output('pod-identity.agent');
       if (agent?.callerArn) return { kind: 'arn', callerArn: agent.callerArn };
+      if (upstream.status('pod-identity.agent') === 'skip') {
+        return { kind: 'skip', why: 'pod-identity.agent did not run' };
+      }
       return {
         kind: 'skip',
         why: agent

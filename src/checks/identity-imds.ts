@@ -22,6 +22,7 @@ export const identityImds: Check<'identity.imds'> = {
     if (disabled !== undefined && disabled.toLowerCase() === 'true') {
       return {
         status: 'skip',
+        skipReason: 'not-applicable',
         summary: 'skipped: AWS_EC2_METADATA_DISABLED=true (the SDKs never ask IMDS for credentials here)',
       };
     }

@@ -74,6 +74,7 @@ export const tokenFile: Check<'token.file'> = {
     } else {
       return {
         status: 'skip',
+        skipReason: 'not-applicable',
         summary: `skipped: no token file for this mechanism (${mechanism?.mechanism ?? 'unknown'})`,
       };
     }

@@ -43,7 +43,11 @@ export const trustPolicyCheck: Check<'trust.policy'> = {
   dependsOn: ['token.claims', 'env.irsa'],
   async run(ctx, upstream) {
     const file = ctx.options.trustPolicyFile;
-    if (file === undefined || file === '') return { status: 'skip', summary: SKIP_NO_TRUST_POLICY };
+    // Without a file there is nothing to evaluate here: STS evaluates the policy itself (sts.assume-role), and a
+    // run that does not call STS says so.
+    if (file === undefined || file === '') {
+      return { status: 'skip', summary: SKIP_NO_TRUST_POLICY, skipReason: 'not-applicable' };
+    }
     const claims = upstream.output('token.claims');
     const irsa = upstream.output('env.irsa');
     if (!claims || !irsa) return { status: 'skip', summary: 'skipped: no token claims or IRSA role to evaluate' };

@@ -137,14 +137,16 @@ function demoListJson(scenarios: readonly ScenarioSummary[]): string {
 /** Runs the checks against ctx and renders in the chosen mode. Shared by `check` and `demo`. */
 export async function diagnose(command: CheckCommand, ctx: Context, all: readonly Check[], io: Io): Promise<number> {
   const checks = selectChecks(all, command.only, command.skip);
+  const selected = new Set(checks.map((c) => c.id));
+  const plan = { checks, version: VERSION, omitted: all.filter((c) => !selected.has(c.id)) };
   const mode = resolveOutput(command.output, io.stdoutIsTTY);
   let report: Report;
   if (mode === 'tui') {
     // Ink (and yoga's WebAssembly) load only on this path: text and JSON runs never pay for them.
     const { runInTerminal } = await import('../render/tui/index');
-    report = await runInTerminal(ctx, { checks, version: VERSION });
+    report = await runInTerminal(ctx, plan);
   } else {
-    report = await runChecks(ctx, { checks, version: VERSION });
+    report = await runChecks(ctx, plan);
     await io.write(mode === 'json' ? renderJson(report) : renderText(report));
   }
   return exitCodeOf(report, { exitZero: command.exitZero });
@@ -160,9 +162,14 @@ function listChecksText(): string {
   const lines = ['Checks (in report order):'];
   for (const check of CHECKS) {
     const deps = check.dependsOn.length > 0 ? `  [after ${check.dependsOn.join(', ')}]` : '';
+    const uses = (check.uses ?? []).length > 0 ? `  [reads ${(check.uses ?? []).join(', ')}]` : '';
     const needs = check.needs ? `  (${check.needs})` : '';
-    lines.push(`  ${check.id.padEnd(width)}  ${check.title}${needs}${deps}`);
+    lines.push(`  ${check.id.padEnd(width)}  ${check.title}${needs}${deps}${uses}`);
   }
+  lines.push(
+    '',
+    'after: runs only when these pass; reads: uses their results when they ran. --only ID runs both, too.',
+  );
   lines.push('', 'Finding codes:');
   const codeWidth = Math.max(...Object.keys(FINDING_CODES).map((c) => c.length));
   for (const [code, { severity, meaning }] of Object.entries(FINDING_CODES)) {
@@ -177,6 +184,7 @@ function listChecksJson(): string {
     title: c.title,
     stage: c.stage,
     dependsOn: c.dependsOn,
+    uses: c.uses ?? [],
     needs: c.needs ?? null,
   }));
   const codes = Object.entries(FINDING_CODES).map(([code, v]) => ({ code, ...v }));

@@ -1,4 +1,4 @@
-import type { Finding, Report, Status, Verdict } from '../run/types';
+import type { Finding, Report, Status } from '../run/types';
 import { assertNever } from '../run/types';
 import { commandLines, displayValue, escapeControl } from './escape';
 
@@ -20,30 +20,12 @@ export function statusLabel(status: Status): string {
   }
 }
 
-/** The verdict in words; a run whose checks could not all finish says so instead of claiming health. */
-export function verdictLine(report: Pick<Report, 'verdict' | 'checks' | 'findings' | 'mechanism'>): string {
-  const unfinished = report.checks.filter((c) => c.status === 'error').map((c) => c.id);
-  const incomplete =
-    unfinished.length > 0
-      ? `${unfinished.length} check(s) could not finish (${unfinished.join(', ')}): the diagnosis is incomplete`
-      : '';
-  const verdict: Verdict = report.verdict;
-  switch (verdict) {
-    case 'healthy':
-      return 'HEALTHY: this pod gets the AWS credentials it is set up for';
-    case 'degraded': {
-      const warned =
-        report.findings.some((f) => f.severity === 'warning') || report.checks.some((c) => c.status === 'warn');
-      if (!warned && incomplete) return `DEGRADED: nothing broken found, but ${incomplete}`;
-      return `DEGRADED: nothing broken, but see the warnings above${incomplete ? `; ${incomplete}` : ''}`;
-    }
-    case 'broken':
-      return report.mechanism === 'irsa' || report.mechanism === 'pod-identity'
-        ? 'BROKEN: this pod will not get the AWS credentials it is set up for'
-        : 'BROKEN: this pod is not set up for IRSA or EKS Pod Identity';
-    default:
-      return assertNever(verdict);
-  }
+/**
+ * The verdict in words, as `verification.headline` has it (derived from what was verified, so a run that did
+ * not obtain the credentials never says it did); escaped, as it quotes the reasons checks gave.
+ */
+export function verdictLine(report: Pick<Report, 'verification'>): string {
+  return escapeControl(report.verification.headline);
 }
 
 /**

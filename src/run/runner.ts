@@ -13,9 +13,10 @@ import type {
   RootCause,
   Status,
   Upstream,
-  Verdict,
 } from './types';
 import { STAGE_ORDER, assertNever } from './types';
+import type { Coverage, Covered } from './verification';
+import { verdictOf, verificationOf } from './verification';
 
 export interface RunEvents {
   onStart?(check: Check): void;
@@ -28,12 +29,15 @@ export interface RunPlan {
   readonly events?: RunEvents;
   /** Each check's own deadline when it sets none. */
   readonly defaultCheckTimeoutMs?: number;
+  /** The registry's checks that --only left out: reported in `verification` as not checked. */
+  readonly omitted?: readonly Check[];
 }
 
 interface Settled {
   readonly result: CheckResult;
   readonly outcome: CheckOutcome | undefined;
   readonly findings: readonly Finding[];
+  readonly coverage: Coverage;
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 5_000;
@@ -83,10 +87,10 @@ export async function runChecks(given: Context, plan: RunPlan): Promise<Report> 
       if (blocker !== undefined) {
         const dep = finished.get(blocker);
         const why = dep ? `${blocker} ${describeStatus(dep.result.status)}` : `${blocker} was not selected`;
-        return skipped(check, `skipped: depends on ${why}`);
+        return skipped(check, `skipped: depends on ${why}`, inheritedCoverage(blocker, dep));
       }
-      const reason = unavailableReason(check, ctx);
-      if (reason) return skipped(check, reason);
+      const unavailable = unavailableCoverage(check, ctx);
+      if (unavailable) return skipped(check, `skipped: ${unavailable.reason}`, unavailable);
       return execute(check, ctx, upstreamView(check, finished), runDeadline, plan);
     };
     const promise = run().then((s) => {
@@ -122,12 +126,47 @@ function describeStatus(status: Status): string {
   }
 }
 
-function unavailableReason(check: Check, ctx: Context): string | undefined {
-  if (check.needs === 'network' && ctx.options.offline) return 'skipped: --offline (no network calls)';
+function unavailableCoverage(check: Check, ctx: Context): (Coverage & { kind: 'not-checked' }) | undefined {
+  if (check.needs === 'network' && ctx.options.offline) {
+    return { kind: 'not-checked', cause: 'offline', reason: '--offline (no network calls)' };
+  }
   if (check.needs === 'kube' && (ctx.options.offline || ctx.options.noKube)) {
-    return `skipped: ${ctx.options.offline ? '--offline' : '--no-kube'} (no Kubernetes API calls)`;
+    const flag = ctx.options.offline ? 'offline' : 'no-kube';
+    return { kind: 'not-checked', cause: flag, reason: `--${flag} (no Kubernetes API calls)` };
   }
   return undefined;
+}
+
+/**
+ * A check skipped for its hard dependency is as unverified as that dependency, for the same reason (a check
+ * after one --offline skipped is not checked because of --offline), or not applicable with it; after one that
+ * failed, the problem is reported there.
+ */
+function inheritedCoverage(blocker: CheckId, dep: Settled | undefined): Coverage {
+  if (dep === undefined) return { kind: 'not-checked', cause: 'only', reason: `depends on ${blocker}, not selected` };
+  const status = dep.result.status;
+  if (status === 'fail')
+    return { kind: 'not-checked', cause: 'dependency', reason: `depends on ${blocker}, which failed` };
+  if (status === 'error')
+    return { kind: 'not-checked', cause: 'error', reason: `depends on ${blocker}, which could not finish` };
+  const upstream = dep.coverage;
+  if (upstream.kind !== 'not-checked')
+    return upstream.kind === 'not-applicable'
+      ? upstream
+      : { kind: 'not-checked', cause: 'dependency', reason: `depends on ${blocker} (${status})` };
+  const reason = upstream.reason.startsWith('depends on ')
+    ? upstream.reason
+    : `depends on ${blocker}: ${upstream.reason}`;
+  return { kind: 'not-checked', cause: upstream.cause, reason };
+}
+
+/** What a finished check covered: a skip says why (skipReason), an error could not finish. */
+function coverageOf(outcome: CheckOutcome): Coverage {
+  if (outcome.status === 'error') return { kind: 'not-checked', cause: 'error', reason: outcome.summary };
+  if (outcome.status !== 'skip') return { kind: 'ran' };
+  if (outcome.skipReason === 'not-applicable') return { kind: 'not-applicable' };
+  if (outcome.skipReason === '--skip') return { kind: 'not-checked', cause: 'skip', reason: '--skip' };
+  return { kind: 'not-checked', cause: 'unavailable', reason: outcome.summary.replace(/^skipped: /, '') };
 }
 
 function upstreamView(check: Check, finished: ReadonlyMap<CheckId, Settled>): Upstream {
@@ -146,8 +185,17 @@ function upstreamView(check: Check, finished: ReadonlyMap<CheckId, Settled>): Up
   };
 }
 
-function skipped(check: Check, summary: string): Settled {
-  return { result: resultOf(check, 'skip', summary, 0), outcome: undefined, findings: [] };
+function skipped(check: Check, summary: string, coverage: Coverage): Settled {
+  return { result: resultOf(check, 'skip', summary, 0), outcome: undefined, findings: [], coverage };
+}
+
+function couldNotFinish(result: CheckResult): Settled {
+  return {
+    result,
+    outcome: undefined,
+    findings: [],
+    coverage: { kind: 'not-checked', cause: 'error', reason: result.summary },
+  };
 }
 
 function resultOf(
@@ -178,13 +226,8 @@ async function execute(
   const started = ctx.clock.now();
   const own = check.timeoutMs ?? plan.defaultCheckTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const budget = Math.min(own, runDeadline - started);
-  if (budget <= 0) {
-    return {
-      result: resultOf(check, 'error', 'not run: the run deadline (--timeout) was reached', 0),
-      outcome: undefined,
-      findings: [],
-    };
-  }
+  if (budget <= 0)
+    return couldNotFinish(resultOf(check, 'error', 'not run: the run deadline (--timeout) was reached', 0));
   plan.events?.onStart?.(check);
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -197,11 +240,7 @@ async function execute(
     if (outcome === 'timeout') {
       controller.abort(new Error('timeout'));
       const which = budget < own ? 'the run deadline (--timeout)' : `its ${own} ms timeout`;
-      return {
-        result: resultOf(check, 'error', `did not finish within ${which}`, durationMs),
-        outcome: undefined,
-        findings: [],
-      };
+      return couldNotFinish(resultOf(check, 'error', `did not finish within ${which}`, durationMs));
     }
     const findings = (outcome.findings ?? []).map((f): Finding => ({
       ...f,
@@ -209,14 +248,11 @@ async function execute(
       checkId: check.id,
       evidence: f.evidence ?? {},
     }));
-    return { result: resultOf(check, outcome.status, outcome.summary, durationMs, outcome), outcome, findings };
+    const result = resultOf(check, outcome.status, outcome.summary, durationMs, outcome);
+    return { result, outcome, findings, coverage: coverageOf(outcome) };
   } catch (error) {
     const durationMs = Math.round(ctx.clock.now() - started);
-    return {
-      result: resultOf(check, 'error', `the check itself failed: ${describeError(error)}`, durationMs),
-      outcome: undefined,
-      findings: [],
-    };
+    return couldNotFinish(resultOf(check, 'error', `the check itself failed: ${describeError(error)}`, durationMs));
   } finally {
     clearTimeout(timer);
   }
@@ -237,30 +273,36 @@ function assembleReport(ctx: Context, plan: RunPlan, all: readonly Settled[], st
     source: 'unknown',
     nodeRoleArn: null,
   });
+  const checks = all.map((s) => s.result);
+  const covered: Covered[] = [
+    ...plan.checks.map((check, i): Covered => {
+      const s = all[i] as Settled;
+      return { id: check.id, stage: check.stage, result: s.result, coverage: s.coverage };
+    }),
+    ...(plan.omitted ?? []).map((check): Covered => ({
+      id: check.id,
+      stage: check.stage,
+      result: undefined,
+      coverage: { kind: 'not-checked', cause: 'only', reason: '--only (not selected)' },
+    })),
+  ];
+  const { verdict, verification } = verificationOf(mechanism, covered, findings, checks);
   return {
     schemaVersion: 1,
     tool: { name: 'irsa-doctor', version: plan.version },
     startedAt: new Date(startedAt).toISOString(),
     durationMs: Math.round(ctx.clock.now() - startedAt),
     mechanism,
-    verdict: verdictOf(
-      findings,
-      all.map((s) => s.result),
-    ),
+    verdict,
     rootCause: rootCauseOf(findings, plan.checks),
     findings,
-    checks: all.map((s) => s.result),
+    checks,
     identity,
+    verification,
   };
 }
 
-/** `broken` on any error finding; `degraded` on warnings or checks that could not run; else `healthy`. */
-export function verdictOf(findings: readonly Finding[], checks: readonly CheckResult[]): Verdict {
-  if (findings.some((f) => f.severity === 'error')) return 'broken';
-  if (findings.some((f) => f.severity === 'warning')) return 'degraded';
-  if (checks.some((c) => c.status === 'error' || c.status === 'warn')) return 'degraded';
-  return 'healthy';
-}
+export { verdictOf };
 
 /** The earliest broken link of env -> token -> issuer -> STS -> identity; declared order breaks ties. */
 export function rootCauseOf(findings: readonly Finding[], checks: readonly Check[]): RootCause | null {

@@ -64,6 +64,12 @@ export interface CheckOutcome<Out = unknown> {
   /** Short display lines (claims, paths, endpoints): rendered in text/TUI and in JSON as `details`. */
   readonly details?: Readonly<Record<string, string | number | boolean | null>>;
   readonly facts?: Facts;
+  /**
+   * For a `skip` only: 'not-applicable' when this pod's mechanism has nothing here to check (env.irsa on a Pod
+   * Identity pod), so the link counts as verified; '--skip' when the user deselected it. Any other skip leaves
+   * its link "not checked", with the summary as the reason (docs/report.md, "verification").
+   */
+  readonly skipReason?: 'not-applicable' | '--skip';
 }
 
 export interface Upstream {
@@ -110,6 +116,67 @@ export interface RootCause {
   readonly remedy: Remedy;
 }
 
+/**
+ * Why a check did not verify its part of the chain: a flag the user gave (`only`, `skip`, `offline`,
+ * `no-kube`), a check it depends on that failed (`dependency`), something the check needed and did not have
+ * (`unavailable`: no Kubernetes API, not permitted, no --trust-policy file), or it could not finish (`error`).
+ */
+export type NotCheckedCause = 'only' | 'skip' | 'offline' | 'no-kube' | 'dependency' | 'unavailable' | 'error';
+export const NOT_CHECKED_CAUSES: readonly NotCheckedCause[] = [
+  'only',
+  'skip',
+  'offline',
+  'no-kube',
+  'dependency',
+  'unavailable',
+  'error',
+];
+
+export interface NotChecked {
+  readonly checkId: CheckId;
+  readonly cause: NotCheckedCause;
+  readonly reason: string;
+}
+
+/**
+ * One link of the chain: `verified` when every check of it ran and found nothing broken (or had nothing to
+ * check for this mechanism), `problem` when one failed or found an error, `partial` when some were verified and
+ * others not checked, `not-checked` when none was.
+ */
+export type LinkState = 'verified' | 'problem' | 'partial' | 'not-checked';
+export const LINK_STATES: readonly LinkState[] = ['verified', 'problem', 'partial', 'not-checked'];
+
+export interface LinkVerification {
+  readonly link: Stage;
+  readonly state: LinkState;
+  /** Ran to pass or warn. */
+  readonly verified: readonly CheckId[];
+  /** Skipped because this pod's mechanism has nothing for them to check. */
+  readonly notApplicable: readonly CheckId[];
+  /** Failed, or reported a finding of severity error. */
+  readonly problems: readonly CheckId[];
+  readonly notChecked: readonly NotChecked[];
+}
+
+/**
+ * `obtained`: the check that gets this mechanism's credentials (sts.assume-role, pod-identity.agent) got them,
+ * or identity.caller confirmed who an app here is; `not-obtained`: it ran and did not; `not-checked`: it did not
+ * run or could not finish.
+ */
+export type CredentialsState = 'obtained' | 'not-obtained' | 'not-checked';
+export const CREDENTIALS_STATES: readonly CredentialsState[] = ['obtained', 'not-obtained', 'not-checked'];
+
+/** What the run verified and what it did not, and why; the headline is derived from it (docs/report.md). */
+export interface Verification {
+  readonly credentials: CredentialsState;
+  /** The check that obtained them, or that would have. */
+  readonly credentialsCheck: CheckId;
+  /** The chain's links in reading order (env, token, issuer, sts, identity, kube), those with checks. */
+  readonly links: readonly LinkVerification[];
+  /** The verdict line as text and the TUI print it. */
+  readonly headline: string;
+}
+
 export interface Report {
   readonly schemaVersion: 1;
   readonly tool: { readonly name: 'irsa-doctor'; readonly version: string };
@@ -121,6 +188,7 @@ export interface Report {
   readonly findings: readonly Finding[];
   readonly checks: readonly CheckResult[];
   readonly identity: Identity;
+  readonly verification: Verification;
 }
 
 /** Fails to compile when a union member is not handled; throws if reached at run time anyway. */

@@ -79,7 +79,8 @@ const irsa = (file: string | undefined, extra: Record<string, string> = {}) => (
 });
 
 const SCENARIOS: readonly Scenario[] = [
-  { name: 'healthy IRSA env + valid token', env: () => irsa(paths.valid), code: null, verdict: 'healthy', exit: 0 },
+  // --offline never calls STS: nothing wrong, but no credentials obtained, so not healthy (docs/report.md).
+  { name: 'healthy IRSA env + valid token', env: () => irsa(paths.valid), code: null, verdict: 'degraded', exit: 0 },
   { name: 'no env at all', env: () => ({}), code: 'IRSA_ENV_MISSING', verdict: 'broken', exit: 1 },
   {
     name: 'only AWS_ROLE_ARN',
@@ -213,8 +214,10 @@ describe('local scenarios through the built binary', () => {
       const result = diagnose(scenario, 'text');
       expect(result.status).toBe(scenario.exit);
       expect(result.stdout).not.toContain('\u001b[');
-      if (scenario.code === null) expect(result.stdout).toContain('HEALTHY');
-      else expect(result.stdout).toContain(`Root cause: ${scenario.code} (`);
+      if (scenario.code === null) {
+        expect(result.stdout).toContain('\nINCOMPLETE: no problem in env and token; STS not called: --offline;');
+        expect(result.stdout).not.toMatch(/HEALTHY|gets the AWS credentials/);
+      } else expect(result.stdout).toContain(`Root cause: ${scenario.code} (`);
       for (const secret of secretsOf()) {
         expect(result.stdout).not.toContain(secret);
         expect(result.stderr).not.toContain(secret);

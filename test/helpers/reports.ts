@@ -1,9 +1,14 @@
-import type { CheckResult, Finding, Report, Status } from '../../src/run/types';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { expect } from 'vitest';
+import type { CheckResult, Finding, Report, Stage, Status } from '../../src/run/types';
 import { STATUSES } from '../../src/run/types';
+import type { Coverage } from '../../src/run/verification';
+import { verificationOf } from '../../src/run/verification';
 
 /** Fixture Reports for the renderers: hand-built, so a renderer test does not depend on any check's wording. */
 
-const base: Omit<Report, 'verdict' | 'rootCause' | 'findings' | 'checks'> = {
+const base: Omit<Report, 'verdict' | 'rootCause' | 'findings' | 'checks' | 'verification'> = {
   schemaVersion: 1,
   tool: { name: 'irsa-doctor', version: '0.1.0' },
   startedAt: '2026-11-22T10:00:00.000Z',
@@ -30,10 +35,28 @@ function check(index: number, status: Status, summary: string): CheckResult {
   };
 }
 
+/**
+ * The verdict and `verification` the runner would derive from the fixture's checks and findings (a check's link
+ * is its id's prefix; a skip counts as not checked, with its summary as the reason).
+ */
+export function withVerification(report: Omit<Report, 'verdict' | 'verification'>): Report {
+  const coverage = (c: CheckResult): Coverage => {
+    if (c.status === 'skip') return { kind: 'not-checked', cause: 'unavailable', reason: c.summary };
+    if (c.status === 'error') return { kind: 'not-checked', cause: 'error', reason: c.summary };
+    return { kind: 'ran' };
+  };
+  const covered = report.checks.map((c) => ({
+    id: c.id,
+    stage: c.id.split('.')[0] as Stage,
+    result: c,
+    coverage: coverage(c),
+  }));
+  return { ...report, ...verificationOf(report.mechanism, covered, report.findings, report.checks) };
+}
+
 export function healthyReport(): Report {
-  return {
+  return withVerification({
     ...base,
-    verdict: 'healthy',
     rootCause: null,
     findings: [],
     checks: [
@@ -43,7 +66,7 @@ export function healthyReport(): Report {
       check(3, 'pass', 'claims ok, expires in 23 h'),
       check(4, 'pass', 'assumed cart-role'),
     ],
-  };
+  });
 }
 
 const tokenExpired: Finding = {
@@ -88,10 +111,9 @@ export function brokenReport(): Report {
     error: 'did not finish within its 5000 ms timeout',
   } satisfies Record<Status, string>;
   if (STATUSES.some((s) => !statuses.includes(s))) throw new Error('fixture must cover every status');
-  return {
+  return withVerification({
     ...base,
     identity: { ...base.identity, callerArn: null, source: 'unknown' },
-    verdict: 'broken',
     rootCause: {
       code: tokenExpired.code,
       checkId: tokenExpired.checkId,
@@ -100,7 +122,7 @@ export function brokenReport(): Report {
     },
     findings: [regionMissing, forbidden, tokenExpired],
     checks: statuses.map((status, i) => check(i, status, summaries[status])),
-  };
+  });
 }
 
 /** Control characters where a hostile env value, claim or server body could put them. */
@@ -125,4 +147,71 @@ export function hostileReport(): Report {
       remedy: { ...report.rootCause.remedy, commands: [`kubectl ${hostile}`], links: [`https://x/${hostile}`] },
     },
   };
+}
+
+// --- the JSON Schemas of docs/ ------------------------------------------------------------------------------
+
+const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+const schemaOf = (file: string) =>
+  ajv.compile(JSON.parse(readFileSync(new URL(`../../docs/${file}`, import.meta.url), 'utf8')) as object);
+const SCHEMA_FILES = {
+  report: 'report.schema.json',
+  explain: 'explain.schema.json',
+  listChecks: 'list-checks.schema.json',
+} as const;
+const validators = {
+  report: schemaOf(SCHEMA_FILES.report),
+  explain: schemaOf(SCHEMA_FILES.explain),
+  listChecks: schemaOf(SCHEMA_FILES.listChecks),
+};
+
+function expectSchema(which: keyof typeof validators, value: unknown): void {
+  const validate = validators[which];
+  const ok = validate(value);
+  const errors = (validate.errors ?? []).map(
+    (e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
+  );
+  expect(errors, `not a valid ${which}: docs/${SCHEMA_FILES[which]}`).toEqual([]);
+  expect(ok).toBe(true);
+}
+
+const LABELS: Record<Report['verdict'], readonly string[]> = {
+  healthy: ['HEALTHY'],
+  degraded: ['DEGRADED', 'INCOMPLETE'],
+  broken: ['BROKEN'],
+};
+
+/**
+ * Every JSON report a test parses goes through here: it must validate against docs/report.schema.json and keep
+ * the rules docs/report.md states across fields (a headline that matches the verdict, "healthy" only with the
+ * credentials obtained, a root cause exactly when there is an error finding).
+ */
+export function expectValidReport(value: unknown): asserts value is Report {
+  expectSchema('report', value);
+  const report = value as Report;
+  const label = report.verification.headline.split(':')[0] ?? '';
+  expect(LABELS[report.verdict], report.verification.headline).toContain(label);
+  if (report.verdict === 'healthy') expect(report.verification.credentials).toBe('obtained');
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  expect(report.rootCause === null, 'rootCause exactly when an error finding exists').toBe(errors.length === 0);
+  if (report.rootCause) {
+    expect(errors.map((f) => `${f.code} ${f.checkId}`)).toContain(
+      `${report.rootCause.code} ${report.rootCause.checkId}`,
+    );
+  }
+}
+
+/** Parses a report printed by --output json and validates it (expectValidReport). */
+export function parseReport(json: string): Report {
+  const value: unknown = JSON.parse(json);
+  expectValidReport(value);
+  return value;
+}
+
+export function expectValidExplain(value: unknown): void {
+  expectSchema('explain', value);
+}
+
+export function expectValidListChecks(value: unknown): void {
+  expectSchema('listChecks', value);
 }

@@ -61,7 +61,11 @@ const run = (trustPolicyFile: string | undefined, init: Parameters<typeof fixtur
 
 describe('trust.policy', () => {
   it('is skipped with the reason when no --trust-policy FILE is given', async () => {
-    expect(await run(undefined)).toEqual({ status: 'skip', summary: SKIP_NO_TRUST_POLICY });
+    expect(await run(undefined)).toEqual({
+      status: 'skip',
+      summary: SKIP_NO_TRUST_POLICY,
+      skipReason: 'not-applicable',
+    });
   });
 
   it('passes and names the allowing statement', async () => {

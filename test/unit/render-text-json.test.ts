@@ -3,7 +3,7 @@ import { renderJson } from '../../src/render/json';
 import { commandLines } from '../../src/render/escape';
 import { renderText, statusLabel } from '../../src/render/text';
 import { STATUSES } from '../../src/run/types';
-import { brokenReport, healthyReport, hostileReport } from '../helpers/reports';
+import { brokenReport, healthyReport, hostileReport, withVerification } from '../helpers/reports';
 
 describe(renderText, () => {
   it('has no ESC byte and no control character other than newline, even from hostile input', () => {
@@ -37,23 +37,28 @@ describe(renderText, () => {
     const checks = healthy.checks.map((c) =>
       c.id === 'sts.assume-role' ? { ...c, status: 'error' as const, summary: 'did not finish' } : c,
     );
-    const text = renderText({ ...healthy, verdict: 'degraded', checks });
-    expect(text).toContain('DEGRADED: nothing broken found, but 1 check(s) could not finish (sts.assume-role)');
-    expect(text).not.toContain('credentials work');
+    const text = renderText(withVerification({ ...healthy, checks }));
+    expect(text).toContain('INCOMPLETE: no problem in env and token; the STS call did not finish (could not finish)\n');
+    expect(text).not.toContain('gets the AWS credentials');
+    expect(text).not.toContain('HEALTHY');
   });
 
   it('calls a run with only a warning check degraded without claiming an incomplete diagnosis', () => {
     const healthy = healthyReport();
     const checks = healthy.checks.map((c) => (c.id === 'env.irsa' ? { ...c, status: 'warn' as const } : c));
-    const text = renderText({ ...healthy, verdict: 'degraded', checks });
-    expect(text).toContain('DEGRADED: nothing broken, but see the warnings above\n');
+    const text = renderText(withVerification({ ...healthy, checks }));
+    expect(text).toContain(
+      'DEGRADED: this pod gets the AWS credentials it is set up for, but see the warnings above\n',
+    );
   });
 
   it('says a pod with no mechanism is not set up, rather than that it will not get what it is set up for', () => {
-    expect(renderText({ ...brokenReport(), mechanism: 'none' })).toContain(
+    expect(renderText(withVerification({ ...brokenReport(), mechanism: 'none' }))).toContain(
       'BROKEN: this pod is not set up for IRSA or EKS Pod Identity',
     );
-    expect(renderText({ ...brokenReport(), mechanism: 'node-role' })).not.toContain('it is set up for');
+    expect(renderText(withVerification({ ...brokenReport(), mechanism: 'node-role' }))).not.toContain(
+      'it is set up for',
+    );
   });
 
   it('prints the root cause fix once, under the verdict, and points to it from the findings', () => {
@@ -96,6 +101,7 @@ describe(renderJson, () => {
         'findings',
         'checks',
         'identity',
+        'verification',
       ].sort(),
     );
     expect(parsed.tool).toEqual({ name: 'irsa-doctor', version: '0.1.0' });

@@ -214,8 +214,10 @@ describe(runInInk, () => {
     const positions = checks.map((c) => out.indexOf(`${c.id} said`));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
-    // The verdict box is the report's (no findings here: healthy), after every check line.
-    expect(out.indexOf('HEALTHY')).toBeGreaterThan(Math.max(...positions));
+    // The verdict box is the report's, after every check line: no credentials were obtained, so not healthy.
+    expect(report.verification.headline).toMatch(/^INCOMPLETE: /);
+    expect(out.indexOf('INCOMPLETE:')).toBeGreaterThan(Math.max(...positions));
+    expect(out).not.toContain('HEALTHY');
     expect(out).toContain('irsa-doctor 9.9.9');
   });
 

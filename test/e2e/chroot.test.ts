@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TARGET_ACCESS_HELP } from '../../src/context/target';
 import type { SimulatedEks } from '../../src/sim/index';
 import { startSimulatedEks } from '../../src/sim/index';
+import { parseReport } from '../helpers/reports';
 
 /**
  * No Docker engine here, so this proves the Dockerfile's final stage another way: a root holding only the
@@ -162,7 +163,7 @@ describe.skipIf(unavailable !== undefined)('the binary in a root holding only it
       ['--userspec=65532:65532', root, '/irsa-doctor', '--offline', '--output', 'json'],
       { encoding: 'utf8', env: { HOME: '/tmp' }, timeout: 20_000 },
     );
-    const report = JSON.parse(result.stdout) as { verdict: string; rootCause: { code: string } | null };
+    const report = parseReport(result.stdout) as unknown as { verdict: string; rootCause: { code: string } | null };
     expect(report.verdict).toBe('broken');
     expect(report.rootCause?.code).toBe('IRSA_ENV_MISSING');
     expect(result.stderr).toBe('');
@@ -311,7 +312,7 @@ describe.skipIf(unavailable !== undefined || !CAPSH)('the binary under the least
   it('diagnoses healthy IRSA against the simulated EKS on loopback: STS issues the role, exit 0', async ({ skip }) => {
     if (setupProblem ?? viewProblem) skip(setupProblem ?? viewProblem);
     const result = await finished(sandboxed(65532, ['--output', 'json', '--timeout', '8000'], sim!.env));
-    const report = JSON.parse(result.out) as Report;
+    const report = parseReport(result.out) as unknown as Report;
     expect(report.checks.find((c) => c.id === 'token.file')?.status).toBe('pass');
     expect(report.checks.find((c) => c.id === 'sts.assume-role')?.status).toBe('pass');
     expect(report.rootCause).toBeNull();
@@ -337,7 +338,7 @@ describe.skipIf(unavailable !== undefined || !CAPSH)('the binary under the least
       // /proc/PID/environ and /proc/PID/root.
       const args = ['--target', String(target.pid), '--output', 'json', '--timeout', '8000'];
       const result = await finished(sandboxed(65532, args, { HOME: '/tmp' }, { dir: debugView }));
-      const report = JSON.parse(result.out) as Report;
+      const report = parseReport(result.out) as unknown as Report;
       expect(report.mechanism).toBe('irsa');
       expect(report.checks.find((c) => c.id === 'token.file')?.status).toBe('pass');
       expect(report.checks.find((c) => c.id === 'sts.assume-role')?.status).toBe('pass');

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../../src/sim/index';
 import { runBinary } from '../helpers/binary';
+import { parseReport } from '../helpers/reports';
 
 /** `irsa-doctor demo`: the simulated EKS started inside the built binary, no cluster, no env needed. */
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
@@ -35,7 +36,10 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor demo', () => {
   it('runs healthy-irsa by default: healthy, exit 0, the caller is the assumed role', () => {
     const run = demo(['--output', 'json']);
     expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as { verdict: string; identity: { callerArn: string; source: string } };
+    const report = parseReport(run.stdout) as unknown as {
+      verdict: string;
+      identity: { callerArn: string; source: string };
+    };
     expect(report.verdict).toBe('healthy');
     expect(report.identity).toMatchObject({ source: 'irsa' });
     expect(report.identity.callerArn).toMatch(/^arn:aws:sts::111122223333:assumed-role\/shop-checkout\//);
@@ -47,7 +51,7 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor demo', () => {
   ])('%s: the report names %s and exits 1; text says which scenario on stderr', (name, code) => {
     const json = demo([name, '--output', 'json']);
     expect(json.code).toBe(1);
-    expect((JSON.parse(json.stdout) as { rootCause: { code: string } }).rootCause.code).toBe(code);
+    expect(parseReport(json.stdout).rootCause?.code).toBe(code);
     expect(json.stderr).toBe('');
     const text = demo([name, '--output', 'text']);
     expect(text.stdout).toContain(`Root cause: ${code}`);
@@ -62,7 +66,9 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor demo', () => {
         batch.map((s) => runBinary(['demo', s.name, '--output', 'json', '--timeout', '3000'], ENV)),
       );
       runs.forEach((run, index) => {
-        const report = JSON.parse(run.stdout) as { findings: { code: string; remedy: { commands: string[] } }[] };
+        const report = parseReport(run.stdout) as unknown as {
+          findings: { code: string; remedy: { commands: string[] } }[];
+        };
         for (const finding of report.findings) {
           for (const command of finding.remedy.commands) {
             const known = command.match(/<(NAMESPACE|POD|SERVICE_ACCOUNT|INSTANCE_ID)>/);

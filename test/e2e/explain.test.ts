@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseExplain } from '../helpers/reports';
 
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 // An explicit, minimal env: nothing of the developer's AWS setup reaches the binary.
@@ -34,7 +35,7 @@ describe('irsa-doctor explain (built binary)', () => {
     ].join('\n');
     const { code, stdout } = run(['explain', '-', '--output', 'json'], log);
     expect(code).toBe(0);
-    const json = JSON.parse(stdout);
+    const json = parseExplain(stdout);
     expect(json.schemaVersion).toBe(1);
     expect(json.matches).toHaveLength(1);
     expect(json.matches[0]).toMatchObject({
@@ -47,13 +48,13 @@ describe('irsa-doctor explain (built binary)', () => {
   it('reads stdin when no argument is given and stdin is a pipe', () => {
     const { code, stdout } = run(['explain', '--json'], 'An error occurred (Throttling): Rate exceeded');
     expect(code).toBe(0);
-    expect(JSON.parse(stdout).matches[0].code).toBe('STS_THROTTLED');
+    expect(parseExplain(stdout).matches[0].code).toBe('STS_THROTTLED');
   });
 
   it('exits 0 with an empty list when nothing matches', () => {
     const { code, stdout } = run(['explain', '--output', 'json', 'all is well']);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toEqual({ schemaVersion: 1, matches: [] });
+    expect(parseExplain(stdout)).toEqual({ schemaVersion: 1, matches: [] });
   });
 
   it('rejects the TUI output mode for explain as a usage error', () => {

@@ -18,6 +18,7 @@ import type { KubeApiServer } from '../../src/sim/kube-api';
 import { kubeScenario, startKubeApi } from '../../src/sim/kube-api';
 import type { Fault, FaultOptions, FaultServer } from '../helpers/fault-server';
 import { FAULTS, startFaultServer } from '../helpers/fault-server';
+import { parseReport, expectValidListChecks } from '../helpers/reports';
 
 /*
  * Issue 6, faulty endpoints: every endpoint the tool calls, each with every fault, through the built binary.
@@ -237,7 +238,7 @@ async function runCells(specs: readonly [Endpoint, Fault | null][], kube: KubeAp
         const run = await runBinary(cell.args, cell.env, 20_000);
         let report: Report;
         try {
-          report = JSON.parse(run.stdout) as Report;
+          report = parseReport(run.stdout) as unknown as Report;
         } catch {
           throw new Error(
             `${cell.endpoint}/${cell.fault}: no JSON report (exit ${run.code}): ${run.stderr.slice(0, 500)}`,
@@ -275,7 +276,9 @@ describe.skipIf(!existsSync(BINARY))('fault matrix: every endpoint with every fa
       }).state,
     );
     const list = await runBinary(['--list-checks', '--output', 'json'], PATH_ONLY);
-    listed = (JSON.parse(list.stdout) as { checks: { id: string }[] }).checks.map((c) => c.id);
+    const listChecks: unknown = JSON.parse(list.stdout);
+    expectValidListChecks(listChecks);
+    listed = (listChecks as { checks: { id: string }[] }).checks.map((c) => c.id);
     const [irsa, podIdentity] = await runCells(
       [
         ['sts', null],

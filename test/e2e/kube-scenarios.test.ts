@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeApiServer, KubeApiTls, KubeScenarioName } from '../../src/sim/kube-api';
 import { kubeScenario, startKubeApi } from '../../src/sim/kube-api';
+import { parseReport } from '../helpers/reports';
 
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 const KUBE_CHECKS = 'kube.pod,kube.serviceaccount,kube.webhook';
@@ -60,7 +61,7 @@ async function diagnose(name: KubeScenarioName, tls?: KubeApiTls) {
   const args = ['--kubeconfig', kubeconfig, '--only', KUBE_CHECKS, '--skip', 'env.mechanism', '--output', 'json'];
   const result = await runBinary(args, env);
   expect(result.stderr).toBe('');
-  const report = JSON.parse(result.stdout) as Report;
+  const report = parseReport(result.stdout) as unknown as Report;
   const status = (id: string) => report.checks.find((c) => c.id === id)?.status;
   const codes = report.findings.map((f) => f.code);
   return { ...result, report, status, codes, scenario, requests: api.requests };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mintToken, segmentsOf } from '../helpers/tokens';
+import { parseReport } from '../helpers/reports';
 
 /**
  * The local scenarios, through the built binary with an explicit env (never the developer's
@@ -196,7 +197,7 @@ describe('local scenarios through the built binary', () => {
   describe.each(SCENARIOS)('$name', (scenario) => {
     it(`JSON: rootCause ${scenario.code}, verdict ${scenario.verdict}, exit ${scenario.exit}`, () => {
       const result = diagnose(scenario, 'json');
-      const report = JSON.parse(result.stdout) as {
+      const report = parseReport(result.stdout) as unknown as {
         verdict: string;
         rootCause: { code: string } | null;
         checks: { id: string; status: string }[];
@@ -232,7 +233,7 @@ describe('local scenarios through the built binary', () => {
 
   it('reports the unreadable file with its mode and both identities', () => {
     const scenario = SCENARIOS.find((s) => s.code === 'TOKEN_FILE_UNREADABLE') as Scenario;
-    const report = JSON.parse(diagnose(scenario, 'json').stdout) as {
+    const report = parseReport(diagnose(scenario, 'json').stdout) as unknown as {
       findings: { code: string; evidence: Record<string, unknown> }[];
     };
     const finding = report.findings.find((f) => f.code === 'TOKEN_FILE_UNREADABLE');

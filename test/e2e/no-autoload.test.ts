@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseReport } from '../helpers/reports';
 
 /**
  * A Bun executable loads .env and bunfig.toml from the working directory unless it is built with
@@ -30,7 +31,10 @@ describe.skipIf(!existsSync(BINARY))('the built binary in a directory with .env 
       encoding: 'utf8',
       timeout: 20_000,
     });
-    const report = JSON.parse(run.stdout) as { mechanism: string; identity: { expectedRoleArn: string | null } };
+    const report = parseReport(run.stdout) as unknown as {
+      mechanism: string;
+      identity: { expectedRoleArn: string | null };
+    };
     expect(report.mechanism).toBe('none');
     expect(report.identity.expectedRoleArn).toBeNull();
     expect(run.stdout).not.toContain('from-dotenv');

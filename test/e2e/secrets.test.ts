@@ -9,6 +9,7 @@ import { POD_IDENTITY_TOKEN_PATH } from '../../src/aws/env-names';
 import { maskAccessKeyId } from '../../src/aws/secrets';
 import type { ScenarioName, SimulatedEks } from '../../src/sim/index';
 import { SCENARIOS, materialize, startSimulatedEks } from '../../src/sim/index';
+import { parseReport } from '../helpers/reports';
 
 /**
  * docs/report.md, "Secrets" (nothing secret is ever in any output), through the built binary: every scenario of
@@ -273,7 +274,7 @@ describe.concurrent('no secret in any output, no file written: every simulated-E
       for (const { mode, env, extra, run } of runs) {
         // The run really diagnosed: a report in the mode asked for, exit 0 or 1.
         expect([0, 1], `${mode}: exit code, output:\n${run.output}`).toContain(run.code);
-        if (mode === 'json') expect(['healthy', 'degraded', 'broken']).toContain(JSON.parse(run.output).verdict);
+        if (mode === 'json') expect(['healthy', 'degraded', 'broken']).toContain(parseReport(run.output).verdict);
         else expect(views(run.output).plain).toMatch(VERDICT_LINE);
         if (mode === 'tui') expect(run.output, 'the Ink view (box drawing)').toContain('╭');
 
@@ -323,7 +324,7 @@ describe.concurrent(
         const run = await runBinary(mode, ['demo', name, '--timeout', '5000'], { HOME: home }, [home]);
         const { plain } = views(run.output);
         expect([0, 1]).toContain(run.code);
-        if (mode === 'json') expect(JSON.parse(run.output).schemaVersion).toBe(1);
+        if (mode === 'json') expect(parseReport(run.output).schemaVersion).toBe(1);
         expect(secretShapes(plain)).toEqual([]);
         expect(plain.match(FULL_KEY_ID) ?? []).toEqual([]);
         if (name === 'static-keys-override') expect(plain).toMatch(/AKIA\*\*\*\*[A-Z2-7]{4}/);

@@ -6,12 +6,15 @@ import path from 'node:path';
 import { SCENARIOS, materialize, startSimulatedEks } from '../../src/sim/index';
 import { BINARY, runBinary } from '../helpers/binary';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseReport, expectValidListChecks } from '../helpers/reports';
 
 const PATH_ONLY = { PATH: '/usr/bin:/bin' };
 
 async function listedChecks(): Promise<{ id: string; needs: string | null }[]> {
   const run = await runBinary(['--list-checks', '--output', 'json'], PATH_ONLY);
-  return (JSON.parse(run.stdout) as { checks: { id: string; needs: string | null }[] }).checks;
+  const listed: unknown = JSON.parse(run.stdout);
+  expectValidListChecks(listed);
+  return (listed as { checks: { id: string; needs: string | null }[] }).checks;
 }
 
 interface JsonReport {
@@ -66,7 +69,7 @@ describe('the built binary against black holes', () => {
     const run = await runBinary(['--output', 'json', '--no-kube', '--timeout', '3000'], blackHoleEnv());
     expect(run.elapsedMs).toBeLessThan(4_000);
     expect([0, 1]).toContain(run.code);
-    const report = JSON.parse(run.stdout) as JsonReport;
+    const report = parseReport(run.stdout) as unknown as JsonReport;
     expect(report.checks.map((c) => c.id)).toEqual(all.map((c) => c.id));
     expect(report.checks.every((c) => c.summary.length > 0)).toBe(true);
   });
@@ -75,7 +78,7 @@ describe('the built binary against black holes', () => {
     const all = await listedChecks();
     const connectionsBefore = sockets.length;
     const run = await runBinary(['--output', 'json', '--offline', '--timeout', '3000'], blackHoleEnv());
-    const report = JSON.parse(run.stdout) as JsonReport;
+    const report = parseReport(run.stdout) as unknown as JsonReport;
     const networkIds = all.filter((c) => c.needs === 'network').map((c) => c.id);
     expect(networkIds.length).toBeGreaterThanOrEqual(6);
     for (const id of networkIds) {
@@ -101,7 +104,7 @@ describe('the built binary against the simulated EKS', () => {
       try {
         const { env } = materialize(running, dir);
         const run = await runBinary(['--output', 'json', '--no-kube', '--timeout', '8000'], { ...env, ...PATH_ONLY });
-        const report = JSON.parse(run.stdout) as JsonReport;
+        const report = parseReport(run.stdout) as unknown as JsonReport;
         const got = `${report.rootCause?.code ?? null}/${report.verdict}/${run.code}`;
         const want = `${expected.rootCause}/${expected.verdict}/${expected.exitCode}`;
         if (got !== want) {

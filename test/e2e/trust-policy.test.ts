@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseReport, expectValidListChecks } from '../helpers/reports';
 
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 const ISS = 'https://oidc.eks.eu-west-1.amazonaws.com/id/B71EXAMPLEB71EXAMPLEB71EXAMPLE00';
@@ -20,7 +21,9 @@ function registeredChecks(): string[] {
     env: { PATH: '/usr/bin:/bin' },
     encoding: 'utf8',
   });
-  return (JSON.parse(result.stdout) as { checks: { id: string }[] }).checks.map((c) => c.id);
+  const listed: unknown = JSON.parse(result.stdout);
+  expectValidListChecks(listed);
+  return (listed as { checks: { id: string }[] }).checks.map((c) => c.id);
 }
 const checks = registeredChecks();
 const ready = ['token.claims', 'env.irsa', 'trust.policy'].every((id) => checks.includes(id));
@@ -79,7 +82,7 @@ function diagnose(policy: string) {
     encoding: 'utf8',
     timeout: 20_000,
   });
-  const report = JSON.parse(result.stdout) as {
+  const report = parseReport(result.stdout) as unknown as {
     checks: { id: string; status: string; summary: string }[];
     findings: { code: string; checkId: string; evidence: Record<string, unknown>; remedy: { commands: string[] } }[];
   };

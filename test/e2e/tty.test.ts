@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseReport } from '../helpers/reports';
 
 /**
  * The built binary on a real pseudo-terminal (the Ink path) and on pipes (the text path). `script -qec CMD
@@ -105,7 +106,7 @@ describe('without a terminal', () => {
 
   it('prints JSON with zero ESC bytes', () => {
     const { code, out } = onPipe(['--offline', '--output', 'json']);
-    expect(JSON.parse(out).rootCause.code).toBe('IRSA_ENV_MISSING');
+    expect(parseReport(out).rootCause?.code).toBe('IRSA_ENV_MISSING');
     expect(out).not.toContain('\u001b');
     expect(code).toBe(1);
   });

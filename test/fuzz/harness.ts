@@ -18,6 +18,7 @@ import type { CheckId } from '../../src/checks/outputs';
 import type { Check, Report } from '../../src/run/types';
 import { STATUSES, assertNever } from '../../src/run/types';
 import { fixtureContext } from '../helpers/context';
+import { expectValidReport } from '../helpers/reports';
 
 /**
  * Issue 6 part 1, "bad input never crashes it": shared pieces of the fuzz suites. Every case runs the real
@@ -105,9 +106,9 @@ export function expectSoundReport(
     ).toBe(null);
   }
   // Escaping changed the bytes, never the data (a string compare: deep equality is slow on huge values).
-  expect(JSON.stringify(JSON.parse(json)) === JSON.stringify(report), 'JSON does not parse back to the report').toBe(
-    true,
-  );
+  const parsed: unknown = JSON.parse(json);
+  expect(JSON.stringify(parsed) === JSON.stringify(report), 'JSON does not parse back to the report').toBe(true);
+  expectValidReport(parsed);
   return { text, json };
 }
 

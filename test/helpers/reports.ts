@@ -215,3 +215,10 @@ export function expectValidExplain(value: unknown): void {
 export function expectValidListChecks(value: unknown): void {
   expectSchema('listChecks', value);
 }
+
+/** Parses what explain --output json printed and validates it (docs/explain.schema.json); typed as JSON.parse. */
+export function parseExplain(json: string): ReturnType<typeof JSON.parse> {
+  const value: unknown = JSON.parse(json);
+  expectValidExplain(value);
+  return value;
+}

@@ -146,7 +146,10 @@ describe.each([
     const label = `${pod} --skip ${id}`;
     expectNoUnfoundedClaim(run, label);
     const links = run.report.verification.links;
-    expect(links.flatMap((l) => l.verified), label).not.toContain(id);
+    expect(
+      links.flatMap((l) => l.verified),
+      label,
+    ).not.toContain(id);
     // Unless a hard dependency already kept it from running (not applicable here, failed, not available), the
     // verification says the user skipped it.
     const check = CHECKS.find((c) => c.id === id)!;

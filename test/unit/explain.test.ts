@@ -11,6 +11,7 @@ import {
 } from '../../src/explain/index';
 import { FINDING_CODES } from '../../src/run/findings';
 import type { FindingCode } from '../../src/run/findings';
+import { parseExplain } from '../helpers/reports';
 
 const ISSUER = 'https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE';
 const ROLE = 'arn:aws:iam::111122223333:role/cart-role';
@@ -317,7 +318,7 @@ describe('explain: behaviour', () => {
   });
 
   it('produces the contract JSON shape', () => {
-    const json = JSON.parse(
+    const json = parseExplain(
       renderExplainJson(explainMessage(`User: ${NODE} is not authorized to perform: s3:GetObject`)),
     );
     expect(Object.keys(json)).toEqual(['schemaVersion', 'matches']);
@@ -335,7 +336,7 @@ describe('explain: behaviour', () => {
     ]);
     expect(Object.keys(json.matches[0].remedy)).toEqual(['summary', 'commands', 'links']);
     expect(json.matches[0].meaning).toContain("signed by the node's instance role");
-    expect(JSON.parse(renderExplainJson(explainMessage('nothing here')))).toEqual({ schemaVersion: 1, matches: [] });
+    expect(parseExplain(renderExplainJson(explainMessage('nothing here')))).toEqual({ schemaVersion: 1, matches: [] });
   });
 
   it('escapes control characters from the input in text output', () => {
@@ -463,7 +464,7 @@ describe('runExplain', () => {
     const s = io('Rate exceeded');
     expect(await runExplain({ kind: 'explain', text: '-', output: 'json', stdinIdleMs: 10_000 }, s.value)).toBe(0);
     expect(s.asked()).toBe(1024 * 1024);
-    expect(JSON.parse(s.out.join('')).matches[0].code).toBe('STS_THROTTLED');
+    expect(parseExplain(s.out.join('')).matches[0].code).toBe('STS_THROTTLED');
   });
 
   it('prints a usage hint and exits 2 with no argument on a terminal', async () => {

@@ -3,7 +3,7 @@ import { renderJson } from '../../src/render/json';
 import { commandLines } from '../../src/render/escape';
 import { renderText, statusLabel } from '../../src/render/text';
 import { STATUSES } from '../../src/run/types';
-import { brokenReport, healthyReport, hostileReport, withVerification } from '../helpers/reports';
+import { brokenReport, healthyReport, hostileReport, parseReport, withVerification } from '../helpers/reports';
 
 describe(renderText, () => {
   it('has no ESC byte and no control character other than newline, even from hostile input', () => {
@@ -84,9 +84,13 @@ describe(renderText, () => {
 });
 
 describe(renderJson, () => {
+  it('validates against docs/report.schema.json, for every fixture', () => {
+    for (const report of [healthyReport(), brokenReport(), hostileReport()]) parseReport(renderJson(report));
+  });
+
   it('round-trips to the contract shape (docs/report.md)', () => {
     const report = brokenReport();
-    const parsed = JSON.parse(renderJson(report)) as Record<string, unknown>;
+    const parsed = parseReport(renderJson(report)) as unknown as Record<string, unknown>;
     expect(parsed).toEqual(JSON.parse(JSON.stringify(report)));
     expect(parsed.schemaVersion).toBe(1);
     expect(Object.keys(parsed).sort()).toEqual(

@@ -211,6 +211,32 @@ describe(selectChecks, () => {
     expect(selectChecks(all, ['b'], []).map((c) => c.id)).toEqual(['a', 'b']);
   });
 
+  it('--only pulls in what the selected checks read through uses too, transitively', () => {
+    const chain = [
+      fake('root', pass),
+      fake('soft', pass, { dependsOn: ['root'] }),
+      fake('file', pass, { uses: ['soft'] }),
+      fake('claims', pass, { dependsOn: ['file'] }),
+      fake('other', pass),
+    ];
+    expect(selectChecks(chain, ['claims'], []).map((c) => c.id)).toEqual(['root', 'soft', 'file', 'claims']);
+  });
+
+  it('lists what --only left out as not checked, and a run without credentials is never healthy', async () => {
+    const checks = [fake('env.mechanism', pass), fake('sts.assume-role', pass, { stage: 'sts' })];
+    const selected = selectChecks(checks, ['env.mechanism'], []);
+    const report = await runChecks(fixtureContext(), { checks: selected, version: 't', omitted: [checks[1]!] });
+    expect(report.verdict).toBe('degraded');
+    expect(report.verification.links.find((l) => l.link === 'sts')).toEqual({
+      link: 'sts',
+      state: 'not-checked',
+      verified: [],
+      notApplicable: [],
+      problems: [],
+      notChecked: [{ checkId: 'sts.assume-role', cause: 'only', reason: '--only (not selected)' }],
+    });
+  });
+
   it('--skip keeps the check as skip and its dependents skip too', async () => {
     const report = await runChecks(fixtureContext(), { checks: selectChecks(all, [], ['a']), version: 't' });
     expect(report.checks.map((c) => [c.id, c.status, c.summary])).toEqual([

@@ -18,6 +18,7 @@ import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run/types';
 import type { PrecedenceOutput, SdkFamily } from './outputs';
 import { LINKS, ns, remedy } from './remedies';
+import { placeholder, sh } from './shell';
 
 /** Shared config files are a few KiB; anything past this is not read (and said so). */
 const MAX_PROFILE_FILE_BYTES = 256 * 1024;
@@ -207,6 +208,22 @@ export function jsChoice(i: ChainInputs): ChainChoice {
   return imds;
 }
 
+/**
+ * Whether AWS_PROFILE names a profile that neither shared file has. botocore's Session.get_scoped_config raises
+ * ProfileNotFound for a profile set explicitly, "default" included, when creating any client
+ * (boto/botocore botocore/session.py, commit 0e6e2404b85dc336dd2889814e089bde7d1a4c55); the Go SDK v2's
+ * LoadDefaultConfig loads the shared config without ignoring a missing profile once AWS_PROFILE is set
+ * (aws/aws-sdk-go-v2 config/config.go resolveConfigLoaders, commit 046abf83f283a02fb42ecb498c8af6c86262a116),
+ * which fails with "failed to get shared config profile, NAME" (config/shared_config.go, commit
+ * 70bf4107034085068fb6847667657fbb78367be4). The JS SDK v3 goes on: its fromIni link throws a
+ * CredentialsProviderError that lets the chain try the next link, web identity included (aws/aws-sdk-js-v3
+ * packages/credential-provider-node/src/defaultProvider.ts and packages/credential-provider-ini/src/
+ * resolveProfileData.ts, commit aa73203585d4b13367bd482c41fb48053bb9e628). Unknown when a file could not be read.
+ */
+export function profileMissing(i: ChainInputs & { files: readonly SharedFile[] }): boolean {
+  return Boolean(i.profileSet) && !i.profile && i.files.every((f) => f.state === 'read' || f.state === 'absent');
+}
+
 /** botocore (docs/mechanics.md 4.2): env, assume-role profile, web identity, SSO, files, process, container, IMDS. */
 export function botoChoice(i: ChainInputs): ChainChoice {
   const sdk = 'boto3';
@@ -305,10 +322,12 @@ export const envPrecedence: Check<'env.precedence'> = {
         ? 'pod-identity'
         : undefined;
     const findings: FindingInput[] = [];
+    const missingProfile = profileMissing(inputs);
+    if (missingProfile) findings.push(await profileNotFoundFinding(ctx, inputs, choices));
     const overriding = choices.filter((c) => c.source === 'static-keys' || c.source === 'profile');
     if (intended !== undefined && overriding.length > 0) {
       findings.push(await overrideFinding(ctx, intended, overriding, inputs));
-    } else if (new Set(choices.map((c) => (c.error ? 'error' : c.source))).size > 1) {
+    } else if (!missingProfile && new Set(choices.map((c) => (c.error ? 'error' : c.source))).size > 1) {
       findings.push(disagreeFinding(choices));
     }
 
@@ -317,7 +336,7 @@ export const envPrecedence: Check<'env.precedence'> = {
         ? `every SDK family would use ${describeSource(choices[0] as ChainChoice)}`
         : choices.map((c) => `${FAMILY_NAMES[c.sdk]}: ${c.error ? 'error' : c.source}`).join(', ');
     return {
-      status: findings.some((f) => f.code === 'STATIC_CREDENTIALS_OVERRIDE')
+      status: findings.some((f) => f.code === 'STATIC_CREDENTIALS_OVERRIDE' || f.code === 'AWS_PROFILE_NOT_FOUND')
         ? 'fail'
         : findings.length > 0
           ? 'warn'
@@ -389,6 +408,36 @@ async function overrideFinding(
     remedy: remedy(
       `Remove the ${[usesEnvKeys ? 'static keys (from env and any envFrom Secret)' : '', usesProfile ? 'profile / shared credentials file' : ''].filter(Boolean).join(' and ')} so the SDK chain reaches ${mechanism}, then recreate the pod.`,
       commands,
+      [LINKS.sdkChain],
+    ),
+  };
+}
+
+async function profileNotFoundFinding(
+  ctx: Context,
+  inputs: ChainInputs & { files: readonly SharedFile[] },
+  choices: readonly ChainChoice[],
+): Promise<FindingInput> {
+  const self = await readPodSelf(ctx);
+  const pod = self.podName ?? placeholder('POD');
+  const namespace = self.namespace ?? placeholder('NAMESPACE');
+  const profile = inputs.profileSet ?? '';
+  const js = choices.find((c) => c.sdk === 'js-v3');
+  const looked = inputs.files.map((f) => `${f.path} (${f.state === 'read' ? 'no such profile' : 'absent'})`);
+  return {
+    code: 'AWS_PROFILE_NOT_FOUND',
+    summary: `AWS_PROFILE=${profile}, but no shared config or credentials file defines that profile (looked in ${looked.join(', ') || 'no file: HOME is not set'}). boto3 (botocore) refuses to create any client ("ProfileNotFound: The config profile (${profile}) could not be found") and the Go SDK v2's LoadDefaultConfig fails ("failed to get shared config profile, ${profile}"), before any credential source is tried; the JS SDK v3 skips the profile and goes on (${js?.detail ?? 'to its next source'}).`,
+    evidence: {
+      AWS_PROFILE: profile,
+      files: inputs.files.map((f) => `${f.path}: ${f.state}`),
+      ...Object.fromEntries(choices.map((c) => [c.sdk, c.error ? 'error' : c.source])),
+    },
+    remedy: remedy(
+      `Unset AWS_PROFILE on the container (the IRSA / Pod Identity variables need no profile), or mount the shared config that defines the profile "${profile}".`,
+      [
+        sh`kubectl set env pod/${pod} --list -n ${namespace}`,
+        sh`kubectl set env deployment/${placeholder('DEPLOYMENT')} -n ${namespace} AWS_PROFILE-`,
+      ],
       [LINKS.sdkChain],
     ),
   };

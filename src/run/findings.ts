@@ -125,6 +125,10 @@ export const FINDING_CODES = {
     meaning:
       'Pod Identity variables the webhook never sets: an inline token (never refreshed) or a RELATIVE_URI that wins over the FULL_URI',
   },
+  AWS_PROFILE_NOT_FOUND: {
+    severity: 'error',
+    meaning: 'AWS_PROFILE names a profile no shared config or credentials file defines: boto3 and the Go SDK v2 fail',
+  },
   CLOCK_SKEW: {
     severity: 'error',
     meaning: "this machine's clock and AWS's differ by minutes: signatures and tokens look expired or not yet valid",

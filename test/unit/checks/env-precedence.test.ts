@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { envPrecedence, parseIni, profileKindOf } from '../../../src/checks/env-precedence';
 import type { Env } from '../../../src/context/context';
+import { severityOf } from '../../../src/run/findings';
 import { fixtureContext } from '../../helpers/context';
 import { upstreamOf } from '../../helpers/upstream';
 
@@ -117,6 +118,27 @@ describe('env.precedence', () => {
     expect(outcome.details?.boto3).toContain('ProfileNotFound');
     expect(outcome.details?.['go-v2']).toContain('failed to get shared config profile');
     expect(outcome.details?.['js-v3']).toContain('web identity');
+  });
+
+  it('AWS_PROFILE_NOT_FOUND: an error finding (not a disagreement warning), the check fails', async () => {
+    const { outcome } = await run({ ...IRSA, AWS_PROFILE: 'ghost' });
+    expect(outcome.status).toBe('fail');
+    expect(outcome.findings?.map((f) => f.code)).toEqual(['AWS_PROFILE_NOT_FOUND']);
+    expect(severityOf('AWS_PROFILE_NOT_FOUND')).toBe('error');
+    expect(outcome.findings?.[0]?.summary).toContain('/home/app/.aws/config (absent)');
+    // "default" named explicitly must exist too (botocore: "even if it's the default profile").
+    const named = await run({ ...IRSA, AWS_PROFILE: 'default' });
+    expect(named.outcome.findings?.map((f) => f.code)).toEqual(['AWS_PROFILE_NOT_FOUND']);
+  });
+
+  it('no AWS_PROFILE_NOT_FOUND when the profile exists in either file, or a file could not be read', async () => {
+    const inConfig = rootWith({ config: '[profile dev]\nregion = us-west-2\n' });
+    const found = await run({ ...IRSA, AWS_PROFILE: 'dev' }, inConfig);
+    expect(found.outcome.findings?.map((f) => f.code) ?? []).not.toContain('AWS_PROFILE_NOT_FOUND');
+    const unreadable = rootWith();
+    mkdirSync(`${unreadable}/home/app/.aws/config`);
+    const unknown = await run({ ...IRSA, AWS_PROFILE: 'ghost' }, unreadable);
+    expect(unknown.outcome.findings?.map((f) => f.code) ?? []).not.toContain('AWS_PROFILE_NOT_FOUND');
   });
 });
 

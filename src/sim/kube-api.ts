@@ -47,6 +47,8 @@ export interface KubeApiServer {
   writeKubeconfig(dir: string): Promise<string>;
   /** "METHOD path" of every request, in order (for tests that assert what the tool asked for). */
   readonly requests: readonly string[];
+  /** Adds or replaces an object (by kind, namespace, name) and tells the open watches (a Job finishing). */
+  putObject(object: KubeObject): void;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,8 @@ const RESOURCES: readonly ResourceInfo[] = [
     namespaced: false,
     shortNames: [],
   },
+  // Jobs, for the `kubectl wait` recipe of the README (startJobWatch below serves their watch).
+  { resource: 'jobs', kind: 'Job', group: 'batch', version: 'v1', namespaced: true, shortNames: [] },
   // Discovery only (no objects): lets `kubectl create role ... --dry-run=client` check the RBAC remedies.
   ...(['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'] as const).map((kind) => ({
     resource: `${kind.toLowerCase()}s`,
@@ -89,7 +93,7 @@ const RESOURCES: readonly ResourceInfo[] = [
   })),
 ];
 
-const GROUPS = ['apps', 'admissionregistration.k8s.io', 'rbac.authorization.k8s.io'] as const;
+const GROUPS = ['apps', 'admissionregistration.k8s.io', 'rbac.authorization.k8s.io', 'batch'] as const;
 
 /** Serve HTTPS with this key and self-signed certificate (PEM); the kubeconfig then carries it as the CA. */
 export interface KubeApiTls {
@@ -99,10 +103,13 @@ export interface KubeApiTls {
 
 export async function startKubeApi(state: KubeApiState, tls?: KubeApiTls): Promise<KubeApiServer> {
   const requests: string[] = [];
+  const watches = startJobWatch(state);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push(`${req.method ?? 'GET'} ${url.pathname}`);
-    const reply = answer(state, req, url, serverAddress());
+    const live = watches.state();
+    if (watches.serve(live, req, url, res)) return;
+    const reply = answer(live, req, url, serverAddress());
     const body = JSON.stringify(reply.body);
     res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
@@ -121,8 +128,10 @@ export async function startKubeApi(state: KubeApiState, tls?: KubeApiTls): Promi
       return file;
     },
     requests,
+    putObject: watches.put,
     close: () =>
       new Promise<void>((resolve) => {
+        watches.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -351,6 +360,99 @@ function statusReply(code: number, reason: string, message: string, details?: Re
       reason,
       ...(details ? { details } : {}),
       code,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Watches and changing objects, for `kubectl wait` (the README's Job recipe, test/e2e/job-wait.test.ts).
+// kubectl wait lists the object (fieldSelector metadata.name=NAME), checks the condition on it, and if it is
+// not met yet watches from the list's resourceVersion until an event meets it or --timeout passes.
+
+interface JobWatch {
+  /** The objects as they are now, with resourceVersions. */
+  state(): KubeApiState;
+  /** Answers a list with a fieldSelector or a watch; false for every other request. */
+  serve(state: KubeApiState, req: http.IncomingMessage, url: URL, res: http.ServerResponse): boolean;
+  put(object: KubeObject): void;
+  close(): void;
+}
+
+interface Watcher {
+  readonly kind: string;
+  readonly namespace: string | undefined;
+  readonly name: string | undefined;
+  readonly res: http.ServerResponse;
+}
+
+function startJobWatch(given: KubeApiState): JobWatch {
+  let version = 1;
+  const stamp = (o: KubeObject): KubeObject => ({
+    ...o,
+    metadata: { ...o.metadata, resourceVersion: String(version) },
+  });
+  let objects: KubeObject[] = given.objects.map(stamp);
+  const watchers = new Set<Watcher>();
+  const matches = (w: Pick<Watcher, 'kind' | 'namespace' | 'name'>, o: KubeObject) =>
+    o.kind === w.kind &&
+    (w.namespace === undefined || o.metadata.namespace === w.namespace) &&
+    (w.name === undefined || o.metadata.name === w.name);
+  const send = (w: Watcher, type: 'ADDED' | 'MODIFIED', object: KubeObject) =>
+    w.res.write(`${JSON.stringify({ type, object })}\n`);
+  return {
+    state: () => ({ ...given, objects }),
+    serve(state, req, url, res) {
+      const route = matchResource(url.pathname.replace(/\/+$/, ''));
+      const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+      const selector = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '');
+      if (!route || route.name !== undefined || (!watching && !selector) || req.method !== 'GET') return false;
+      if (req.headers.authorization !== undefined && req.headers.authorization !== `Bearer ${state.token}`)
+        return false;
+      if (state.forbidden?.includes(route.info.resource as KubeResource)) return false;
+      const want = { kind: route.info.kind, namespace: route.namespace, name: selector?.[1] };
+      const apiVersion = route.info.group ? `${route.info.group}/${route.info.version}` : route.info.version;
+      if (!watching) {
+        const body = JSON.stringify({
+          kind: `${route.info.kind}List`,
+          apiVersion,
+          metadata: { resourceVersion: String(version) },
+          items: objects.filter((o) => matches(want, o)),
+        });
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+        return true;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+      // A watch may send nothing for a long time: the client must see the answer start now.
+      res.flushHeaders();
+      const watcher: Watcher = { ...want, res };
+      watchers.add(watcher);
+      const since = Number(url.searchParams.get('resourceVersion') ?? '0') || 0;
+      for (const o of objects.filter((o) => matches(want, o) && Number(o.metadata.resourceVersion) > since)) {
+        send(watcher, since === 0 ? 'ADDED' : 'MODIFIED', o);
+      }
+      const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
+      const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+      res.on('close', () => {
+        clearTimeout(timer);
+        watchers.delete(watcher);
+      });
+      return true;
+    },
+    put(object) {
+      version += 1;
+      const stamped = stamp(object);
+      const same = (o: KubeObject) =>
+        o.kind === object.kind &&
+        o.metadata.name === object.metadata.name &&
+        o.metadata.namespace === object.metadata.namespace;
+      const existed = objects.some(same);
+      objects = [...objects.filter((o) => !same(o)), stamped];
+      for (const w of watchers) if (matches(w, stamped)) send(w, existed ? 'MODIFIED' : 'ADDED', stamped);
+    },
+    close() {
+      for (const w of watchers) w.res.end();
+      watchers.clear();
     },
   };
 }

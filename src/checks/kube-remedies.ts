@@ -1,7 +1,6 @@
 import { KubeApiError } from '../kube/client';
 import type { RbacSubject } from '../kube/rbac';
 import {
-  kubectlApply,
   namespaceRbacCommands,
   namespaceRbacYaml,
   subjectFromForbidden,
@@ -13,6 +12,8 @@ import { assertNever } from '../run/types';
 import { ns, remedy } from './remedies';
 
 export const RBAC_LINK = 'https://kubernetes.io/docs/reference/access-authn-authz/rbac/';
+/** The RBAC objects are a document to save and apply, not a command: no `$` prompt in front of them. */
+export const RBAC_YAML_TITLE = 'The same objects as YAML: save as rbac.yaml, then kubectl apply -f rbac.yaml';
 
 /** The workload that owns the pod, after following ReplicaSet -> Deployment where readable. */
 export interface KubeOwner {
@@ -74,11 +75,9 @@ export function forbiddenFinding(
         evidence: { status: error.status ?? null, message: error.message, subject: who },
         remedy: remedy(
           `Allow ${who} to read pods, serviceaccounts and replicasets in ${ns(self.namespace)} (read-only): either the two kubectl create commands, or the same objects as YAML (also in examples/rbac.yaml); then re-run.`,
-          [
-            ...namespaceRbacCommands(ns(self.namespace), subject),
-            kubectlApply(namespaceRbacYaml(ns(self.namespace), subject)),
-          ],
+          namespaceRbacCommands(ns(self.namespace), subject),
           [RBAC_LINK],
+          [{ title: RBAC_YAML_TITLE, language: 'yaml', text: namespaceRbacYaml(ns(self.namespace), subject) }],
         ),
       };
     case 'webhook':
@@ -88,8 +87,9 @@ export function forbiddenFinding(
         evidence: { status: error.status ?? null, message: error.message, subject: who },
         remedy: remedy(
           `Optional: allow ${who} to get that one MutatingWebhookConfiguration (cluster-wide read of a single object): the kubectl create commands, or the same as YAML (also in examples/rbac.yaml).`,
-          [...webhookReaderRbacCommands(subject), kubectlApply(webhookReaderRbacYaml(subject))],
+          webhookReaderRbacCommands(subject),
           [RBAC_LINK],
+          [{ title: RBAC_YAML_TITLE, language: 'yaml', text: webhookReaderRbacYaml(subject) }],
         ),
       };
     default:

@@ -1,4 +1,4 @@
-import type { Remedy } from '../run/types';
+import type { Remedy, Snippet } from '../run/types';
 
 /** Placeholders the user fills in are written <LIKE_THIS>; values the tool knows are filled in. */
 export function ns(namespace: string | undefined): string {
@@ -9,8 +9,13 @@ export function saName(serviceAccount: string | undefined): string {
   return serviceAccount ?? '<SERVICE_ACCOUNT>';
 }
 
-export function remedy(summary: string, commands: readonly string[] = [], links: readonly string[] = []): Remedy {
-  return { summary, commands, links };
+export function remedy(
+  summary: string,
+  commands: readonly string[] = [],
+  links: readonly string[] = [],
+  snippets: readonly Snippet[] = [],
+): Remedy {
+  return { summary, commands, links, ...(snippets.length > 0 ? { snippets } : {}) };
 }
 
 export const LINKS = {

@@ -149,11 +149,9 @@ function outcomeOf(
           providerArn: target.providerArn,
           otherFailures: evaluation.failures.slice(1).map((f) => f.reason),
           correctedPolicy: target.correctedPolicy,
-          terraform: renderTrustPolicyTerraform(target),
-          eksctlConfig: renderTrustPolicyEksctl(target, irsa.roleArn.name).config,
         },
         remedy: remedy(
-          `Replace the trust policy of ${irsa.roleArn.name} with one that trusts ${target.providerArn} for ${subject} (shown below; Terraform and eksctl equivalents are in the evidence). update-assume-role-policy replaces the whole document: add back any other statement the role still needs.`,
+          `Replace the trust policy of ${irsa.roleArn.name} with one that trusts ${target.providerArn} for ${subject} (the command below; the Terraform and eksctl equivalents follow it). update-assume-role-policy replaces the whole document: add back any other statement the role still needs.`,
           [
             ...(code === 'TRUST_POLICY_PRINCIPAL_MISMATCH'
               ? [
@@ -164,6 +162,19 @@ function outcomeOf(
             `${renderTrustPolicyEksctl(target, irsa.roleArn.name).command}   # or let eksctl create the role with this trust`,
           ],
           [LINKS.irsa, LINKS.irsaTroubleshoot],
+          [
+            {
+              title: 'Terraform: the same trust as an aws_iam_policy_document (assume_role_policy of the role)',
+              language: 'hcl',
+              text: renderTrustPolicyTerraform(target).trimEnd(),
+            },
+            {
+              title:
+                'eksctl: the ClusterConfig entry that creates the role with this trust (eksctl create iamserviceaccount -f FILE)',
+              language: 'yaml',
+              text: renderTrustPolicyEksctl(target, irsa.roleArn.name).config.trimEnd(),
+            },
+          ],
         ),
       };
       return {

@@ -19,6 +19,8 @@ export interface CheckCommand {
   readonly target?: number | 'auto';
   readonly trustPolicy?: string;
   readonly exitZero: boolean;
+  /** Details of every check in text and TUI, not only of those with a problem. */
+  readonly verbose: boolean;
 }
 
 export interface ExplainCommand {
@@ -62,6 +64,7 @@ Options:
       --target PID|auto             diagnose another container of the pod via /proc/PID (kubectl debug)
       --trust-policy FILE           the role's trust policy JSON, evaluated offline against the token
       --exit-zero                   always exit 0 (the verdict is still printed)
+      --verbose                     text and TUI: the details of every check, not only of those with a problem
 
 Exit codes: 0 healthy (warnings allowed), 1 a problem was found, 2 usage error or the tool failed.
 Nothing secret is printed: the token only as claims and a fingerprint, keys masked.
@@ -101,6 +104,7 @@ export function parseCommand(argv: readonly string[]): Command {
         target: { type: 'string' },
         'trust-policy': { type: 'string' },
         'exit-zero': { type: 'boolean' },
+        verbose: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -167,5 +171,6 @@ export function parseCommand(argv: readonly string[]): Command {
     target,
     trustPolicy: values['trust-policy'],
     exitZero: Boolean(values['exit-zero']),
+    verbose: Boolean(values.verbose),
   };
 }

@@ -144,10 +144,10 @@ export async function diagnose(command: CheckCommand, ctx: Context, all: readonl
   if (mode === 'tui') {
     // Ink (and yoga's WebAssembly) load only on this path: text and JSON runs never pay for them.
     const { runInTerminal } = await import('../render/tui/index');
-    report = await runInTerminal(ctx, plan);
+    report = await runInTerminal(ctx, plan, { verbose: command.verbose });
   } else {
     report = await runChecks(ctx, plan);
-    await io.write(mode === 'json' ? renderJson(report) : renderText(report));
+    await io.write(mode === 'json' ? renderJson(report) : renderText(report, { verbose: command.verbose }));
   }
   return exitCodeOf(report, { exitZero: command.exitZero });
 }

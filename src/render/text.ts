@@ -1,4 +1,4 @@
-import type { Finding, Report, Status } from '../run/types';
+import type { Finding, Report, Snippet, Status } from '../run/types';
 import { assertNever } from '../run/types';
 import { commandLines, displayValue, escapeControl } from './escape';
 
@@ -28,17 +28,28 @@ export function verdictLine(report: Pick<Report, 'verification'>): string {
   return escapeControl(report.verification.headline);
 }
 
+export interface TextOptions {
+  /** Details of checks that passed or were skipped too (--verbose); by default only of those with a problem. */
+  readonly verbose?: boolean;
+}
+
+/** Whether a check's details lines are shown: always for a problem, for the rest only with --verbose. */
+export function showsDetails(status: Status, verbose: boolean): boolean {
+  return verbose || status === 'warn' || status === 'fail' || status === 'error';
+}
+
 /**
  * Plain text for logs and pipes: no ANSI, no cursor movement, one line per check, then findings with their
  * fixes, then the verdict. Every string from outside goes through escapeControl.
  */
-export function renderText(report: Report): string {
+export function renderText(report: Report, options: TextOptions = {}): string {
   const lines: string[] = [];
   const idWidth = Math.max(...report.checks.map((c) => c.id.length), 8);
   lines.push(`irsa-doctor ${report.tool.version}  mechanism: ${report.mechanism}  (${report.durationMs} ms)`);
   lines.push('');
   for (const check of report.checks) {
     lines.push(`[${statusLabel(check.status)}] ${check.id.padEnd(idWidth)}  ${escapeControl(check.summary)}`);
+    if (!showsDetails(check.status, options.verbose ?? false)) continue;
     for (const [key, value] of Object.entries(check.details ?? {})) {
       lines.push(`${' '.repeat(idWidth + 9)}${escapeControl(key)}: ${displayValue(value)}`);
     }
@@ -69,15 +80,19 @@ export function renderText(report: Report): string {
     lines.push(`  ${escapeControl(cause.summary)}`);
     lines.push(`Fix: ${escapeControl(cause.remedy.summary)}`);
     lines.push(...commandBlock(cause.remedy.commands, '  '));
+    lines.push(...snippetBlock(cause.remedy.snippets, '  '));
     for (const link of cause.remedy.links) lines.push(`  see ${escapeControl(link)}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** A finding with its evidence and fix; the root cause's fix is printed once, under the verdict. */
+/**
+ * A finding with its evidence and fix. The root cause is printed once, under the verdict: its summary and
+ * fix are not repeated here, only where it sits among the findings and its evidence.
+ */
 function findingLines(finding: Finding, isRootCause: boolean): string[] {
   const lines = [`  ${finding.severity.toUpperCase().padEnd(7)} ${finding.code} (${finding.checkId})`];
-  lines.push(`          ${escapeControl(finding.summary)}`);
+  if (!isRootCause) lines.push(`          ${escapeControl(finding.summary)}`);
   const evidence = Object.entries(finding.evidence);
   if (evidence.length > 0) {
     lines.push(
@@ -85,12 +100,24 @@ function findingLines(finding: Finding, isRootCause: boolean): string[] {
     );
   }
   if (isRootCause) {
-    lines.push('          fix: the root cause, see below');
+    lines.push('          the root cause: what it means and its fix are below');
     return lines;
   }
   lines.push(`          fix: ${escapeControl(finding.remedy.summary)}`);
   lines.push(...commandBlock(finding.remedy.commands, '            '));
+  lines.push(...snippetBlock(finding.remedy.snippets, '            '));
   return lines;
+}
+
+/**
+ * Documents of a remedy (YAML, Terraform, eksctl config) whole: a title line, then the text unindented so
+ * that what is copied is the document itself, and never behind a `$` prompt (it is not a command).
+ */
+function snippetBlock(snippets: readonly Snippet[] | undefined, indent: string): string[] {
+  return (snippets ?? []).flatMap((snippet) => [
+    `${indent}${escapeControl(snippet.title)}:`,
+    ...snippet.text.split('\n').map(escapeControl),
+  ]);
 }
 
 /**
@@ -101,14 +128,14 @@ function findingLines(finding: Finding, isRootCause: boolean): string[] {
 export function fixCommandLines(report: Report): string[] {
   const cause = report.rootCause;
   const sources = [
-    ...(cause ? [{ label: `${cause.code} (root cause)`, commands: cause.remedy.commands }] : []),
+    ...(cause ? [{ label: `${cause.code} (root cause)`, remedy: cause.remedy }] : []),
     ...report.findings
       .filter((f) => !(cause && f.code === cause.code && f.checkId === cause.checkId))
-      .map((f) => ({ label: f.code, commands: f.remedy.commands })),
-  ].filter((s) => s.commands.length > 0);
+      .map((f) => ({ label: f.code, remedy: f.remedy })),
+  ].filter((s) => s.remedy.commands.length > 0 || (s.remedy.snippets ?? []).length > 0);
   const lines: string[] = [];
-  for (const { label, commands } of sources) {
-    lines.push(`Fix ${label}:`, ...commandBlock(commands, '  '));
+  for (const { label, remedy } of sources) {
+    lines.push(`Fix ${label}:`, ...commandBlock(remedy.commands, '  '), ...snippetBlock(remedy.snippets, '  '));
   }
   return lines;
 }

@@ -22,8 +22,18 @@ export type CredentialSource = 'irsa' | 'pod-identity' | 'node-role' | 'static-k
 
 export interface Remedy {
   readonly summary: string;
+  /** Shell commands, one each, shown behind a `$` prompt. */
   readonly commands: readonly string[];
   readonly links: readonly string[];
+  /** Documents to save or paste (YAML, Terraform, eksctl config): shown whole, never behind a `$` prompt. */
+  readonly snippets?: readonly Snippet[];
+}
+
+export interface Snippet {
+  /** What it is and what to do with it: "The same objects as YAML (kubectl apply -f FILE)". */
+  readonly title: string;
+  readonly language: 'yaml' | 'hcl' | 'json';
+  readonly text: string;
 }
 
 /** Evidence values are data for the reader; strings from outside are escaped by the renderers. */

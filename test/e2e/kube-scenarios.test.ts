@@ -16,7 +16,7 @@ interface Finding {
   severity: string;
   checkId: string;
   summary: string;
-  remedy: { summary: string; commands: string[] };
+  remedy: { summary: string; commands: string[]; snippets?: { language: string; text: string }[] };
 }
 interface Report {
   verdict: string;
@@ -137,13 +137,14 @@ describe.skipIf(!existsSync(BINARY))('kube checks through the built binary again
     expect(run.codes).toEqual(['K8S_API_FORBIDDEN', 'K8S_API_FORBIDDEN']);
     expect(run.report.findings.every((f) => f.severity === 'info')).toBe(true);
     const podFinding = run.report.findings.find((f) => f.checkId === 'kube.pod');
-    const yaml = podFinding?.remedy.commands.find((c) => c.startsWith("kubectl apply -f - <<'EOF'")) ?? '';
+    // The YAML is a document to save and apply, not a command: a snippet, never among the `$` commands.
+    expect(podFinding?.remedy.commands.some((c) => c.includes('apiVersion:'))).toBe(false);
+    const yaml = podFinding?.remedy.snippets?.find((s) => s.language === 'yaml')?.text ?? '';
     expect(yaml).toContain('kind: Role\nmetadata:\n  name: irsa-doctor\n  namespace: shop');
     expect(yaml).toContain("resources: ['pods', 'serviceaccounts']");
     expect(yaml).toContain('  - kind: ServiceAccount\n    name: checkout\n    namespace: shop');
-    expect(yaml.endsWith('\nEOF')).toBe(true);
     const webhookFinding = run.report.findings.find((f) => f.checkId === 'kube.webhook');
-    expect(webhookFinding?.remedy.commands.join('\n')).toContain("resourceNames: ['pod-identity-webhook']");
+    expect(webhookFinding?.remedy.snippets?.[0]?.text).toContain("resourceNames: ['pod-identity-webhook']");
     // Nothing broken, but --only ran no credential check: not healthy (docs/report.md, "verification").
     expect(run.report.verdict).toBe('degraded');
     expect(run.report.verification.credentials).toBe('not-checked');

@@ -96,7 +96,10 @@ describe('trust.policy', () => {
     const document = JSON.parse(/'(.*)'$/.exec(command ?? '')?.[1] ?? 'null');
     expect(document.Statement[0].Condition.StringEquals[`${HOST}:sub`]).toBe('system:serviceaccount:shop:cart');
     expect(document.Statement[0].Principal.Federated).toBe(PROVIDER);
-    expect(String(finding?.evidence?.terraform)).toContain('data "aws_iam_policy_document"');
+    const snippets = finding?.remedy.snippets ?? [];
+    expect(snippets.map((s) => s.language)).toEqual(['hcl', 'yaml']);
+    expect(snippets[0]?.text).toMatch(/^data "aws_iam_policy_document" "irsa_trust" \{\n[\s\S]*\n\}$/);
+    expect(snippets[1]?.text).toContain('  serviceAccounts:\n    - metadata:');
     expect(
       finding?.remedy.commands.some((c) => c.startsWith('eksctl create iamserviceaccount --cluster <CLUSTER>')),
     ).toBe(true);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderJson } from '../../src/render/json';
 import { commandLines } from '../../src/render/escape';
-import { renderText, statusLabel } from '../../src/render/text';
+import { fixCommandLines, renderText, statusLabel } from '../../src/render/text';
 import { STATUSES } from '../../src/run/types';
 import { brokenReport, healthyReport, hostileReport, parseReport, withVerification } from '../helpers/reports';
 
@@ -64,7 +64,9 @@ describe(renderText, () => {
   it('prints the root cause fix once, under the verdict, and points to it from the findings', () => {
     const text = renderText(brokenReport());
     expect(text.split('$ kubectl delete pod cart-7d9f -n shop').length - 1).toBe(1);
-    expect(text.indexOf('fix: the root cause, see below')).toBeLessThan(text.indexOf('Root cause: TOKEN_EXPIRED'));
+    const pointer = text.indexOf('the root cause: what it means and its fix are below');
+    expect(pointer).toBeGreaterThan(0);
+    expect(pointer).toBeLessThan(text.indexOf('Root cause: TOKEN_EXPIRED'));
   });
 
   it('labels every status, one line per check in report order', () => {
@@ -74,6 +76,59 @@ describe(renderText, () => {
       .filter((l) => l.startsWith('['));
     expect(rows.map((r) => r.slice(0, 6))).toEqual(report.checks.map((c) => `[${statusLabel(c.status)}]`));
     expect(new Set(STATUSES.map(statusLabel)).size).toBe(STATUSES.length);
+  });
+
+  it('shows the details of passing and skipped checks only with --verbose; of a problem always', () => {
+    const report = withVerification({
+      ...brokenReport(),
+      checks: brokenReport().checks.map((c) => ({ ...c, details: { [`${c.status}Detail`]: `of ${c.id}` } })),
+    });
+    const plain = renderText(report);
+    const verbose = renderText(report, { verbose: true });
+    for (const status of ['warn', 'fail', 'error']) {
+      expect(plain).toContain(`${status}Detail: of `);
+      expect(verbose).toContain(`${status}Detail: of `);
+    }
+    for (const status of ['pass', 'skip']) {
+      expect(plain).not.toContain(`${status}Detail`);
+      expect(verbose).toContain(`${status}Detail: of `);
+    }
+  });
+
+  it('prints the root cause once: its summary and fix only under the verdict', () => {
+    const text = renderText(brokenReport());
+    expect(text.split('The token expired 2 h ago').length - 1).toBe(1);
+    expect(text.indexOf('The token expired 2 h ago')).toBeGreaterThan(text.indexOf('Root cause: TOKEN_EXPIRED'));
+    expect(text.split('Recreate the pod so the kubelet mounts a fresh token').length - 1).toBe(1);
+  });
+
+  it('prints snippets (YAML, Terraform) whole, unindented and never behind a $ prompt', () => {
+    const yaml = 'apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: irsa-doctor';
+    const hcl = `data "aws_iam_policy_document" "irsa_trust" {\n${'  # line\n'.repeat(40)}}`;
+    const base = brokenReport();
+    const report = {
+      ...base,
+      findings: base.findings.map((f) =>
+        f.code === 'K8S_API_FORBIDDEN'
+          ? {
+              ...f,
+              remedy: {
+                ...f.remedy,
+                snippets: [
+                  { title: 'The same as YAML', language: 'yaml' as const, text: yaml },
+                  { title: 'Terraform', language: 'hcl' as const, text: hcl },
+                ],
+              },
+            }
+          : f,
+      ),
+    };
+    const lines = renderText(report).split('\n');
+    expect(lines).toContain('            The same as YAML:');
+    for (const line of [...yaml.split('\n'), ...hcl.split('\n')]) expect(lines).toContain(line);
+    expect(lines.filter((l) => /\$ .*(apiVersion|aws_iam_policy_document)/.test(l))).toEqual([]);
+    expect(fixCommandLines(report)).toEqual(expect.arrayContaining(['  Terraform:', ...hcl.split('\n')]));
+    parseReport(renderJson(report));
   });
 
   it('says healthy with no root cause when nothing is wrong', () => {

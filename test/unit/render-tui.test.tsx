@@ -18,7 +18,7 @@ import { brokenReport, healthyReport, hostileReport } from '../helpers/reports';
 const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
 const strip = (text: string) => text.replace(ANSI, '');
 
-function finalView(report: Report, columns = 200): string {
+function finalView(report: Report, columns = 200, verbose = false): string {
   const snapshot: RunSnapshot = {
     plan: report.checks.map((c) => ({ id: c.id, title: c.title })),
     printed: report.checks.map((result) => ({
@@ -29,7 +29,7 @@ function finalView(report: Report, columns = 200): string {
     held: new Map(),
     report,
   };
-  return strip(renderToString(<RunView snapshot={snapshot} />, { columns }));
+  return strip(renderToString(<RunView snapshot={snapshot} verbose={verbose} />, { columns }));
 }
 
 describe('theme', () => {
@@ -178,6 +178,9 @@ describe('CheckRow', () => {
     const out = finalView({ ...healthyReport(), checks: rows });
     expect(out).not.toContain('shown: no');
     expect(out).toContain('evidence: yes');
+    const verbose = finalView({ ...healthyReport(), checks: rows }, 200, true);
+    expect(verbose).toContain('shown: no');
+    expect(verbose).toContain('evidence: yes');
   });
 });
 

@@ -3,6 +3,7 @@ import type { Context } from '../../context/context';
 import type { RunPlan } from '../../run/runner';
 import { runChecks } from '../../run/runner';
 import type { Report } from '../../run/types';
+import type { TextOptions } from '../text';
 import { fixCommandLines } from '../text';
 import { createRunStore } from './store';
 import { LiveRun } from './view';
@@ -12,14 +13,19 @@ import { LiveRun } from './view';
  * here, outside React: their events go into a store the view subscribes to. Never reads stdin (no useInput),
  * so `kubectl exec -t` without -i and an open stdin pipe cannot make it wait.
  */
-export async function runInTerminal(ctx: Context, plan: RunPlan): Promise<Report> {
-  return runInInk(ctx, plan, process.stdout);
+export async function runInTerminal(ctx: Context, plan: RunPlan, options: TextOptions = {}): Promise<Report> {
+  return runInInk(ctx, plan, process.stdout, options);
 }
 
 /** runInTerminal on any stream: tests pass a fake terminal. */
-export async function runInInk(ctx: Context, plan: RunPlan, stdout: NodeJS.WritableStream): Promise<Report> {
+export async function runInInk(
+  ctx: Context,
+  plan: RunPlan,
+  stdout: NodeJS.WritableStream,
+  options: TextOptions = {},
+): Promise<Report> {
   const store = createRunStore(plan.checks);
-  const instance = render(<LiveRun store={store} />, {
+  const instance = render(<LiveRun store={store} verbose={options.verbose ?? false} />, {
     stdout,
     // Nothing of ours logs while Ink draws; leaving console alone keeps a stray library warning visible as is.
     patchConsole: false,

@@ -2,7 +2,7 @@ import { Box, Static, Text, useAnimation } from 'ink';
 import { useSyncExternalStore } from 'react';
 import type { Finding, Identity, Remedy, Report } from '../../run/types';
 import { displayValue, escapeControl } from '../escape';
-import { verdictLine } from '../text';
+import { showsDetails, verdictLine } from '../text';
 import type { FinishedCheck, RunSnapshot, RunStore } from './store';
 import { SPINNER_FRAMES, SPINNER_INTERVAL_MS, severityLook, statusLook, verdictLook } from './theme';
 
@@ -11,12 +11,12 @@ import { SPINNER_FRAMES, SPINNER_INTERVAL_MS, severityLook, statusLook, verdictL
  * LiveRun subscribes to the store that the runner feeds from outside React.
  */
 
-export function LiveRun({ store }: { store: RunStore }) {
+export function LiveRun({ store, verbose = false }: { store: RunStore; verbose?: boolean }) {
   const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot);
-  return <RunView snapshot={snapshot} />;
+  return <RunView snapshot={snapshot} verbose={verbose} />;
 }
 
-export function RunView({ snapshot }: { snapshot: RunSnapshot }) {
+export function RunView({ snapshot, verbose = false }: { snapshot: RunSnapshot; verbose?: boolean }) {
   const idWidth = Math.max(8, ...snapshot.plan.map((c) => c.id.length)) + 2;
   const pending = snapshot.plan.filter(
     (c) => !snapshot.running.has(c.id) && !snapshot.held.has(c.id) && !isPrinted(snapshot, c.id),
@@ -30,7 +30,7 @@ export function RunView({ snapshot }: { snapshot: RunSnapshot }) {
       <Static items={lines} style={{ width: '100%' }}>
         {(line) =>
           line.kind === 'check' ? (
-            <CheckRow key={line.done.result.id} done={line.done} idWidth={idWidth} />
+            <CheckRow key={line.done.result.id} done={line.done} idWidth={idWidth} verbose={verbose} />
           ) : (
             <Summary key="summary" report={line.report} />
           )
@@ -82,7 +82,15 @@ export function Spinner() {
   return <Text color="cyan">{SPINNER_FRAMES[frame % SPINNER_FRAMES.length]}</Text>;
 }
 
-export function CheckRow({ done, idWidth }: { done: FinishedCheck; idWidth: number }) {
+export function CheckRow({
+  done,
+  idWidth,
+  verbose = false,
+}: {
+  done: FinishedCheck;
+  idWidth: number;
+  verbose?: boolean;
+}) {
   const { result } = done;
   const look = statusLook(result.status);
   return (
@@ -98,12 +106,9 @@ export function CheckRow({ done, idWidth }: { done: FinishedCheck; idWidth: numb
           <Text color={result.status === 'skip' ? 'gray' : undefined}>{escapeControl(result.summary)}</Text>
         </Box>
       </Box>
-      {/* Details of checks that passed or were skipped stay in text and JSON output: on a terminal they are
+      {/* Details of checks that passed or were skipped only with --verbose, as in text: without it they are
           noise, and laying out each line through Ink costs memory (the TUI is held under 100 MB). */}
-      {(result.status === 'warn' || result.status === 'fail' || result.status === 'error'
-        ? Object.entries(result.details ?? {})
-        : []
-      ).map(([key, value]) => (
+      {(showsDetails(result.status, verbose) ? Object.entries(result.details ?? {}) : []).map(([key, value]) => (
         <Box key={key} paddingLeft={idWidth + 2}>
           <Text dimColor>
             {escapeControl(key)}: {displayValue(value)}
@@ -220,7 +225,11 @@ export function RemedyBlock({ remedy }: { remedy: Remedy }) {
       <Text>
         <Text bold>Fix:</Text> {escapeControl(remedy.summary)}
       </Text>
-      {remedy.commands.length > 0 ? <Text dimColor>(commands below the box, unwrapped for copying)</Text> : null}
+      {remedy.commands.length > 0 || (remedy.snippets ?? []).length > 0 ? (
+        <Text dimColor>
+          (commands{(remedy.snippets ?? []).length > 0 ? ' and documents' : ''} below the box, unwrapped for copying)
+        </Text>
+      ) : null}
       {remedy.links.map((link, index) => (
         <Box key={`l${index}`} paddingLeft={2}>
           <Text dimColor>see {escapeControl(link)}</Text>

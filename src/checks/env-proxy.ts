@@ -156,7 +156,7 @@ function isLoopback(host: string): boolean {
  * env.proxy: would a proxy variable send the Pod Identity agent, IMDS or STS call through a proxy? Go's
  * default transport proxies everything but loopback; botocore proxies STS and IMDS (its IMDS fetcher reads
  * the env proxies, its container fetcher does not); the JS SDK v3's Node handler ignores proxy variables
- * unless the app passes its own proxy agent (docs/mechanics.md 4.3; failure-modes.md row 6, awsdocs PR#878).
+ * unless the app passes its own proxy agent (docs/mechanics.md 4.3; docs/failure-modes.md row 6, awsdocs PR#878).
  */
 export const envProxy: Check<'env.proxy'> = {
   id: 'env.proxy',

@@ -123,7 +123,7 @@ export function stsEndpointsFor(env: Env): { endpoints: EndpointChoice[]; goNoRe
 
 /**
  * env.region: the region variables, AWS_STS_REGIONAL_ENDPOINTS and endpoint overrides, and the STS URL each SDK
- * family would call from them (failure-modes.md row 7).
+ * family would call from them (docs/failure-modes.md row 7).
  */
 export const envRegion: Check<'env.region'> = {
   id: 'env.region',

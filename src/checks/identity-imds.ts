@@ -7,7 +7,7 @@ import { LINKS, remedy } from './remedies';
 /**
  * identity.imds: can this pod reach the node's instance metadata, and which role does the node have?
  * A pod that can read node credentials is a security warning on its own, and the node role is what an
- * unmutated pod silently falls back to (docs/mechanics.md 6; failure-modes.md rows 2 and 13).
+ * unmutated pod silently falls back to (docs/mechanics.md 6; docs/failure-modes.md rows 2 and 13).
  */
 export const identityImds: Check<'identity.imds'> = {
   id: 'identity.imds',

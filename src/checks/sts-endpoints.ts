@@ -9,7 +9,7 @@ const PROBE_TIMEOUT_MS = 1_500;
 
 /**
  * sts.endpoints: DNS + TCP (+ TLS) to each distinct STS URL the SDK families would call from this env
- * (failure-modes.md row 7). Only the JS SDK's endpoint can be the root cause, and only when sts.assume-role
+ * (docs/failure-modes.md row 7). Only the JS SDK's endpoint can be the root cause, and only when sts.assume-role
  * could not say so itself; the others are reported in the summary (STS_GLOBAL_ENDPOINT is env.region's).
  */
 export const stsEndpoints: Check<'sts.endpoints'> = {

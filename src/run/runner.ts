@@ -277,13 +277,15 @@ function assembleReport(ctx: Context, plan: RunPlan, all: readonly Settled[], st
   const covered: Covered[] = [
     ...plan.checks.map((check, i): Covered => {
       const s = all[i] as Settled;
-      return { id: check.id, stage: check.stage, result: s.result, coverage: s.coverage };
+      const published = s.outcome?.output !== undefined;
+      return { id: check.id, stage: check.stage, result: s.result, coverage: s.coverage, published };
     }),
     ...(plan.omitted ?? []).map((check): Covered => ({
       id: check.id,
       stage: check.stage,
       result: undefined,
       coverage: { kind: 'not-checked', cause: 'only', reason: '--only (not selected)' },
+      published: false,
     })),
   ];
   const { verdict, verification } = verificationOf(mechanism, covered, findings, checks);

@@ -32,6 +32,11 @@ export interface Covered {
   /** Undefined for a check --only left out of the run. */
   readonly result: CheckResult | undefined;
   readonly coverage: Coverage;
+  /**
+   * Whether it handed its dependants an output. A credential check publishes one only with the credentials in
+   * hand: sts.assume-role answering `warn` for throttling got none.
+   */
+  readonly published: boolean;
 }
 
 /** Reading order of the links in `verification.links`: the chain as a pod's credentials travel it. */
@@ -91,12 +96,16 @@ export function credentialsOf(
   mechanism: Mechanism,
   covered: readonly Covered[],
 ): { readonly credentials: CredentialsState; readonly credentialsCheck: CheckId } {
-  const statusOf = (id: CheckId) => covered.find((c) => c.id === id)?.result?.status;
+  const entry = (id: CheckId) => covered.find((c) => c.id === id);
+  const ran = (id: CheckId) => ['pass', 'warn', 'fail'].includes(entry(id)?.result?.status ?? '');
+  const ok = (id: CheckId) => {
+    const status = entry(id)?.result?.status;
+    return (status === 'pass' || status === 'warn') && entry(id)?.published === true;
+  };
   const issuing = credentialsCheckOf(mechanism);
-  const ok = (id: CheckId) => statusOf(id) === 'pass' || statusOf(id) === 'warn';
   if (ok(issuing)) return { credentials: 'obtained', credentialsCheck: issuing };
   if (ok('identity.caller')) return { credentials: 'obtained', credentialsCheck: 'identity.caller' };
-  if (statusOf(issuing) === 'fail') return { credentials: 'not-obtained', credentialsCheck: issuing };
+  if (ran(issuing)) return { credentials: 'not-obtained', credentialsCheck: issuing };
   return { credentials: 'not-checked', credentialsCheck: issuing };
 }
 
@@ -167,7 +176,7 @@ export function headlineOf(input: HeadlineInput): string {
         const issued = issuedPhrase(input.credentialsCheck, chainComplete(links));
         parts.push(warned ? `${issued}, but see the warnings above` : issued);
       } else {
-        const fine = joinWords(verifiedItems(links));
+        const fine = joinWords(verifiedItems(links, input.credentialsCheck));
         if (warned) parts.push(`nothing broken${fine && !everything ? ` in ${fine}` : ''}, but see the warnings above`);
         else parts.push(fine ? `no problem in ${fine}` : 'nothing was verified');
         parts.push(missingCredentialsPhrase(input));
@@ -204,11 +213,16 @@ function missingCredentialsPhrase(input: HeadlineInput): string {
   return `${noun} not ${noun === 'caller identity' ? 'checked' : 'called'}: ${shortReason(entry)}`;
 }
 
-/** Whole links by their noun, and the verified checks of partial links by id. */
-function verifiedItems(links: readonly LinkVerification[]): string[] {
+/**
+ * Whole links by their noun, and the verified checks of partial links by id. The credential check, which did
+ * not get the credentials, is said separately: its link is named by its other checks.
+ */
+function verifiedItems(links: readonly LinkVerification[], except: CheckId): string[] {
   return links.flatMap((l): readonly string[] => {
-    if (l.state === 'verified') return l.verified.length > 0 ? [LINK_NOUNS[l.link]] : [];
-    if (l.state === 'partial') return l.verified;
+    const others = l.verified.filter((id) => id !== except);
+    if (l.state === 'verified' && others.length === l.verified.length)
+      return others.length > 0 ? [LINK_NOUNS[l.link]] : [];
+    if (l.state === 'verified' || l.state === 'partial') return others;
     return [];
   });
 }

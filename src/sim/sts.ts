@@ -183,7 +183,7 @@ export async function startSts(options: StsOptions): Promise<SimulatedSts> {
     const now = Math.floor(Date.now() / 1000) + (options.clockSkewSeconds ?? 0);
     const exp = typeof claims.exp === 'number' ? claims.exp : undefined;
     if (exp !== undefined && exp <= now) {
-      // The wording STS uses, epoch seconds on both sides (failure-modes.md row 9).
+      // The wording STS uses, epoch seconds on both sides (docs/failure-modes.md row 9).
       throw new StsError(
         400,
         'ExpiredTokenException',

@@ -50,6 +50,7 @@ export function withVerification(report: Omit<Report, 'verdict' | 'verification'
     stage: c.id.split('.')[0] as Stage,
     result: c,
     coverage: coverage(c),
+    published: c.status === 'pass' || c.status === 'warn',
   }));
   return { ...report, ...verificationOf(report.mechanism, covered, report.findings, report.checks) };
 }

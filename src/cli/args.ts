@@ -55,7 +55,7 @@ Options:
   -o, --output auto|tui|text|json   auto (default): TUI on a terminal, plain text otherwise
       --json                        same as --output json
       --timeout MS                  deadline for the whole run (default 10000)
-      --only ID,...                 run only these checks (and what they depend on)
+      --only ID,...                 run only these checks (and every check they read: see --list-checks)
       --skip ID,...                 do not run these checks
       --offline                     no network at all: env, files and token claims only
       --no-kube                     do not call the Kubernetes API
@@ -66,7 +66,9 @@ Options:
       --exit-zero                   always exit 0 (the verdict is still printed)
       --verbose                     text and TUI: the details of every check, not only of those with a problem
 
-Exit codes: 0 healthy (warnings allowed), 1 a problem was found, 2 usage error or the tool failed.
+Exit codes: 0 no problem found (warnings allowed), 1 a problem was found, 2 usage error or the tool failed.
+HEALTHY only when the credentials were obtained; a run that left a link unchecked (--offline, --only,
+--skip) says INCOMPLETE and what it did not check.
 Nothing secret is printed: the token only as claims and a fingerprint, keys masked.
 `;
 

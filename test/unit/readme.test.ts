@@ -20,13 +20,14 @@ const rows = (first: RegExp) =>
     .map(([cell = '', ...rest]) => [cell.replace(/^`([^`]+)`.*$/, '$1'), ...rest]);
 
 describe('README', () => {
-  it('lists every check, in report order, with its title and hard dependencies', () => {
+  it('lists every check, in report order, with its title, hard dependencies and what else it reads', () => {
     const listed = rows(/^`[a-z-]+\.[a-z-.]+`$/);
     expect(listed.map(([id, title]) => `${id}: ${title}`)).toEqual(CHECKS.map((c) => `${c.id}: ${c.title}`));
-    for (const [id, , needs, after] of listed) {
+    for (const [id, , needs, after, reads] of listed) {
       const check = CHECKS.find((c) => c.id === id);
       expect(needs, id).toBe(check?.needs ?? '');
       expect(after, id).toBe(check?.dependsOn.map((d) => `\`${d}\``).join(', '));
+      expect(reads, id).toBe((check?.uses ?? []).map((d) => `\`${d}\``).join(', '));
     }
   });
 

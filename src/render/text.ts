@@ -28,6 +28,16 @@ export function verdictLine(report: Pick<Report, 'verification'>): string {
   return escapeControl(report.verification.headline);
 }
 
+/**
+ * The mechanism as the header shows it: `none` is what env.mechanism concluded, not what a run that left it
+ * out (--only, --skip) knows.
+ */
+export function mechanismWords(report: Pick<Report, 'mechanism' | 'checks'>): string {
+  const status = report.checks.find((c) => c.id === 'env.mechanism')?.status;
+  const looked = status === 'pass' || status === 'warn' || status === 'fail';
+  return looked || report.mechanism !== 'none' ? report.mechanism : 'not checked';
+}
+
 export interface TextOptions {
   /** Details of checks that passed or were skipped too (--verbose); by default only of those with a problem. */
   readonly verbose?: boolean;
@@ -45,7 +55,7 @@ export function showsDetails(status: Status, verbose: boolean): boolean {
 export function renderText(report: Report, options: TextOptions = {}): string {
   const lines: string[] = [];
   const idWidth = Math.max(...report.checks.map((c) => c.id.length), 8);
-  lines.push(`irsa-doctor ${report.tool.version}  mechanism: ${report.mechanism}  (${report.durationMs} ms)`);
+  lines.push(`irsa-doctor ${report.tool.version}  mechanism: ${mechanismWords(report)}  (${report.durationMs} ms)`);
   lines.push('');
   for (const check of report.checks) {
     lines.push(`[${statusLabel(check.status)}] ${check.id.padEnd(idWidth)}  ${escapeControl(check.summary)}`);

@@ -131,6 +131,12 @@ describe(renderText, () => {
     parseReport(renderJson(report));
   });
 
+  it('says the mechanism was not checked when env.mechanism did not run, instead of "none"', () => {
+    const report = withVerification({ ...healthyReport(), mechanism: 'none', checks: healthyReport().checks.slice(1) });
+    expect(renderText(report).split('\n')[0]).toMatch(/^irsa-doctor 0\.1\.0  mechanism: not checked  \(/);
+    expect(renderText(healthyReport()).split('\n')[0]).toContain('mechanism: irsa');
+  });
+
   it('says healthy with no root cause when nothing is wrong', () => {
     const text = renderText(healthyReport());
     expect(text).toContain('HEALTHY');

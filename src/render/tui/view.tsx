@@ -2,7 +2,7 @@ import { Box, Static, Text, useAnimation } from 'ink';
 import { useSyncExternalStore } from 'react';
 import type { Finding, Identity, Remedy, Report } from '../../run/types';
 import { displayValue, escapeControl } from '../escape';
-import { showsDetails, verdictLine } from '../text';
+import { mechanismWords, showsDetails, verdictLine } from '../text';
 import type { FinishedCheck, RunSnapshot, RunStore } from './store';
 import { SPINNER_FRAMES, SPINNER_INTERVAL_MS, severityLook, statusLook, verdictLook } from './theme';
 
@@ -213,7 +213,7 @@ export function VerdictBox({ report }: { report: Report }) {
         </Box>
       ) : null}
       <Text dimColor>
-        irsa-doctor {escapeControl(report.tool.version)} · mechanism: {report.mechanism} · {report.durationMs} ms
+        irsa-doctor {escapeControl(report.tool.version)} · mechanism: {mechanismWords(report)} · {report.durationMs} ms
       </Text>
     </Box>
   );

@@ -258,10 +258,21 @@ function shortReason(entry: NotChecked): string {
       return 'could not finish';
     case 'dependency':
     case 'unavailable':
-      return entry.reason.length > REASON_MAX ? `${entry.reason.slice(0, REASON_MAX - 3)}...` : entry.reason;
+      return headlineReason(entry.reason);
     default:
       return assertNever(entry.cause);
   }
+}
+
+/**
+ * A check's reason, short enough for the headline: the same reason inherited through a dependency reads the
+ * same (so the link is named once), and a long one keeps its first clause ("no Kubernetes API access", "not
+ * permitted (HTTP 403)"); the whole reason stays in `notChecked[].reason`.
+ */
+function headlineReason(reason: string): string {
+  const own = reason.replace(/^depends on [a-z.-]+: /, '');
+  const clause = own.length > 40 ? (/^(.{12,}?)(?:: |; )/.exec(own)?.[1] ?? own) : own;
+  return clause.length > REASON_MAX ? `${clause.slice(0, REASON_MAX - 3)}...` : clause;
 }
 
 function joinWords(items: readonly string[]): string {

@@ -112,6 +112,26 @@ describe('verification', () => {
     });
   });
 
+  it('names a link once when its checks share a reason through a dependency, with the reason cut short', async () => {
+    const webhook = check('kube.webhook', 'kube', {
+      status: 'skip',
+      summary: 'skipped: no Kubernetes API access: not in a cluster (KUBERNETES_SERVICE_HOST unset), no --kubeconfig',
+    });
+    const pod = check('kube.pod', 'kube', {
+      status: 'skip',
+      summary: 'skipped: no Kubernetes API access: not in a cluster (KUBERNETES_SERVICE_HOST unset), no --kubeconfig',
+    });
+    const sa = check('kube.serviceaccount', 'kube', { status: 'pass', summary: 'x' }, { dependsOn: ['kube.pod'] });
+    const report = await run([irsaEnv, token, issued, pod, webhook, sa]);
+    expect(report.verification.headline).toBe(
+      'HEALTHY: this pod gets the AWS credentials it is set up for; not checked: Kubernetes objects (no Kubernetes API access)',
+    );
+    const kube = report.verification.links.find((l) => l.link === 'kube');
+    expect(kube?.notChecked.find((n) => n.checkId === 'kube.serviceaccount')?.reason).toBe(
+      'depends on kube.pod: no Kubernetes API access: not in a cluster (KUBERNETES_SERVICE_HOST unset), no --kubeconfig',
+    );
+  });
+
   it('a check that could not finish leaves its link not checked (cause error); never healthy', async () => {
     const slow = check('token.claims', 'token', {
       status: 'error',

@@ -154,21 +154,9 @@ export function expectNotShown(rendered: { text: string; json: string }, secret:
   }
 }
 
-/**
- * CHECKS narrowed to `ids` and every check they read, hard (dependsOn) or soft (uses): --only would drop the
- * soft inputs, and a check without them often skips before it reaches the server being fuzzed.
- */
+/** CHECKS narrowed to `ids` and every check they read, hard (dependsOn) or soft (uses), as --only selects. */
 export function only(...ids: string[]): Check[] {
-  const byId = new Map(CHECKS.map((c) => [c.id as string, c]));
-  const wanted = new Set<string>();
-  const add = (id: string): void => {
-    if (wanted.has(id)) return;
-    wanted.add(id);
-    const check = byId.get(id);
-    for (const dep of [...(check?.dependsOn ?? []), ...(check?.uses ?? [])]) add(dep);
-  };
-  ids.forEach(add);
-  return selectChecks(CHECKS, [...wanted], []);
+  return selectChecks(CHECKS, ids, []);
 }
 
 export function contextOf(env: Env, files: FileView, net: NetClient): Context {

@@ -88,12 +88,15 @@ describe('RunView, final frame', () => {
     expect(new Set(report.checks.map((c) => c.status))).toEqual(new Set<Status>(STATUSES));
   });
 
-  it('lists every finding with its severity glyph, code and summary', () => {
+  it("lists every finding with its severity glyph, code and summary; the root cause's summary once, in the box", () => {
     const out = finalView(brokenReport());
     expect(out).toMatch(/▲ REGION_MISSING \(env\.mechanism\) No AWS_REGION/);
     expect(out).toMatch(/ℹ K8S_API_FORBIDDEN \(env\.irsa\) The SA may not read pods/);
-    expect(out).toMatch(/✖ TOKEN_EXPIRED \(token\.claims\) The token expired 2 h ago/);
+    expect(out).toMatch(/✖ TOKEN_EXPIRED \(token\.claims\) the root cause: see below/);
     expect(out).toContain('evidence: exp=2026-11-22T08:00:00Z');
+    expect(out.split('The token expired 2 h ago').length - 1).toBe(1);
+    expect(out.split('Recreate the pod so the kubelet mounts a fresh token').length - 1).toBe(1);
+    expect(out.indexOf('The token expired 2 h ago')).toBeGreaterThan(out.indexOf('Root cause:'));
   });
 
   it('wraps inside the box at a narrow width instead of overflowing it', () => {

@@ -124,7 +124,7 @@ export function Summary({ report }: { report: Report }) {
   return (
     <Box flexDirection="column" marginTop={1}>
       <IdentityBlock identity={report.identity} />
-      <Findings findings={report.findings} />
+      <Findings findings={report.findings} rootCause={report.rootCause} />
       <VerdictBox report={report} />
     </Box>
   );
@@ -153,7 +153,14 @@ export function IdentityBlock({ identity }: { identity: Identity }) {
   );
 }
 
-export function Findings({ findings }: { findings: readonly Finding[] }) {
+/** Every finding; the root cause's summary and fix are in the verdict box only (printed once). */
+export function Findings({
+  findings,
+  rootCause = null,
+}: {
+  findings: readonly Finding[];
+  rootCause?: Report['rootCause'];
+}) {
   if (findings.length === 0) return null;
   return (
     <Box flexDirection="column" marginBottom={1}>
@@ -161,6 +168,7 @@ export function Findings({ findings }: { findings: readonly Finding[] }) {
       {findings.map((finding, index) => {
         const look = severityLook(finding.severity);
         const evidence = Object.entries(finding.evidence);
+        const isRoot = rootCause !== null && finding.code === rootCause.code && finding.checkId === rootCause.checkId;
         return (
           <Box key={`${finding.code}-${index}`} flexDirection="column" paddingLeft={2}>
             <Box>
@@ -172,7 +180,8 @@ export function Findings({ findings }: { findings: readonly Finding[] }) {
                   <Text color={look.color} bold>
                     {finding.code}
                   </Text>
-                  <Text dimColor> ({finding.checkId})</Text> {escapeControl(finding.summary)}
+                  <Text dimColor> ({finding.checkId})</Text>{' '}
+                  {isRoot ? 'the root cause: see below' : escapeControl(finding.summary)}
                 </Text>
               </Box>
             </Box>
@@ -182,7 +191,7 @@ export function Findings({ findings }: { findings: readonly Finding[] }) {
                   evidence: {evidence.map(([k, v]) => `${escapeControl(k)}=${displayValue(v, 200)}`).join(', ')}
                 </Text>
               ) : null}
-              <Text dimColor>fix: {escapeControl(finding.remedy.summary)}</Text>
+              {isRoot ? null : <Text dimColor>fix: {escapeControl(finding.remedy.summary)}</Text>}
             </Box>
           </Box>
         );

@@ -21,11 +21,12 @@ export interface CorpusEntry {
   /** Acceptable first answers; empty when nothing should be named (not an AWS credential problem). */
   readonly expect: readonly string[];
   readonly why: string;
-  readonly split: 'dev' | 'holdout' | 'fresh' | 'fresh2';
+  readonly split: 'dev' | 'holdout' | 'fresh' | 'fresh2' | 'fresh3';
 }
 
 export const CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus.jsonl', import.meta.url));
 export const FRESH_CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus-fresh.jsonl', import.meta.url));
+export const FRESH3_CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus-fresh3.jsonl', import.meta.url));
 
 export function loadCorpus(path = CORPUS_PATH): CorpusEntry[] {
   return readFileSync(path, 'utf8')
@@ -34,9 +35,9 @@ export function loadCorpus(path = CORPUS_PATH): CorpusEntry[] {
     .map((line) => JSON.parse(line) as CorpusEntry);
 }
 
-/** Every part of the corpus: the first collection and the fresh batch. */
+/** Every part of the corpus: the first collection and the fresh batches. */
 export function loadAllCorpora(): CorpusEntry[] {
-  return [...loadCorpus(CORPUS_PATH), ...loadCorpus(FRESH_CORPUS_PATH)];
+  return [...loadCorpus(CORPUS_PATH), ...loadCorpus(FRESH_CORPUS_PATH), ...loadCorpus(FRESH3_CORPUS_PATH)];
 }
 
 /**
@@ -79,6 +80,7 @@ const MECHANISM: Readonly<Record<string, string>> = {
   PROXY_INTERCEPTS_METADATA: 'network',
   REGION_REQUIRED: 'region',
   REGION_MISSING: 'region',
+  STS_GLOBAL_ENDPOINT: 'region',
   STS_REGION_DISABLED: 'region',
   ROLE_LACKS_PERMISSION: 'permission',
   ROLE_CHAINING_DENIED: 'permission',

@@ -6,6 +6,9 @@ import { judge, loadAllCorpora, score } from '../helpers/explain-corpus';
 // batch, test/data/explain-corpus-fresh.jsonl): each entry's first answer must be one the thread's resolution
 // supports, and none may blame another mechanism.
 const corpus = loadAllCorpora();
+// fresh3 is scored once by scripts/explain-score.ts before any rule is changed for it; it is asserted once
+// the rules have been improved on what it showed.
+const asserted = corpus.filter((e) => e.split !== 'fresh3');
 
 describe('explain: the corpus of real pasted messages', () => {
   it('holds at least 150 entries from at least 20 SDKs and tools, each with its source, no source twice', () => {
@@ -16,7 +19,7 @@ describe('explain: the corpus of real pasted messages', () => {
     expect(new Set(corpus.map((e) => e.id)).size).toBe(corpus.length);
   });
 
-  for (const entry of corpus) {
+  for (const entry of asserted) {
     it(`${entry.id} (${entry.split}, ${entry.family}) -> ${entry.expect[0] ?? 'nothing'}`, () => {
       const first = explainMessage(entry.text).matches[0]?.code;
       expect(judge(entry, first), `${entry.source}: ${entry.why}; got ${first ?? 'nothing'}`).toBe('right');

@@ -120,10 +120,10 @@ const ENTRIES: readonly Explanation[] = [
   {
     code: 'SDK_MISSING_STS_MODULE',
     meaning: () =>
-      "the Java SDK found the IRSA variables but cannot use them: web identity needs the SDK's 'sts' module at run time, so the chain skipped to the next provider",
+      "the SDK found the IRSA (or assume-role) settings but cannot use them: web identity needs the SDK's STS package at run time, so the chain skipped to the next provider",
     causes: () => [
-      "the application's build lacks the software.amazon.awssdk:sts (SDK v2) or com.amazonaws:aws-java-sdk-sts (SDK v1) dependency",
-      'the dependency is declared but shaded out or marked provided/test scope',
+      "the application's build lacks the STS package: software.amazon.awssdk:sts (Java SDK v2), com.amazonaws:aws-java-sdk-sts (Java SDK v1), AWSSDK.SecurityToken (.NET), @aws-sdk/client-sts (JS v3)",
+      'the dependency is declared but shaded out, trimmed from the published app, or marked provided/test scope',
     ],
     confirmWith: ['env.irsa', 'sts.assume-role'],
     remedy: () =>
@@ -132,6 +132,7 @@ const ENTRIES: readonly Explanation[] = [
         [
           '# Maven: <dependency><groupId>software.amazon.awssdk</groupId><artifactId>sts</artifactId></dependency>',
           "# Gradle: implementation 'software.amazon.awssdk:sts'",
+          '# .NET: dotnet add package AWSSDK.SecurityToken',
           `${DIAGNOSE} --only sts.assume-role`,
         ],
         [LINKS.irsa],
@@ -147,6 +148,7 @@ const ENTRIES: readonly Explanation[] = [
       "the app's SDK is too old to read AWS_WEB_IDENTITY_TOKEN_FILE / AWS_CONTAINER_CREDENTIALS_FULL_URI and goes to IMDS",
       'the container is skipped by the webhook (skip-containers) or the webhook failed open (failurePolicy: Ignore)',
       'the IRSA role could not be assumed (throttling or AccessDenied) and the SDK fell back to IMDS',
+      "when the node's role is then denied sts:AssumeRole into another role (a datasource's or a tool's 'assume role' setting), that is the same fallback: give the pod its own credentials first",
     ],
     confirmWith: ['env.mechanism', 'kube.serviceaccount', 'kube.pod', 'identity.caller', 'identity.imds'],
     remedy: () =>
@@ -710,6 +712,42 @@ const ENTRIES: readonly Explanation[] = [
       remedy('Use a session name of at most 64 characters from [A-Za-z0-9+=,.@_-].', [`${DIAGNOSE} --only env.irsa`]),
   },
   {
+    code: 'STS_GLOBAL_ENDPOINT',
+    meaning: () =>
+      "STS refused the request's signature scope: it was signed for one region and sent to an STS endpoint of another (the global sts.amazonaws.com accepts only us-east-1; a regional endpoint only its own region); the keys themselves are not in question",
+    causes: () => [
+      'the SDK signs for AWS_REGION but sends to the global endpoint (AWS_STS_REGIONAL_ENDPOINTS=legacy, an old SDK, or a tool that hard-codes sts.amazonaws.com)',
+      'an endpoint override (AWS_ENDPOINT_URL_STS, a client option) names another region than the one the SDK signs for',
+      "a tool's own STS client that does not follow the SDK's endpoint rules",
+    ],
+    confirmWith: ['env.region', 'sts.endpoints'],
+    remedy: () =>
+      remedy(
+        'Make the STS endpoint and the signing region agree: use the regional endpoint of AWS_REGION, and remove endpoint overrides that name another region.',
+        [
+          'kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_STS_REGIONAL_ENDPOINTS=regional AWS_REGION=<REGION>',
+          `${DIAGNOSE} --only env.region,sts.endpoints`,
+        ],
+        [LINKS.stsEndpoint],
+      ),
+  },
+  {
+    code: 'CREDENTIAL_CAUSE_UNKNOWN',
+    meaning: () =>
+      'this is an AWS credential, signing or authorisation failure, but the message does not say which link broke: which credentials the app has, where they came from, and what AWS said about them cannot be told from it',
+    causes: () => [
+      'which mechanism the app uses (IRSA, Pod Identity, a metadata proxy, the node role, static keys) cannot be told from this line',
+      'the message may be a wrapper: the specific error is often on the lines before or after it (caused by: ...); paste them too',
+      'the pod may not get the credentials it is set up for (not mutated, another ServiceAccount, an SDK that skips the mechanism), so the app signs with others',
+    ],
+    confirmWith: ['env.mechanism', 'identity.caller'],
+    remedy: () =>
+      remedy(
+        "Find out which credentials the app gets and whose they are: run the doctor in the pod, or get-caller-identity in the app's environment, then read the error again with that in mind.",
+        [DIAGNOSE, 'kubectl exec <POD> -n <NAMESPACE> -- aws sts get-caller-identity'],
+      ),
+  },
+  {
     code: 'NO_CREDENTIALS',
     meaning: () =>
       'the SDK tried every credential source and none worked: no IRSA/Pod Identity variables reached it, or each provider failed (its own error may be further up the log)',
@@ -718,6 +756,7 @@ const ENTRIES: readonly Explanation[] = [
       'IMDS is blocked (hop limit 1), so there is no node-role fallback either; that part is good',
       'the web identity or container provider failed first: look for AccessDenied, InvalidIdentityToken or a file error earlier in the log',
       "the app (or its image's start script) accepts only static keys (AWS_ACCESS_KEY_ID) and never asks the SDK chain, so it cannot use IRSA or Pod Identity",
+      "the container-credentials endpoint that failed is not EKS Pod Identity's agent (ECS's 169.254.170.2, a relative URI, a local service on a port): that service gave nothing",
     ],
     confirmWith: ['env.mechanism', 'kube.serviceaccount', 'env.irsa', 'env.pod-identity', 'identity.caller'],
     remedy: () =>

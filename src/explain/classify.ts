@@ -53,6 +53,14 @@ const ENV_PARTIAL =
   /role ARN is not set|configured to assume role with web identity but has no role ARN|web_identity_token_file (?:is set )?(?:but )?(?:no|without) role_arn|You must specify a value for roleArn/i;
 const STS_MODULE =
   /'sts' service module must be on the class ?path|aws-java-sdk-sts module must be on the class ?path|ClassNotFoundException:? ?(?:software\.amazon\.awssdk\.services\.sts\.internal\.StsWebIdentityCredentialsProviderFactory|com\.amazonaws\.services\.securitytoken\.internal\.STSProfileCredentialsService)/i;
+/**
+ * Any SDK's STS package, and a runtime saying it cannot load a package: web identity and assume-role
+ * credentials need it (Java's sts module, .NET's AWSSDK.SecurityToken assembly, JS v3's @aws-sdk/client-sts).
+ */
+const STS_PACKAGE =
+  /AWSSDK\.SecurityToken|aws-java-sdk-sts|software\.amazon\.awssdk[.:/]sts\b|awssdk\.services\.sts\b|com\.amazonaws\.services\.securitytoken|@aws-sdk\/client-sts/i;
+const PACKAGE_MISSING =
+  /could not be (?:found|loaded)|Could not load (?:file or )?assembly|cannot find (?:module|package)|ClassNotFound|NoClassDefFound|must be (?:on the class ?path|available at runtime)|is not installed/i;
 const AGENT_HOST = /169\.254\.170\.23|fd00:ec2::23/i;
 const SDK_REFUSES_AGENT =
   /only loopback hosts are allowed|URI did not refer to the loopback interface|Unsupported host|not a valid container metadata service host(?:name)?|invalid endpoint host/i;
@@ -67,8 +75,9 @@ const REGION_REQUIRED =
   /Missing Region|MissingRegion|an AWS region is required|region is required|Unable to find a region|Could not determine region|could not find region configuration|You must specify a region|region: ""|https?:\/\/sts\.\.amazonaws|Invalid endpoint: https?:\/\/[a-z0-9-]{0,40}\.\.amazonaws/i;
 
 // ---- token files ----------------------------------------------------------------------------------------
+/** The AWS token files and the variables naming them; kubernetes.io/serviceaccount/token is the API server's own. */
 const TOKEN_PATH =
-  /serviceaccount\/token|eks-pod-identity-token|WebIdentityTokenFile|web[_ ]?identity[_ ]?token[_ ]?file|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE/i;
+  /(?<!kubernetes\.io\/)serviceaccount\/token|eks-pod-identity-token|WebIdentityTokenFile|web[_ ]?identity[_ ]?token[_ ]?file|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE/i;
 const FILE_DENIED =
   /permission denied|EACCES|UnauthorizedAccessException|Errno 13|AccessDeniedException: \/|is denied/i;
 const FILE_MISSING =
@@ -98,8 +107,14 @@ const POD_TOKEN_REJECTED = /token is expired|The token included in the request i
  */
 const CONTAINER_PROVIDER =
   /EcsContainer|ContainerCredentialsProvider|container-role|container metadata|HTTP credential provider|fromContainerMetadata|fromHttp|AWS_CONTAINER_CREDENTIALS_FULL_URI/i;
-const CONTAINER_STATUS = /(?:StatusCode\(|status(?: code)?:? ?|non 200 response |responded with |HTTP )(40[04])\b/i;
-const ECS_TASK_ENDPOINT = /169\.254\.170\.2(?!3)\b|AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/;
+const CONTAINER_STATUS = /(?:StatusCode\(|status(?: code)?:? ?|non 200 response \(?|responded with |HTTP )(40[04])\b/i;
+/**
+ * A container-credentials endpoint that is not the Pod Identity agent: ECS's (169.254.170.2, a relative URI
+ * /v2/credentials/<id>, the ECS agent's own error names) or a local one on a port (Greengrass's token exchange
+ * service, a test server). The same providers serve them all, so only the endpoint says which mechanism failed.
+ */
+const ECS_TASK_ENDPOINT =
+  /169\.254\.170\.2(?!3)\b|AWS_CONTAINER_CREDENTIALS_RELATIVE_URI|\/v2\/credentials\/|CredentialsV2Request|InvalidIdInRequest|credentialprovider\/|\/\/(?:localhost|127\.0\.0\.1):\d{2,5}\//i;
 const NO_ASSOCIATION =
   /ResourceNotFoundException|no association|association (?:was )?not found|could not find (?:a )?pod identity association/i;
 
@@ -122,9 +137,9 @@ const IMDS_HOST = /169\.254\.169\.254|ec2imds|EC2Metadata|instance metadata|IMDS
 
 // ---- what AWS said about the keys ---------------------------------------------------------------------------
 const KEYS_REJECTED =
-  /InvalidClientTokenId|UnrecognizedClientException|security token included in the request is invalid|InvalidAccessKeyId|AWS Access Key Id you provided does not exist|SignatureDoesNotMatch|request signature we calculated does not match|AuthFailure|IncompleteSignature/i;
+  /\bInvalidToken\b|provided token is malformed|\bInvalidSecurity\b|provided security credentials are not valid|InvalidClientTokenId|UnrecognizedClientException|security token included in the request is invalid|InvalidAccessKeyId|AWS Access Key Id you provided does not exist|SignatureDoesNotMatch|request signature we calculated does not match|AuthFailure|IncompleteSignature/i;
 const SESSION_EXPIRED =
-  /\bExpiredToken(?:Exception)?\b|The provided token has expired|security token included in the request is expired|RequestExpired|token has expired/i;
+  /TokenRefreshRequired|provided token must be refreshed|\bExpiredToken(?:Exception)?\b|The provided token has expired|security token included in the request is expired|RequestExpired|token has expired/i;
 const STS_TOKEN_EXPIRED =
   /Token expired: current date\/time|Token too old|web identity token that was passed is expired/i;
 const THROTTLED = /Rate exceeded|\bThrottling(?:Exception)?\b|TooManyRequestsException|SlowDown|ThrottledException/i;
@@ -161,6 +176,11 @@ const STATIC_KEYS_REQUIRED =
 const STS_ANSWERED_ERROR = /AssumeRole(?:WithWebIdentity)? call completed with http status [45]\d\d/i;
 /** STS's own modelled errors that have no code of their own here (docs/mechanics.md 3.3). */
 const STS_MODELLED_ERROR = /PackedPolicyTooLarge|MalformedPolicyDocument/i;
+/** A signature for another region or service than the endpoint's (SigV4 credential scope). */
+const SIGNING_SCOPE =
+  /Credential should be scoped to (?:a valid region|correct service)|credential must be scoped to a valid region|AuthorizationHeaderMalformed|the region '[a-z0-9-]{1,30}' is wrong; expecting/i;
+const STS_CALL =
+  /\bsts(?:[.-][a-z0-9-]{1,30}){0,3}\.amazonaws\.com|\bSTS\b|AssumeRole|GetCallerIdentity|GetSessionToken|xmlns="?https:\/\/sts\./i;
 const WRAPPER_STS =
   /WebIdentityErr|WebIdentityError|STS assume role request failed|Error calling AssumeRole|failed to retrieve credentials/i;
 const BARE_DENIAL =
@@ -170,6 +190,30 @@ const KUBE_RBAC =
   /is forbidden: User \\?"|User \\?"system:(?:serviceaccount|anonymous|node)|cannot (?:get|list|watch|create|update|patch|delete) resource/i;
 const AWS_CONTEXT =
   /\bAccessDenied|Access Denied|UnauthorizedOperation|Encoded authorization failure message|AuthorizationError|\bS3\b|s3a?:\/\/|amazonaws|AmazonS3|\baws\b|\bAWS\b|RequestI[dD]|request id|HostId|backup store|artifact|bucket/i;
+
+// ---- the last resort ----------------------------------------------------------------------------------------
+/**
+ * Marks of AWS itself: its SDKs' names and classes, hosts, ARNs, variables and config files, its CLI, the
+ * services whose permissions pods use, the credential providers' names (botocore's container-role, iam-role).
+ */
+const AWS_SOURCE =
+  /\bAWS\b|\bAWS_[A-Z_]{3,40}|amazonaws\.com|\.api\.aws\b|arn:aws|com\.amazonaws|software\.amazon\.awssdk|botocore|boto3|aws-sdk|@aws-sdk|aws_config|aws-config|awscrt|aws-c-auth|Aws::|Amazon\.Runtime|AWSSDK|\.aws\/(?:config|credentials)|\b(?:S3|STS|IAM|KMS|ECR|SQS|SNS|DynamoDB|CloudWatch|Route ?53|Secrets ?Manager|SSM|Kinesis)\b|container-role|iam-role|assume-role|169\.254\.(?:169\.254|170\.23?)\b|fd00:ec2::/;
+/** Another platform's identity and metadata errors, Kubernetes' own: never AWS's, whatever words they share. */
+const OTHER_PLATFORM =
+  /AADSTS|microsoftonline|\bAzure\b|azure\.com|\bEntra\b|googleapis?\b|gserviceaccount|iam\.serviceAccounts|metadata\.google|Metadata-Flavor|\bGCP\b|\bGCE\b|\bGKE\b|\bgoogle\b|kubernetes\.io\/serviceaccount|system:serviceaccount|system:anonymous|\bRBAC\b|(?<!aws-)\bVault\b|\bOpenStack\b|Keystone/i;
+/**
+ * No credentials came out of the attempt to get them: a failed obtaining verb with "credentials" after it, or
+ * "credentials" with a word of absence, in any SDK's order of words.
+ */
+const CREDENTIALS_SOUGHT =
+  /(?:retriev|load|fetch|obtain|resolv|refresh|provid|sourc|locat)(?:e|es|ed|ing)? (?:\S{1,40} ){0,3}credentials/i;
+const CREDENTIALS_ABSENT =
+  /credentials? (?:\S{1,40} ){0,3}(?:not (?:found|available|set|loaded|provided)|missing|unavailable)|\bno (?:\S{1,40} ){0,2}credentials|\bbad (?:\S{1,40} ){0,2}credentials|without credentials/i;
+/** What the failure is about: credentials, keys, tokens, signatures, authentication or authorisation. */
+const CREDENTIAL_SUBJECT =
+  /credential|access ?key|secret ?key|security token|session token|signature|\bsign(?:ed|ing)?\b|authenticat|authori[sz]|assume|\bidentity\b|permission|\b40[13]\b/i;
+const FAILED =
+  /error|fail|unable|cannot|can't|could not|couldn't|denied|invalid|expired|missing|not found|rejected|forbidden|exception|unauthori[sz]ed/i;
 
 // ---- the principal of "User: ... is not authorized" ---------------------------------------------------------
 /**
@@ -250,7 +294,7 @@ export function classify(text: string): FindingCode | undefined {
   // The pod's environment and the SDK, before any request.
   if (roleArnEnvInvalid(t)) return 'ROLE_ARN_INVALID';
   if (ENV_NOT_INJECTED.test(t)) return 'IRSA_ENV_MISSING';
-  if (STS_MODULE.test(t)) return 'SDK_MISSING_STS_MODULE';
+  if (STS_MODULE.test(t) || (STS_PACKAGE.test(t) && PACKAGE_MISSING.test(t))) return 'SDK_MISSING_STS_MODULE';
   if (agent && SDK_REFUSES_AGENT.test(t)) return 'SDK_TOO_OLD';
   if (ENV_PARTIAL.test(t)) return 'IRSA_ENV_PARTIAL';
   if (REGION_REQUIRED.test(t)) return 'REGION_REQUIRED';
@@ -266,17 +310,16 @@ export function classify(text: string): FindingCode | undefined {
     if (FILE_UNREAD.test(t)) return 'TOKEN_FILE_UNREADABLE';
   }
 
-  // EKS Pod Identity: the agent and, behind it, EKS Auth.
+  // EKS Pod Identity: the agent and, behind it, EKS Auth. The container-credentials provider also serves ECS
+  // and local endpoints: an endpoint that is not the agent's is not Pod Identity, whatever the provider says.
   if (POD_IDENTITY_DENIED.test(t)) return 'POD_IDENTITY_ACCESS_DENIED';
   if (EKS_AUTH.test(t) && transport && !agent) return 'EKS_AUTH_UNREACHABLE';
   if (AGENT_TOKEN_ERROR.test(t)) return 'POD_IDENTITY_TOKEN_REJECTED';
-  if ((POD_IDENTITY.test(t) || agent || EKS_AUTH.test(t)) && POD_TOKEN_REJECTED.test(t)) {
-    return 'POD_IDENTITY_TOKEN_REJECTED';
-  }
-  if ((EKS_AUTH.test(t) || POD_IDENTITY.test(t) || agent) && NO_ASSOCIATION.test(t)) {
-    return 'POD_IDENTITY_NO_ASSOCIATION';
-  }
-  if ((CONTAINER_PROVIDER.test(t) || agent) && !ECS_TASK_ENDPOINT.test(t)) {
+  const otherContainerEndpoint = ECS_TASK_ENDPOINT.test(t) && !agent && !EKS_AUTH.test(t);
+  const podIdentity = (POD_IDENTITY.test(t) || agent || EKS_AUTH.test(t)) && !otherContainerEndpoint;
+  if (podIdentity && POD_TOKEN_REJECTED.test(t)) return 'POD_IDENTITY_TOKEN_REJECTED';
+  if (podIdentity && NO_ASSOCIATION.test(t)) return 'POD_IDENTITY_NO_ASSOCIATION';
+  if ((CONTAINER_PROVIDER.test(t) || agent) && !otherContainerEndpoint) {
     const status = CONTAINER_STATUS.exec(t)?.[1];
     if (status === '400') return 'POD_IDENTITY_TOKEN_REJECTED';
     if (status === '404') return 'POD_IDENTITY_NO_ASSOCIATION';
@@ -316,7 +359,10 @@ export function classify(text: string): FindingCode | undefined {
   if (transport && STS_HOST.test(t) && !IMDS_HOST.test(t)) return 'STS_UNREACHABLE';
   if (transport && /AuthCredentialsProvider|Credentials Provider failed to source/i.test(t)) return 'STS_UNREACHABLE';
 
-  // AWS's verdict on the keys the request was signed with.
+  // AWS's verdict on the keys the request was signed with. A signature scoped to another region than the
+  // endpoint's is no verdict on the keys: at STS it is the global endpoint (us-east-1 only) met with a regional
+  // signature, or the reverse.
+  if (SIGNING_SCOPE.test(t)) return STS_CALL.test(t) ? 'STS_GLOBAL_ENDPOINT' : 'CREDENTIAL_CAUSE_UNKNOWN';
   if (KEYS_REJECTED.test(t)) return 'CREDENTIALS_INVALID';
   if (SESSION_EXPIRED.test(t) && !webIdentity) return 'SESSION_CREDENTIALS_EXPIRED';
   if (THROTTLED.test(t) && (CREDENTIAL_CONTEXT.test(t) || !OTHER_SERVICE.test(t))) return 'STS_THROTTLED';
@@ -328,7 +374,8 @@ export function classify(text: string): FindingCode | undefined {
   if (NOT_AUTHORIZED.test(t) || OPENSEARCH_USER.test(t) || named) {
     const p = principalOf(t);
     if (CHAIN_ACTION_DENIED.test(t) || ASSUME_ROLE_DENIED.test(t) || ASSUME_ROLE_OPERATION.test(t)) {
-      return 'ROLE_CHAINING_DENIED';
+      // A node group's role as the caller is the pod on the node's credentials: that link comes first.
+      return p.kind === 'node' && NODE_ROLE_NAME.test(p.roleName ?? '') ? 'NODE_ROLE_FALLBACK' : 'ROLE_CHAINING_DENIED';
     }
     if (p.kind === 'node') return 'NODE_ROLE_FALLBACK';
     if (p.kind === 'role' || p.kind === 'user') return 'ROLE_LACKS_PERMISSION';
@@ -347,6 +394,13 @@ export function classify(text: string): FindingCode | undefined {
   if (BARE_DENIAL.test(t) && AWS_CONTEXT.test(t) && !/security_exception|requestedTenant/i.test(t)) {
     return 'DENIED_PRINCIPAL_UNKNOWN';
   }
+
+  // The last resort: an AWS message about credentials, signing or authorisation that failed, which no rule
+  // above names. It gets a generic answer (ranked below every specific one) rather than none; another
+  // platform's identity errors and Kubernetes' own tokens are not AWS's.
+  if (!AWS_SOURCE.test(t) || (OTHER_PLATFORM.test(t) && !/arn:aws|amazonaws\.com/i.test(t))) return undefined;
+  if (CREDENTIALS_ABSENT.test(t) || (CREDENTIALS_SOUGHT.test(t) && FAILED.test(t))) return 'NO_CREDENTIALS';
+  if (CREDENTIAL_SUBJECT.test(t) && FAILED.test(t)) return 'CREDENTIAL_CAUSE_UNKNOWN';
   return undefined;
 }
 
@@ -360,6 +414,7 @@ export const CHAIN_ORDER: readonly FindingCode[] = [
   'IRSA_ENV_PARTIAL',
   'ROLE_SESSION_NAME_INVALID',
   'REGION_REQUIRED',
+  'STS_GLOBAL_ENDPOINT',
   'SDK_MISSING_STS_MODULE',
   'SDK_TOO_OLD',
   'CLOCK_SKEW',
@@ -391,6 +446,7 @@ export const CHAIN_ORDER: readonly FindingCode[] = [
   'STS_ERROR',
   'NO_CREDENTIALS',
   'DENIED_PRINCIPAL_UNKNOWN',
+  'CREDENTIAL_CAUSE_UNKNOWN',
 ];
 
 /** Codes that say what cannot be told from the text: dropped when a specific cause was found too. */
@@ -398,6 +454,7 @@ export const GENERIC_CODES: ReadonlySet<FindingCode> = new Set([
   'NO_CREDENTIALS',
   'STS_ERROR',
   'DENIED_PRINCIPAL_UNKNOWN',
+  'CREDENTIAL_CAUSE_UNKNOWN',
 ]);
 
 /**
@@ -405,4 +462,4 @@ export const GENERIC_CODES: ReadonlySet<FindingCode> = new Set([
  * not run on it (a 100 MB log is mostly such lines).
  */
 export const PREFILTER =
-  /denied|session|role for pod|credential|token|sts|assum|signature|expired|region|authoriz|identity|169\.254|fd00:ec2|timeout|timed out|refused|forbidden|403|metadata|kiam|kube2iam|specifi?c?ed IP|role for IP|class ?path|throttl|rate exceeded|provider|invalid|AWS_|security|clock|skew|getaddrinfo|CONNECT|unreachable|no such host|dial tcp|send request failed|http request|endpoint/i;
+  /denied|session|role for pod|credential|token|sts|assum|signature|expired|region|authoriz|authent|permission|identity|169\.254|fd00:ec2|timeout|timed out|refused|forbidden|403|metadata|kiam|kube2iam|specifi?c?ed IP|role for IP|class ?path|throttl|rate exceeded|provider|invalid|AWS_|security|clock|skew|getaddrinfo|CONNECT|unreachable|no such host|dial tcp|send request failed|http request|endpoint/i;

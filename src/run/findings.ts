@@ -162,6 +162,11 @@ export const FINDING_CODES = {
     severity: 'error',
     meaning: 'the Pod Identity agent gets no answer from the EKS Auth API (no route to eks-auth from the node)',
   },
+  CREDENTIAL_CAUSE_UNKNOWN: {
+    severity: 'error',
+    meaning:
+      'an AWS credential, signing or authorisation failure whose cause the message does not tell; the checks in the pod do',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -104,6 +104,13 @@ describe('irsa-doctor explain: hostile input (built binary)', () => {
     'curly placeholders': `${'User: arn:aws{'.repeat(MIB / 14)} AccessDenied amazonaws`,
     'container status words': 'EcsContainer StatusCode( status code '.repeat(MIB / 38),
     'assume-a-role words': 'could not be used to assume '.repeat(MIB / 28),
+    'obtaining verbs without credentials': `AWS ${'retrieving a b c '.repeat(MIB / 18)} failed`,
+    'credentials without absence': `AWS error ${'credentials x y z '.repeat(MIB / 18)}`,
+    'no-bad runs before credentials': `S3 ${'no bad '.repeat(MIB / 7)} failed`,
+    'local endpoint prefixes': `container-role ${'//localhost:8'.repeat(MIB / 13)} 400`,
+    'signing-scope prefixes': `STS ${"the region '".repeat(MIB / 12)} is wrong`,
+    'STS package and loader words': 'AWSSDK.SecurityToken could not be '.repeat(MIB / 34),
+    'token path lookbehind': 'kubernetes.io/serviceaccount/token '.repeat(MIB / 35),
   };
   for (const [name, line] of Object.entries(adversarial)) {
     it(`ends quickly on a 1 MiB line of ${name}`, () => {

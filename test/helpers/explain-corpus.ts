@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
  * expected answer, then the other acceptable ones), decided from the thread's resolution. `split` keeps a
  * held-out fifth; every part is scored.
  *
- * test/data/explain-corpus-fresh.jsonl (`split: fresh`) was collected after the rules were written, from
- * threads none of the others come from, with its expectations committed before explain was first run on it:
- * the held-out fifth had been read while the rules were written, so the fresh batch is the one that measured
- * how the rules generalise.
+ * test/data/explain-corpus-fresh.jsonl (`split: fresh`, then `fresh2`) and explain-corpus-fresh3.jsonl (`fresh3`)
+ * were each collected after the rules of their time were written, from threads none of the others come from,
+ * with their expectations committed before explain was first run on them: each measured once how the rules
+ * generalise, and was then improved on.
  */
 export interface CorpusEntry {
   readonly id: string;
@@ -86,7 +86,7 @@ const MECHANISM: Readonly<Record<string, string>> = {
   ROLE_CHAINING_DENIED: 'permission',
   STS_THROTTLED: 'throttling',
 };
-const GENERIC = new Set(['NO_CREDENTIALS', 'DENIED_PRINCIPAL_UNKNOWN', 'STS_ERROR']);
+const GENERIC = new Set(['NO_CREDENTIALS', 'DENIED_PRINCIPAL_UNKNOWN', 'STS_ERROR', 'CREDENTIAL_CAUSE_UNKNOWN']);
 
 export type Verdict = 'right' | 'none' | 'other' | 'wrong-mechanism';
 

@@ -1,14 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { explainMessage } from '../../src/explain/index';
+import type { Verdict } from '../helpers/explain-corpus';
 import { judge, loadAllCorpora, score } from '../helpers/explain-corpus';
 
-// The corpus of messages users pasted into public issue threads (test/data/explain-corpus.jsonl and the fresh
-// batch, test/data/explain-corpus-fresh.jsonl): each entry's first answer must be one the thread's resolution
-// supports, and none may blame another mechanism.
+// The corpus of messages users pasted into public issue threads (test/data/explain-corpus*.jsonl): each entry's
+// first answer must be one the thread's resolution supports, and none may blame another mechanism, except the
+// documented misses below. An expectation is never changed to fit what explain says.
 const corpus = loadAllCorpora();
-// fresh3 is scored once by scripts/explain-score.ts before any rule is changed for it; it is asserted once
-// the rules have been improved on what it showed.
-const asserted = corpus.filter((e) => e.split !== 'fresh3');
+
+/**
+ * Entries whose first answer is known not to be right, with the verdict it gets. A miss that gets fixed, or a
+ * new one, fails the test: the list is the record, not a way around it.
+ */
+const KNOWN_MISSES: Readonly<Record<string, { readonly verdict: Verdict; readonly why: string }>> = {
+  h063: {
+    verdict: 'other',
+    why: 'a CRT log whose only failing line is a TLS negotiation timeout naming no host; the thread says it was STS, the line does not',
+  },
+};
 
 describe('explain: the corpus of real pasted messages', () => {
   it('holds at least 150 entries from at least 20 SDKs and tools, each with its source, no source twice', () => {
@@ -17,17 +26,20 @@ describe('explain: the corpus of real pasted messages', () => {
     expect(new Set(corpus.map((e) => e.family)).size).toBeGreaterThanOrEqual(20);
     for (const entry of corpus) expect(entry.source).toMatch(/^https:\/\//);
     expect(new Set(corpus.map((e) => e.id)).size).toBe(corpus.length);
+    for (const id of Object.keys(KNOWN_MISSES)) expect(corpus.map((e) => e.id)).toContain(id);
   });
 
-  for (const entry of asserted) {
-    it(`${entry.id} (${entry.split}, ${entry.family}) -> ${entry.expect[0] ?? 'nothing'}`, () => {
+  for (const entry of corpus) {
+    const miss = KNOWN_MISSES[entry.id];
+    const want = miss?.verdict ?? 'right';
+    it(`${entry.id} (${entry.split}, ${entry.family}) -> ${entry.expect[0] ?? 'nothing'}${miss ? ` (known miss: ${miss.verdict})` : ''}`, () => {
       const first = explainMessage(entry.text).matches[0]?.code;
-      expect(judge(entry, first), `${entry.source}: ${entry.why}; got ${first ?? 'nothing'}`).toBe('right');
+      expect(judge(entry, first), `${entry.source}: ${entry.why}; got ${first ?? 'nothing'}`).toBe(want);
     });
   }
 
-  it('gets >= 95% of first answers right in each split, with no wrong mechanism', () => {
-    for (const split of ['dev', 'holdout', 'fresh', 'fresh2'] as const) {
+  it('gets >= 95% of first answers right in each split the rules were improved on, with no wrong mechanism', () => {
+    for (const split of ['dev', 'holdout', 'fresh', 'fresh2', 'fresh3'] as const) {
       const part = corpus.filter((e) => e.split === split);
       const s = score(part.map((e) => judge(e, explainMessage(e.text).matches[0]?.code)));
       expect(s.right / s.total, split).toBeGreaterThanOrEqual(0.95);

@@ -443,6 +443,119 @@ describe('explain: what the container-credentials endpoint answered', () => {
   });
 });
 
+describe('explain: which endpoint, which package, which signer', () => {
+  it('calls a container-credentials failure at a non-agent endpoint no credentials, not Pod Identity', () => {
+    for (const text of [
+      "Error when retrieving credentials from container-role: Received non 200 response (400) from ECS metadata: {'code': 'InvalidIdInRequest', 'message': 'CredentialsV2Request: Credentials not found'}",
+      'CredentialsProviderError: Failed to load credentials from http://127.0.0.1:8080/creds: connect ECONNREFUSED 127.0.0.1:8080',
+    ]) {
+      expect(
+        explainMessage(text).matches.map((m) => m.code),
+        text,
+      ).toEqual(['NO_CREDENTIALS']);
+    }
+    expect(
+      explainMessage(
+        'Error when retrieving credentials from container-role: Received non 200 response (400) from container metadata: http://169.254.170.23/v1/credentials',
+      ).matches[0]?.code,
+    ).toBe('POD_IDENTITY_TOKEN_REJECTED');
+  });
+
+  it('knows a missing STS package in the .NET and JS SDKs, not only Java', () => {
+    for (const text of [
+      'System.InvalidOperationException: Assembly AWSSDK.SecurityToken could not be found or loaded. This assembly must be available at runtime to use Amazon.Runtime.AssumeRoleWithWebIdentityCredentials.',
+      "Error: Cannot find module '@aws-sdk/client-sts' Require stack: - /app/node_modules/@aws-sdk/credential-provider-web-identity/dist-cjs/index.js",
+    ]) {
+      expect(explainMessage(text).matches[0]?.code, text).toBe('SDK_MISSING_STS_MODULE');
+    }
+  });
+
+  it('reads a signature scoped to another region as the endpoint, not the keys', () => {
+    expect(
+      explainMessage(
+        'An error occurred (SignatureDoesNotMatch) when calling the GetCallerIdentity operation: Credential should be scoped to a valid region.',
+      ).matches[0]?.code,
+    ).toBe('STS_GLOBAL_ENDPOINT');
+    // Outside STS the line says the region is wrong but not which setting: a generic answer, not bad keys.
+    expect(
+      explainMessage(
+        'InvalidSignatureException: Credential should be scoped to a valid region. at de_PutKeyCommandError (@aws-sdk/client-cloudfront-keyvaluestore)',
+      ).matches[0]?.code,
+    ).toBe('CREDENTIAL_CAUSE_UNKNOWN');
+  });
+
+  it("calls a node group's role chaining into another role the node-role fallback; another instance role's chain stays a chain", () => {
+    const chain = (principal: string) =>
+      `AccessDenied: User: ${principal} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::111122223333:role/reporting`;
+    expect(explainMessage(chain(NODE)).matches[0]?.code).toBe('NODE_ROLE_FALLBACK');
+    expect(
+      explainMessage(chain('arn:aws:sts::111122223333:assumed-role/build-host/i-0a1b2c3d4e5f67890')).matches[0]?.code,
+    ).toBe('ROLE_CHAINING_DENIED');
+  });
+
+  it("reads S3's own names for rejected and stale session tokens", () => {
+    expect(
+      explainMessage(
+        'An error occurred (InvalidToken) when calling the PutObject operation: The provided token is malformed or otherwise invalid.',
+      ).matches[0]?.code,
+    ).toBe('CREDENTIALS_INVALID');
+    expect(
+      explainMessage(
+        'TokenRefreshRequired: The provided token must be refreshed. (Service: Amazon S3; Status Code: 400)',
+      ).matches[0]?.code,
+    ).toBe('SESSION_CREDENTIALS_EXPIRED');
+  });
+});
+
+describe('explain: an AWS credential failure no rule names', () => {
+  const UNNAMED = 'Error: aws-signer: the AWS session token has an invalid format';
+
+  it('gets a generic, low-confidence answer that says what cannot be told and the command that tells', () => {
+    const [match, ...rest] = explainMessage(UNNAMED).matches;
+    expect(rest).toEqual([]);
+    expect(match?.code).toBe('CREDENTIAL_CAUSE_UNKNOWN');
+    expect(match?.meaning).toContain('cannot be told');
+    expect(match?.remedy.commands).toContain('kubectl exec <POD> -n <NAMESPACE> -- aws sts get-caller-identity');
+    expect(match?.confirmWith).toContain('identity.caller');
+  });
+
+  it('is dropped when a log also names a specific cause, and ranks last among generic answers', () => {
+    const log = [
+      UNNAMED,
+      'An error occurred (AccessDenied) when calling the AssumeRoleWithWebIdentity operation: Not authorized to perform sts:AssumeRoleWithWebIdentity',
+    ].join('\n');
+    expect(explainMessage(log).matches.map((m) => m.code)).toEqual(['TRUST_POLICY_DENIED']);
+    expect(CHAIN_ORDER.at(-1)).toBe('CREDENTIAL_CAUSE_UNKNOWN');
+  });
+
+  it('names an SDK failing to get credentials in words no rule knows as no credentials', () => {
+    for (const text of [
+      'Error: failed to resolve AWS credentials for the s3 sink: provider chain exhausted',
+      'extension "sigv4auth" has invalid configuration: bad AWS credentials',
+      'org.apache.hadoop.fs.s3a.auth.NoAuthWithAWSException: No AWS Credentials provided by TemporaryAWSCredentialsProvider',
+    ]) {
+      expect(
+        explainMessage(text).matches.map((m) => m.code),
+        text,
+      ).toEqual(['NO_CREDENTIALS']);
+    }
+  });
+
+  it.each([
+    'INFO Loaded AWS credentials from the environment',
+    'time="2024-05-01T10:00:00Z" level=info msg="Refreshing AWS credentials"',
+    'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID',
+    "unable to get credentials: compute: Received 403 `Unable to generate access token; IAM returned 403 Forbidden: Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).`",
+    'level=fatal msg="open /var/run/secrets/kubernetes.io/serviceaccount/token: permission denied"',
+    'googleapi: Error 403: The caller does not have permission, forbidden',
+    'Error reading aws/creds/deploy: Error making API request to Vault. Code: 403. Errors: * permission denied',
+    'botocore.errorfactory.NoSuchBucket: An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist',
+    'Post "https://ec2.us-east-2.amazonaws.com/": x509: certificate signed by unknown authority',
+  ])('leaves alone what is no AWS credential failure: %s', (text) => {
+    expect(explainMessage(text).matches).toEqual([]);
+  });
+});
+
 describe('runExplain', () => {
   const io = (stdin: string, stdinIsTTY = false) => {
     const out: string[] = [];

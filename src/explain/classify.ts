@@ -194,10 +194,11 @@ const AWS_CONTEXT =
 // ---- the last resort ----------------------------------------------------------------------------------------
 /**
  * Marks of AWS itself: its SDKs' names and classes, hosts, ARNs, variables and config files, its CLI, the
- * services whose permissions pods use, the credential providers' names (botocore's container-role, iam-role).
+ * services whose permissions pods use, the credential providers' names (the SDKs' ...CredentialsProvider
+ * classes, botocore's container-role and iam-role). Another platform's are excluded below.
  */
 const AWS_SOURCE =
-  /\bAWS\b|\bAWS_[A-Z_]{3,40}|amazonaws\.com|\.api\.aws\b|arn:aws|com\.amazonaws|software\.amazon\.awssdk|botocore|boto3|aws-sdk|@aws-sdk|aws_config|aws-config|awscrt|aws-c-auth|Aws::|Amazon\.Runtime|AWSSDK|\.aws\/(?:config|credentials)|\b(?:S3|STS|IAM|KMS|ECR|SQS|SNS|DynamoDB|CloudWatch|Route ?53|Secrets ?Manager|SSM|Kinesis)\b|container-role|iam-role|assume-role|169\.254\.(?:169\.254|170\.23?)\b|fd00:ec2::/;
+  /\bAWS\b|\bAWS_[A-Z_]{3,40}|amazonaws\.com|\.api\.aws\b|arn:aws|com\.amazonaws|software\.amazon\.awssdk|botocore|boto3|aws-sdk|@aws-sdk|aws_config|aws-config|awscrt|aws-c-auth|Aws::|Amazon\.Runtime|AWSSDK|\.aws\/(?:config|credentials)|\b(?:S3|STS|IAM|KMS|ECR|SQS|SNS|DynamoDB|CloudWatch|Route ?53|Secrets ?Manager|SSM|Kinesis)\b|\w{0,40}CredentialsProvider|container-role|iam-role|assume-role|169\.254\.(?:169\.254|170\.23?)\b|fd00:ec2::/;
 /** Another platform's identity and metadata errors, Kubernetes' own: never AWS's, whatever words they share. */
 const OTHER_PLATFORM =
   /AADSTS|microsoftonline|\bAzure\b|azure\.com|\bEntra\b|googleapis?\b|gserviceaccount|iam\.serviceAccounts|metadata\.google|Metadata-Flavor|\bGCP\b|\bGCE\b|\bGKE\b|\bgoogle\b|kubernetes\.io\/serviceaccount|system:serviceaccount|system:anonymous|\bRBAC\b|(?<!aws-)\bVault\b|\bOpenStack\b|Keystone/i;
@@ -206,7 +207,7 @@ const OTHER_PLATFORM =
  * "credentials" with a word of absence, in any SDK's order of words.
  */
 const CREDENTIALS_SOUGHT =
-  /(?:retriev|load|fetch|obtain|resolv|refresh|provid|sourc|locat)(?:e|es|ed|ing)? (?:\S{1,40} ){0,3}credentials/i;
+  /(?:retriev|load|fetch|obtain|acquir|resolv|refresh|provid|sourc|locat|find|get|read)(?:e|es|ed|ing|s)? (?:\S{1,40} ){0,3}credentials/i;
 const CREDENTIALS_ABSENT =
   /credentials? (?:\S{1,40} ){0,3}(?:not (?:found|available|set|loaded|provided)|missing|unavailable)|\bno (?:\S{1,40} ){0,2}credentials|\bbad (?:\S{1,40} ){0,2}credentials|without credentials/i;
 /** What the failure is about: credentials, keys, tokens, signatures, authentication or authorisation. */

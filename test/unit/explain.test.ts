@@ -533,6 +533,7 @@ describe('explain: an AWS credential failure no rule names', () => {
       'Error: failed to resolve AWS credentials for the s3 sink: provider chain exhausted',
       'extension "sigv4auth" has invalid configuration: bad AWS credentials',
       'org.apache.hadoop.fs.s3a.auth.NoAuthWithAWSException: No AWS Credentials provided by TemporaryAWSCredentialsProvider',
+      'ContainerCredentialsProvider(): Failed to load credentials from metadata service.',
     ]) {
       expect(
         explainMessage(text).matches.map((m) => m.code),

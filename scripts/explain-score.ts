@@ -1,6 +1,6 @@
 // Scores `explain` against the corpus of real pasted messages (not a test; the test is
 // test/unit/explain-corpus.test.ts): first-answer accuracy overall, per split and per SDK or tool, and every
-// entry that is not right. Run: npx bun scripts/explain-score.ts [--split dev|holdout|fresh|fresh2|fresh3|all] [--misses]
+// entry that is not right. Run: npx bun scripts/explain-score.ts [--split dev|holdout|fresh|fresh2|fresh3|fresh4|all] [--misses]
 import { explainMessage } from '../src/explain/index';
 import type { CorpusEntry, Verdict } from '../test/helpers/explain-corpus';
 import { judge, loadAllCorpora, score } from '../test/helpers/explain-corpus';
@@ -39,7 +39,7 @@ console.log(
     results.map((r) => r.verdict),
   ),
 );
-for (const part of ['dev', 'holdout', 'fresh', 'fresh2', 'fresh3'] as const) {
+for (const part of ['dev', 'holdout', 'fresh', 'fresh2', 'fresh3', 'fresh4'] as const) {
   const sub = results.filter((r) => r.entry.split === part);
   if (sub.length > 0 && split === 'all')
     console.log(

@@ -21,12 +21,13 @@ export interface CorpusEntry {
   /** Acceptable first answers; empty when nothing should be named (not an AWS credential problem). */
   readonly expect: readonly string[];
   readonly why: string;
-  readonly split: 'dev' | 'holdout' | 'fresh' | 'fresh2' | 'fresh3';
+  readonly split: 'dev' | 'holdout' | 'fresh' | 'fresh2' | 'fresh3' | 'fresh4';
 }
 
 export const CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus.jsonl', import.meta.url));
 export const FRESH_CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus-fresh.jsonl', import.meta.url));
 export const FRESH3_CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus-fresh3.jsonl', import.meta.url));
+export const FRESH4_CORPUS_PATH = fileURLToPath(new URL('../data/explain-corpus-fresh4.jsonl', import.meta.url));
 
 export function loadCorpus(path = CORPUS_PATH): CorpusEntry[] {
   return readFileSync(path, 'utf8')
@@ -37,7 +38,12 @@ export function loadCorpus(path = CORPUS_PATH): CorpusEntry[] {
 
 /** Every part of the corpus: the first collection and the fresh batches. */
 export function loadAllCorpora(): CorpusEntry[] {
-  return [...loadCorpus(CORPUS_PATH), ...loadCorpus(FRESH_CORPUS_PATH), ...loadCorpus(FRESH3_CORPUS_PATH)];
+  return [
+    ...loadCorpus(CORPUS_PATH),
+    ...loadCorpus(FRESH_CORPUS_PATH),
+    ...loadCorpus(FRESH3_CORPUS_PATH),
+    ...loadCorpus(FRESH4_CORPUS_PATH),
+  ];
 }
 
 /**

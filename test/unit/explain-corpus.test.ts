@@ -17,7 +17,7 @@ const KNOWN_MISSES: Readonly<Record<string, { readonly verdict: Verdict; readonl
     verdict: 'other',
     why: 'a CRT log whose only failing line is a TLS negotiation timeout naming no host; the thread says it was STS, the line does not',
   },
-  // fresh4 was scored once on the rules of 5b68265 and is not tuned on: its misses stay as they were measured.
+  // fresh4 was scored once, on the rules it was collected after, and is not tuned on: its misses stay as measured.
   i001: {
     verdict: 'other',
     why: "the box borders cut the principal's ARN over lines (arn:aws:sts │ ::...), so the node group's role is not read",

@@ -4,6 +4,10 @@ import { StringDecoder } from 'node:string_decoder';
 import type { StdinRead } from './explain/index';
 import { StdinNotReadableError } from './explain/index';
 import { main } from './cli/main';
+import { sealProcessEnv } from './context/process-env';
+
+// Before anything builds a client: the Context gets the launch env, the libraries an env without AWS_* etc.
+sealProcessEnv();
 
 // chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 is what it honours (docs/packaging.md, Ink behaviour).
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';

@@ -1,3 +1,4 @@
+import dns from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -84,6 +85,40 @@ export interface HttpRequestInit {
   readonly signal?: AbortSignal;
   /** The body is read up to this many bytes, the rest is dropped (default 1 MiB). */
   readonly maxBytes?: number;
+  /**
+   * Says why an address must not be connected to (undefined: allowed). Checked for an IP literal before the call
+   * and for every address a name resolves to, in the lookup the connection itself uses (so a second resolution
+   * cannot give another address). A refusal fails with NetError kind `other`, code ADDRESS_REFUSED.
+   */
+  readonly refuseAddress?: (address: string) => string | undefined;
+}
+
+/** The code of a request refused by HttpRequestInit.refuseAddress. */
+export const ADDRESS_REFUSED = 'ADDRESS_REFUSED';
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
+
+/** dns.lookup for the connection, refusing the whole name when any of its addresses is refused. */
+function guardedLookup(refuse: (address: string) => string | undefined) {
+  return (hostname: string, options: dns.LookupOptions, callback: LookupCallback) => {
+    dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const refused = addresses.map((a) => refuse(a.address)).find((why) => why !== undefined);
+      if (refused !== undefined) {
+        const denied: NodeJS.ErrnoException = new Error(`${hostname} resolves to ${refused}: not connected to`);
+        denied.code = ADDRESS_REFUSED;
+        return callback(denied, []);
+      }
+      const [first] = addresses;
+      if (options.all) return callback(null, addresses);
+      if (!first) return callback(Object.assign(new Error(`${hostname}: no address`), { code: 'ENOTFOUND' }), []);
+      return callback(null, first.address, first.family);
+    });
+  };
 }
 
 export interface HttpAnswer {
@@ -139,6 +174,12 @@ export function httpRequest(url: string, init: HttpRequestInit): Promise<HttpAns
       reject(new NetError('aborted', url, undefined, 'aborted before start'));
       return;
     }
+    const literal = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    const refusedLiteral = net.isIP(literal) !== 0 ? init.refuseAddress?.(literal) : undefined;
+    if (refusedLiteral !== undefined) {
+      reject(new NetError('other', url, ADDRESS_REFUSED, `${refusedLiteral}: not connected to`));
+      return;
+    }
     const maxBytes = init.maxBytes ?? DEFAULT_MAX_BYTES;
     let connected = false;
     let settled = false;
@@ -176,6 +217,7 @@ export function httpRequest(url: string, init: HttpRequestInit): Promise<HttpAns
         method: init.method ?? 'GET',
         headers,
         agent: false,
+        ...(init.refuseAddress ? { lookup: guardedLookup(init.refuseAddress) as unknown as typeof dns.lookup } : {}),
         // The host header, when given, is sent as given; a URL with an IPv6 literal is connected to unbracketed.
         setHost: !Object.keys(headers).some((h) => h.toLowerCase() === 'host'),
       });

@@ -1,4 +1,4 @@
-import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpAnswer, NetClient } from './http';
 import { deadlineSignal } from './http';
 import { stsRegionalUrl } from './partitions';
@@ -152,6 +152,45 @@ export async function assumeRoleWithWebIdentity(
         RoleArn: params.roleArn,
         RoleSessionName: params.sessionName,
         WebIdentityToken: params.token.reveal(),
+      }),
+      { abortSignal: sdkSignal(signal, target) },
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('STS answered without credentials');
+    return {
+      assumedRoleArn: out.AssumedRoleUser?.Arn ?? '',
+      credentials: {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: new Secret(c.SecretAccessKey),
+        sessionToken: c.SessionToken ? new Secret(c.SessionToken) : undefined,
+      },
+    };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** sts:AssumeRole with the given credentials: one hop of a profile's role chain (source_profile, credential_source). */
+export async function assumeRole(
+  net: NetClient,
+  target: StsTarget,
+  credentials: SessionCredentials,
+  params: {
+    readonly roleArn: string;
+    readonly sessionName: string;
+    readonly externalId: string | undefined;
+    readonly durationSeconds: number;
+  },
+  signal: AbortSignal,
+): Promise<AssumedRole> {
+  const client = stsClient(net, target, credentials);
+  try {
+    const out = await client.send(
+      new AssumeRoleCommand({
+        RoleArn: params.roleArn,
+        RoleSessionName: params.sessionName,
+        ExternalId: params.externalId,
+        DurationSeconds: params.durationSeconds,
       }),
       { abortSignal: sdkSignal(signal, target) },
     );

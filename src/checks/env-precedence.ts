@@ -10,10 +10,12 @@ import {
   AWS_SHARED_CREDENTIALS_FILE,
   AWS_WEB_IDENTITY_TOKEN_FILE,
 } from '../aws/env-names';
+import type { Profiles } from '../aws/profiles';
+import { describeProcessCommand, resolveProfile } from '../aws/profiles';
 import { maskAccessKeyId } from '../aws/secrets';
 import type { Context } from '../context/context';
 import { homeDirectory } from '../context/context';
-import { errnoCode } from '../context/files';
+import { NOT_A_REGULAR_FILE, errnoCode } from '../context/files';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run/types';
 import type { PrecedenceOutput, SdkFamily } from './outputs';
@@ -74,7 +76,7 @@ export function profileKindOf(keys: ProfileKeys | undefined): ProfileKind {
 
 interface SharedFile {
   readonly path: string;
-  readonly state: 'absent' | 'read' | 'unreadable' | 'too-large';
+  readonly state: 'absent' | 'read' | 'unreadable' | 'not-regular' | 'too-large';
   readonly sections: Map<string, Record<string, string>>;
 }
 
@@ -85,7 +87,13 @@ async function readSharedFile(ctx: Context, path: string, kind: 'credentials' | 
     return { path, state: 'read', sections: parseIni(bytes.toString('utf8'), kind) };
   } catch (error) {
     const code = errnoCode(error);
-    return { path, state: code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : 'unreadable', sections: new Map() };
+    const state =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? 'absent'
+        : code === NOT_A_REGULAR_FILE || code === 'EISDIR'
+          ? 'not-regular'
+          : 'unreadable';
+    return { path, state, sections: new Map() };
   }
 }
 
@@ -104,11 +112,13 @@ export interface ChainInputs {
   readonly fullUri: string | undefined;
   readonly relativeUri: string | undefined;
   readonly imdsDisabledValue: string | undefined;
+  /** Every profile of both files, merged (credentials keys win), for following source_profile chains. */
+  readonly profiles: Profiles;
 }
 
 export async function readChainInputs(ctx: Context): Promise<ChainInputs & { files: SharedFile[] }> {
   const env = ctx.env;
-  const home = homeDirectory(env);
+  const home = await homeDirectory(ctx);
   const credentialsPath = env[AWS_SHARED_CREDENTIALS_FILE] || (home ? `${home}/.aws/credentials` : undefined);
   const configPath = env[AWS_CONFIG_FILE] || (home ? `${home}/.aws/config` : undefined);
   const files: SharedFile[] = [];
@@ -121,6 +131,10 @@ export async function readChainInputs(ctx: Context): Promise<ChainInputs & { fil
   const fromCredentials = credentials?.sections.get(profileName);
   const fromConfig = config?.sections.get(profileName);
   const profile = fromCredentials || fromConfig ? { ...fromConfig, ...fromCredentials } : undefined;
+  const profiles = new Map<string, Record<string, string>>();
+  for (const file of [config, credentials]) {
+    for (const [name, keys] of file?.sections ?? []) profiles.set(name, { ...profiles.get(name), ...keys });
+  }
   const where = [fromCredentials ? credentials?.path : undefined, fromConfig ? config?.path : undefined]
     .filter((p): p is string => p !== undefined)
     .join(' and ');
@@ -137,6 +151,7 @@ export async function readChainInputs(ctx: Context): Promise<ChainInputs & { fil
     fullUri: env[AWS_CONTAINER_CREDENTIALS_FULL_URI] || undefined,
     relativeUri: env[AWS_CONTAINER_CREDENTIALS_RELATIVE_URI] || undefined,
     imdsDisabledValue: env[AWS_EC2_METADATA_DISABLED],
+    profiles,
   };
 }
 
@@ -306,11 +321,11 @@ export const envPrecedence: Check<'env.precedence'> = {
     };
     const details: Record<string, string> = Object.fromEntries(choices.map((c) => [c.sdk, c.detail]));
     for (const file of inputs.files) {
-      if (file.state === 'unreadable' || file.state === 'too-large') {
+      if (file.state === 'too-large') details[file.path] = `larger than ${MAX_PROFILE_FILE_BYTES / 1024} KiB: not read`;
+      if (file.state === 'unreadable') details[file.path] = 'exists but could not be read by this tool';
+      if (file.state === 'not-regular') {
         details[file.path] =
-          file.state === 'too-large'
-            ? `larger than ${MAX_PROFILE_FILE_BYTES / 1024} KiB: not read`
-            : 'exists but could not be read by this tool';
+          'not a regular file (a directory, FIFO or device): not read, as no SDK could read it either';
       }
     }
 
@@ -330,6 +345,8 @@ export const envPrecedence: Check<'env.precedence'> = {
     } else if (!missingProfile && new Set(choices.map((c) => (c.error ? 'error' : c.source))).size > 1) {
       findings.push(disagreeFinding(choices));
     }
+    const processFinding = credentialProcessFinding(inputs, choices);
+    if (processFinding) findings.push(processFinding);
 
     const summary =
       findings.length === 0
@@ -438,6 +455,34 @@ async function profileNotFoundFinding(
         sh`kubectl set env pod/${pod} --list -n ${namespace}`,
         sh`kubectl set env deployment/${placeholder('DEPLOYMENT')} -n ${namespace} AWS_PROFILE-`,
       ],
+      [LINKS.sdkChain],
+    ),
+  };
+}
+
+/**
+ * The selected profile (or a source_profile it chains to) gets its credentials from credential_process: the SDK
+ * would run that command. The doctor runs no program from configuration it reads, so the identity it would give
+ * stays unknown; the finding says what would run, as one quoted word.
+ */
+function credentialProcessFinding(inputs: ChainInputs, choices: readonly ChainChoice[]): FindingInput | undefined {
+  if (!choices.some((c) => c.source === 'profile')) return undefined;
+  const resolution = resolveProfile(inputs.profiles, inputs.profileName);
+  if (resolution.kind !== 'process') return undefined;
+  const command = describeProcessCommand(resolution.command);
+  return {
+    code: 'CREDENTIAL_PROCESS_NOT_RUN',
+    summary: `The SDK chain gets its credentials from credential_process of profile "${resolution.profile}" (${inputs.profileWhere}): it would run ${command}. irsa-doctor did not run it (it runs no program named in configuration it reads), so the identity that command gives was not checked.`,
+    evidence: {
+      profile: resolution.profile,
+      selectedProfile: inputs.profileName,
+      files: inputs.profileWhere,
+      wouldRun: command,
+      run: false,
+    },
+    remedy: remedy(
+      `Read the command before anything runs it: the SDK runs it as the app's user, through /bin/sh. If the pod should use its own role, remove the profile (or AWS_PROFILE) so the chain reaches IRSA or Pod Identity.`,
+      inputs.profileWhere.split(' and ').map((file) => sh`ls -l ${file}`),
       [LINKS.sdkChain],
     ),
   };

@@ -4,19 +4,166 @@ import { deadlineSignal } from '../aws/http';
 import { imdsEndpoint, reachImds } from '../aws/imds';
 import { Secret, maskAccessKeyId } from '../aws/secrets';
 import type { SessionCredentials, StsTarget } from '../aws/sts-client';
-import { STS_TIMEOUT_MS, getCallerIdentity, jsStsTarget, sdkRequestHandler } from '../aws/sts-client';
+import { assumeRole, assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../aws/sts-client';
 import { classifyStsError } from '../aws/sts-errors';
+import type { ProfileBase, RoleHop } from '../aws/profiles';
+import { resolveProfile } from '../aws/profiles';
 import type { Context } from '../context/context';
-import { homeDirectory } from '../context/context';
 import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
+import { errnoCode } from '../context/files';
 import type { CallerOutput } from './outputs';
 import { readPodSelf } from '../context/pod-self';
 import { LINKS, ns, remedy, saName } from './remedies';
 import { stsFinding } from './sts-findings';
+import { readChainInputs } from './env-precedence';
+import { MAX_TOKEN_BYTES } from './token-file';
+
+/**
+ * A profile, the way the JS SDK's fromIni resolves it (src/aws/profiles.ts), executed with the doctor's own
+ * clients: static keys, role chains (sts:AssumeRole per hop), a web_identity_token_file read through the file
+ * view. The SDK's own fromIni is never used: it reads the shared files itself (whole, from this process's root,
+ * FIFOs included) and runs credential_process.
+ */
+async function resolveProfileCredentials(ctx: Context, target: StsTarget, signal: AbortSignal): Promise<Resolved> {
+  const inputs = await readChainInputs(ctx);
+  const profile = inputs.profileName;
+  const resolution = resolveProfile(inputs.profiles, profile);
+  switch (resolution.kind) {
+    case 'process':
+      return {
+        kind: 'skip',
+        why: `the JS SDK chain would run credential_process of profile ${resolution.profile}, which irsa-doctor does not run (see env.precedence)`,
+      };
+    case 'unsupported':
+      return { kind: 'skip', why: resolution.why };
+    case 'error':
+      return { kind: 'none', why: `profile ${profile} gives no credentials: ${resolution.why.slice(0, 200)}` };
+    case 'plan':
+      break;
+    default:
+      return assertNever(resolution);
+  }
+  const base = await baseCredentials(ctx, resolution.base, target, signal);
+  if (base.kind !== 'credentials') return base;
+  let credentials = base.credentials;
+  const via = [base.label];
+  for (const hop of resolution.hops) {
+    const operation = `AssumeRole ${hop.roleArn} (profile ${hop.profile})`;
+    try {
+      credentials = (await assumeRole(ctx.net, target, credentials, hopParams(hop, ctx), signal)).credentials;
+    } catch (error) {
+      return { kind: 'sts-failed', error, operation };
+    }
+    via.push(`role ${hop.roleArn}`);
+  }
+  return { kind: 'credentials', label: `profile ${profile} (${via.join(' -> ')})`, credentials };
+}
+
+function hopParams(hop: RoleHop, ctx: Context) {
+  return {
+    roleArn: hop.roleArn,
+    // The JS SDK's default session name for a role chain (resolveAssumeRoleCredentials).
+    sessionName: hop.sessionName ?? `aws-sdk-js-${ctx.clock.now()}`,
+    externalId: hop.externalId,
+    durationSeconds: hop.durationSeconds,
+  };
+}
+
+async function baseCredentials(
+  ctx: Context,
+  base: ProfileBase,
+  target: StsTarget,
+  signal: AbortSignal,
+): Promise<Resolved> {
+  switch (base.kind) {
+    case 'static': {
+      const { accessKeyId, secretAccessKey, sessionToken } = base.keys;
+      return {
+        kind: 'credentials',
+        label: `static keys ${maskAccessKeyId(accessKeyId)} of profile ${base.profile}`,
+        credentials: {
+          accessKeyId,
+          secretAccessKey: new Secret(secretAccessKey),
+          sessionToken: sessionToken ? new Secret(sessionToken) : undefined,
+        },
+      };
+    }
+    case 'environment': {
+      const id = ctx.env.AWS_ACCESS_KEY_ID;
+      const secret = ctx.env.AWS_SECRET_ACCESS_KEY;
+      if (!id || !secret) {
+        return {
+          kind: 'none',
+          why: `profile ${base.profile} has credential_source Environment, but the env has no keys`,
+        };
+      }
+      const session = ctx.env.AWS_SESSION_TOKEN;
+      return {
+        kind: 'credentials',
+        label: `AWS_ACCESS_KEY_ID ${maskAccessKeyId(id)}`,
+        credentials: {
+          accessKeyId: id,
+          secretAccessKey: new Secret(secret),
+          sessionToken: session ? new Secret(session) : undefined,
+        },
+      };
+    }
+    case 'imds': {
+      const reach = await reachImds(ctx.net, imdsEndpoint(ctx.env), signal);
+      if (reach.kind === 'credentials') {
+        return { kind: 'credentials', label: `IMDS${reach.version}`, credentials: reach.credentials };
+      }
+      return {
+        kind: 'none',
+        why: `profile ${base.profile} has credential_source Ec2InstanceMetadata, and IMDS gives no credentials (${'why' in reach ? reach.why : 'no instance role'})`,
+      };
+    }
+    case 'web-identity': {
+      let token: Secret;
+      try {
+        // The app's file, read inside its root like the token of AWS_WEB_IDENTITY_TOKEN_FILE.
+        const { bytes, truncated } = await ctx.files.readHead(base.tokenFile, MAX_TOKEN_BYTES);
+        if (truncated) throw new Error(`larger than ${MAX_TOKEN_BYTES} bytes`);
+        token = new Secret(bytes.toString('latin1').trim());
+      } catch (error) {
+        const why = errnoCode(error) ?? (error instanceof Error ? error.message : 'unreadable');
+        return {
+          kind: 'none',
+          why: `profile ${base.profile}: web_identity_token_file ${base.tokenFile} cannot be read (${why})`,
+        };
+      }
+      const operation = `AssumeRoleWithWebIdentity ${base.roleArn} (profile ${base.profile})`;
+      try {
+        const assumed = await assumeRoleWithWebIdentity(
+          ctx.net,
+          target,
+          {
+            roleArn: base.roleArn,
+            // fromTokenFile's default (aws-sdk-js-v3 credential-provider-web-identity).
+            sessionName: base.sessionName ?? `aws-sdk-js-session-${ctx.clock.now()}`,
+            token,
+          },
+          signal,
+        );
+        return {
+          kind: 'credentials',
+          label: `web identity of profile ${base.profile}`,
+          credentials: assumed.credentials,
+        };
+      } catch (error) {
+        return { kind: 'sts-failed', error, operation };
+      }
+    }
+    default:
+      return assertNever(base);
+  }
+}
 
 type Resolved =
   | { readonly kind: 'arn'; readonly callerArn: string }
+  /** A call of the profile's role chain failed the way it fails for the app. */
+  | { readonly kind: 'sts-failed'; readonly error: unknown; readonly operation: string }
   | { readonly kind: 'credentials'; readonly credentials: SessionCredentials; readonly label: string }
   | { readonly kind: 'skip'; readonly why: string }
   | { readonly kind: 'none'; readonly why: string };
@@ -79,41 +226,8 @@ async function resolveCredentials(
         },
       };
     }
-    case 'profile': {
-      const home = homeDirectory(ctx.env);
-      const profile = ctx.env.AWS_PROFILE || 'default';
-      const credentialsFile = ctx.env.AWS_SHARED_CREDENTIALS_FILE || (home ? `${home}/.aws/credentials` : undefined);
-      const configFile = ctx.env.AWS_CONFIG_FILE || (home ? `${home}/.aws/config` : undefined);
-      try {
-        // Files are read through the Context's root (with --target, the app container's). A profile that
-        // chains roles or runs credential_process is resolved by the SDK in this process.
-        // Loaded only on this path: most pods have no profile, and the providers bundle is large.
-        const { fromIni } = await import('@aws-sdk/credential-providers');
-        const found = await fromIni({
-          profile,
-          filepath: credentialsFile ? ctx.files.hostPath(credentialsFile) : undefined,
-          configFilepath: configFile ? ctx.files.hostPath(configFile) : undefined,
-          ignoreCache: true,
-          clientConfig: {
-            region: target.region,
-            endpoint: target.endpoint,
-            requestHandler: sdkRequestHandler(ctx.net, STS_TIMEOUT_MS),
-          },
-        })({ callerClientConfig: undefined });
-        return {
-          kind: 'credentials',
-          label: `profile ${profile}`,
-          credentials: {
-            accessKeyId: found.accessKeyId,
-            secretAccessKey: new Secret(found.secretAccessKey),
-            sessionToken: found.sessionToken ? new Secret(found.sessionToken) : undefined,
-          },
-        };
-      } catch (error) {
-        const why = error instanceof Error ? error.message.slice(0, 200) : String(error);
-        return { kind: 'none', why: `profile ${profile} gives no credentials: ${why}` };
-      }
-    }
+    case 'profile':
+      return resolveProfileCredentials(ctx, target, signal);
     case 'node-role': {
       const reach = await reachImds(ctx.net, imdsEndpoint(ctx.env), signal);
       if (reach.kind === 'credentials') {
@@ -203,6 +317,24 @@ export const identityCaller: Check<'identity.caller'> = {
     switch (resolved.kind) {
       case 'skip':
         return { status: 'skip', summary: `skipped: ${resolved.why}`, details };
+      case 'sts-failed': {
+        const failure = classifyStsError(resolved.error, target.endpoint);
+        return {
+          status: 'fail',
+          summary: `${resolved.operation} failed: ${failure.network ? failure.explanation : failure.wireCode}`,
+          details,
+          facts: { identity: { source } },
+          findings: [
+            stsFinding(failure, {
+              endpoint: target.endpoint,
+              region: target.region,
+              roleArn: undefined,
+              claims: undefined,
+              operation: resolved.operation,
+            }),
+          ],
+        };
+      }
       case 'none': {
         const finding: FindingInput = {
           code: 'NO_CREDENTIALS',

@@ -1,10 +1,12 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { JSONWebKeySet } from 'jose';
+import net from 'node:net';
 import type { HttpAnswer } from '../aws/http';
-import { NetError, describeNetFailure } from '../aws/http';
+import { ADDRESS_REFUSED, NetError, describeNetFailure } from '../aws/http';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { IssuerOutput } from './outputs';
 import { LINKS, deletePodCommand, remedy } from './remedies';
+import { sh } from './shell';
 
 const OIDC_TIMEOUT_MS = 3_000;
 /** Discovery documents and JWKS are a few KiB; anything far larger is not one. */
@@ -36,7 +38,84 @@ export function fetchableIssuerUrl(url: string): { ok: true; url: URL } | { ok: 
   return { ok: false, why: `${parsed.protocol}// is only fetched on loopback; an issuer must be https://` };
 }
 
-type Fetched = { ok: true; json: Record<string, unknown> } | { ok: false; why: string };
+/** The 16 bytes of an IPv6 address, or undefined when it is not one. */
+function ipv6Bytes(address: string): number[] | undefined {
+  if (net.isIPv6(address) === false) return undefined;
+  let text = address.toLowerCase().replace(/%.*$/, '');
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
+  if (dotted) {
+    const [a = 0, b = 0, c = 0, d = 0] = dotted.split('.').map(Number);
+    text = text.slice(0, -dotted.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right].map((g) =>
+    Number.parseInt(g, 16),
+  );
+  return groups.flatMap((g) => [g >> 8, g & 0xff]);
+}
+
+/**
+ * Why an address must not be fetched from: link-local (169.254.0.0/16, fe80::/10) and the EC2 IPv6 metadata
+ * range (fd00:ec2::/32) hold IMDS, the ECS agent and the Pod Identity agent, which hand out credentials; an OIDC
+ * issuer is never there (STS could not reach it), so a token or discovery document naming one is pointing the
+ * doctor at them. IPv4-mapped IPv6 forms count as their IPv4 address.
+ */
+export function refusedIssuerAddress(address: string): string | undefined {
+  let v4 = net.isIPv4(address) ? address : undefined;
+  const v6 = ipv6Bytes(address);
+  if (v6 && v6.slice(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff) v4 = v6.slice(12).join('.');
+  if (v4 !== undefined)
+    return v4.startsWith('169.254.')
+      ? `${address}, a link-local address (instance metadata, the ECS and Pod Identity agents)`
+      : undefined;
+  if (!v6) return undefined;
+  if (v6[0] === 0xfe && ((v6[1] ?? 0) & 0xc0) === 0x80) return `${address}, a link-local address`;
+  if (v6[0] === 0xfd && v6[1] === 0x00 && v6[2] === 0x0e && v6[3] === 0xc2) {
+    return `${address}, in the EC2 IPv6 metadata range fd00:ec2::/32`;
+  }
+  return undefined;
+}
+
+/** The port a URL connects to. */
+function effectivePort(url: URL): string {
+  return url.port || (url.protocol === 'https:' ? '443' : url.protocol === 'http:' ? '80' : '');
+}
+
+const bareHost = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+
+/**
+ * Whether the discovery document's jwks_uri may be fetched: it must be on the issuer's own host and port. The
+ * document comes from a server the token names, so a jwks_uri elsewhere (another host, another port of
+ * loopback, a metadata address) would have the doctor request whatever that server chose. STS fetches the keys
+ * itself from the AWS side; not fetching them here only means the signature is not checked from the pod.
+ */
+export function jwksUriProblem(jwksUri: string, issuer: string): string | undefined {
+  let jwks: URL;
+  let iss: URL;
+  try {
+    jwks = new URL(jwksUri);
+    iss = new URL(issuer);
+  } catch {
+    return undefined; // not a URL: fetchJson says so
+  }
+  const literal = bareHost(jwks);
+  const metadata = net.isIP(literal) !== 0 ? refusedIssuerAddress(literal) : undefined;
+  if (metadata) return `it names ${metadata}`;
+  if (bareHost(jwks) !== bareHost(iss))
+    return `it names another host (${jwks.host.slice(0, 200)}) than the issuer (${iss.host})`;
+  if (effectivePort(jwks) !== effectivePort(iss)) {
+    return `it names another port (${effectivePort(jwks)}) of the issuer's host than the issuer's (${effectivePort(iss)})`;
+  }
+  return undefined;
+}
+
+type Fetched =
+  | { ok: true; json: Record<string, unknown> }
+  | { ok: false; why: string; refused?: undefined }
+  /** Not fetched by policy: the address is a metadata address. */
+  | { ok: false; why: string; refused: true };
 
 async function fetchJson(ctx: Parameters<Check['run']>[0], url: string, signal: AbortSignal): Promise<Fetched> {
   const allowed = fetchableIssuerUrl(url);
@@ -48,8 +127,12 @@ async function fetchJson(ctx: Parameters<Check['run']>[0], url: string, signal: 
       timeoutMs: OIDC_TIMEOUT_MS,
       signal,
       maxBytes: OIDC_MAX_BYTES,
+      refuseAddress: refusedIssuerAddress,
     });
   } catch (error) {
+    if (error instanceof NetError && error.code === ADDRESS_REFUSED) {
+      return { ok: false, refused: true, why: error.message };
+    }
     if (error instanceof NetError) return { ok: false, why: describeNetFailure(error) };
     throw error;
   }
@@ -109,8 +192,30 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
       ],
     });
 
+    const notFetched = (url: string, why: string): CheckOutcome<IssuerOutput> => ({
+      status: 'warn',
+      summary: `${url === discoveryUrl ? 'issuer' : "the issuer's jwks_uri"} not fetched: ${why}`,
+      details,
+      findings: [
+        {
+          code: 'OIDC_URL_NOT_FETCHED',
+          summary: `${url === discoveryUrl ? `The token's issuer (iss) ${iss}` : `The discovery document's jwks_uri ${url}`} was not fetched: ${why}. The token and the discovery document come from outside this tool, so it does not request what they point at there; the token's signature was not checked from this pod. STS fetches the issuer's keys itself; if STS refuses the token, this is where to look.`,
+          evidence: { url, reason: why, fetched: false },
+          remedy: remedy(
+            url === discoveryUrl
+              ? "Check the cluster's service-account issuer: on EKS it is https://oidc.eks.REGION.amazonaws.com/id/ID; a token with another iss was not minted by this cluster's API server."
+              : "A Kubernetes issuer serves its keys next to its discovery document (ISSUER/openid/v1/jwks on EKS, ISSUER/keys for a self-hosted S3 issuer); publish a discovery document whose jwks_uri is on the issuer's own host.",
+            [sh`curl -sS --max-time 5 ${discoveryUrl}`],
+            [LINKS.oidcTroubleshoot],
+          ),
+        },
+      ],
+    });
+
     const discovery = await fetchJson(ctx, discoveryUrl, signal);
-    if (!discovery.ok) return unreachable(discovery.why, discoveryUrl);
+    if (!discovery.ok) {
+      return discovery.refused ? notFetched(discoveryUrl, discovery.why) : unreachable(discovery.why, discoveryUrl);
+    }
     const advertised = discovery.json.issuer;
     if (advertised !== iss) {
       const shown = typeof advertised === 'string' ? advertised.slice(0, 300) : String(advertised);
@@ -137,8 +242,10 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
     }
     const jwksUri = typeof discovery.json.jwks_uri === 'string' ? discovery.json.jwks_uri : undefined;
     if (!jwksUri) return unreachable('the discovery document has no jwks_uri', discoveryUrl);
+    const elsewhere = jwksUriProblem(jwksUri, iss);
+    if (elsewhere) return notFetched(jwksUri.slice(0, 500), elsewhere);
     const jwks = await fetchJson(ctx, jwksUri, signal);
-    if (!jwks.ok) return unreachable(jwks.why, jwksUri);
+    if (!jwks.ok) return jwks.refused ? notFetched(jwksUri.slice(0, 500), jwks.why) : unreachable(jwks.why, jwksUri);
     const keys = Array.isArray(jwks.json.keys) ? (jwks.json.keys as unknown[]) : undefined;
     if (!keys) return unreachable('the JWKS has no keys array', jwksUri);
     const kids = keys

@@ -1,3 +1,4 @@
+import type { KubeClient, KubeUnavailable } from '../kube/client';
 import { KubeApiError } from '../kube/client';
 import type { RbacSubject } from '../kube/rbac';
 import {
@@ -10,6 +11,7 @@ import {
 import type { CheckOutcome, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
 import { ns, remedy } from './remedies';
+import { placeholder, sh } from './shell';
 
 export const RBAC_LINK = 'https://kubernetes.io/docs/reference/access-authn-authz/rbac/';
 /** The RBAC objects are a document to save and apply, not a command: no `$` prompt in front of them. */
@@ -129,4 +131,31 @@ type DetailValue = string | number | boolean | null;
 /** Details without the lines that would only say "null": what is absent is not worth a line. */
 export function knownDetails(details: Readonly<Record<string, DetailValue>>): Record<string, DetailValue> {
   return Object.fromEntries(Object.entries(details).filter(([, value]) => value !== null));
+}
+
+/**
+ * KUBECONFIG_COMMAND_NOT_RUN: the kubeconfig's user would run an exec plugin or an auth-provider command to get
+ * credentials. irsa-doctor runs no program named in configuration it reads; it says what would have run (every
+ * word quoted) and whether it could authenticate without it.
+ */
+export function kubeconfigCommandFindings(
+  client: KubeClient | KubeUnavailable,
+  self: { readonly namespace: string | undefined },
+): FindingInput[] {
+  const notRun = client.notRun ?? [];
+  if (notRun.length === 0) return [];
+  const file = client.kubeconfig ?? 'the kubeconfig';
+  const unusable = 'unavailable' in client;
+  return notRun.map((command) => ({
+    code: 'KUBECONFIG_COMMAND_NOT_RUN',
+    summary: `The kubeconfig ${file} has user "${command.user}" run ${command.kind === 'exec' ? 'an exec plugin' : 'an auth-provider command'} to get credentials: ${command.wouldRun}. irsa-doctor did not run it (it runs no program named in configuration it reads)${unusable ? ', so it had no credentials for the API server and the Kubernetes checks were skipped' : '; it used the token or certificate the kubeconfig also holds'}.`,
+    evidence: { kubeconfig: file, user: command.user, kind: command.kind, wouldRun: command.wouldRun, run: false },
+    remedy: remedy(
+      'Give irsa-doctor credentials that need no program: a kubeconfig with a token (kubectl create token) passed with --kubeconfig, or run it in the pod, where it uses the ServiceAccount token.',
+      [
+        sh`kubectl create token ${placeholder('SERVICE_ACCOUNT')} -n ${self.namespace ?? placeholder('NAMESPACE')} --duration=10m`,
+      ],
+      ['https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins'],
+    ),
+  }));
 }

@@ -1,8 +1,10 @@
 import type { V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { readPodSelf } from '../context/pod-self';
+import type { Context } from '../context/context';
+import type { KubeClient, KubeUnavailable } from '../kube/client';
 import { KubeApiError, isUnavailable, kubeClientFor } from '../kube/client';
-import type { Check } from '../run/types';
-import { knownDetails, outcomeOfKubeFailure } from './kube-remedies';
+import type { Check, CheckOutcome } from '../run/types';
+import { knownDetails, kubeconfigCommandFindings, outcomeOfKubeFailure } from './kube-remedies';
 import { LINKS, remedy } from './remedies';
 
 export const WEBHOOK_CONFIGURATION = 'pod-identity-webhook';
@@ -27,81 +29,92 @@ export const kubeWebhook: Check<'kube.webhook'> = {
   timeoutMs: 6_000,
   async run(ctx, _upstream, signal) {
     const client = await kubeClientFor(ctx);
-    if (isUnavailable(client)) return { status: 'skip', summary: `skipped: ${client.unavailable}` };
-
-    let configuration: V1MutatingWebhookConfiguration | undefined;
-    let note = '';
-    try {
-      configuration = await client.readMutatingWebhookConfiguration(WEBHOOK_CONFIGURATION, signal);
-    } catch (error) {
-      if (!(error instanceof KubeApiError && error.kind === 'not-found')) {
-        const self = await readPodSelf(ctx);
-        return outcomeOfKubeFailure(error, 'webhook', self);
-      }
-      // Not under its usual name: a renamed copy still counts if it carries the webhook's entry.
-      try {
-        const list = await client.listMutatingWebhookConfigurations(signal);
-        configuration = list.items.find((c) => (c.webhooks ?? []).some((w) => WEBHOOK_ENTRY_NAMES.includes(w.name)));
-        if (configuration) note = ` (found under the name ${configuration.metadata?.name ?? '?'})`;
-      } catch (listError) {
-        if (!(listError instanceof KubeApiError)) throw listError;
-        note = ` (could not list the others: ${listError.kind})`;
-      }
-    }
-
-    if (!configuration) {
-      return {
-        status: 'fail',
-        summary: `no MutatingWebhookConfiguration ${WEBHOOK_CONFIGURATION}${note}: nothing injects IRSA or Pod Identity variables into new pods`,
-        findings: [
-          {
-            code: 'WEBHOOK_MISSING',
-            summary: `The cluster has no ${WEBHOOK_CONFIGURATION} MutatingWebhookConfiguration${note}, so no new pod gets AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE or the Pod Identity variables, whatever the ServiceAccount says. On EKS the control plane manages this object; it was deleted or replaced.`,
-            evidence: { configuration: WEBHOOK_CONFIGURATION },
-            remedy: remedy(
-              'On EKS, restore the managed webhook configuration (AWS support or the re:Post article below describe it); on a self-managed cluster, deploy amazon-eks-pod-identity-webhook. Then recreate the pods.',
-              [
-                'kubectl get mutatingwebhookconfigurations',
-                `kubectl get mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION} -o yaml`,
-              ],
-              [LINKS.irsaTroubleshoot, 'https://github.com/aws/amazon-eks-pod-identity-webhook'],
-            ),
-          },
-        ],
-      };
-    }
-
-    const name = configuration.metadata?.name ?? WEBHOOK_CONFIGURATION;
-    const entry =
-      (configuration.webhooks ?? []).find((w) => WEBHOOK_ENTRY_NAMES.includes(w.name)) ?? configuration.webhooks?.[0];
-    const failurePolicy = entry?.failurePolicy;
-    const output: KubeWebhookOutput = { configurationName: name, failurePolicy };
-    // failurePolicy Ignore (the EKS default) lets pods through unmutated when the webhook times out or fails,
-    // with nothing in the pod's events (docs/mechanics.md 1.6).
-    const ignoreNote =
-      failurePolicy === 'Ignore' ? '; failurePolicy Ignore: a webhook failure lets pods start unmutated, silently' : '';
-    return {
-      status: 'pass',
-      summary: `${name}${note} is present (webhook ${entry?.name ?? '?'})${ignoreNote}`,
-      output,
-      details: knownDetails({
-        configuration: name,
-        webhook: entry?.name ?? null,
-        failurePolicy: failurePolicy ?? null,
-        rules: entry ? rulesWords(entry) : null,
-        objectSelector: entry?.objectSelector ? JSON.stringify(entry.objectSelector) : null,
-        namespaceSelector: entry?.namespaceSelector ? JSON.stringify(entry.namespaceSelector) : null,
-        clientConfig:
-          entry?.clientConfig.url ??
-          (entry?.clientConfig.service
-            ? `service ${entry.clientConfig.service.namespace}/${entry.clientConfig.service.name}`
-            : null),
-        timeoutSeconds: entry?.timeoutSeconds ?? null,
-        reinvocationPolicy: entry?.reinvocationPolicy ?? null,
-      }),
-    };
+    // The kube check that always builds the client reports what its kubeconfig would have run: once per run.
+    const notRun = kubeconfigCommandFindings(client, await readPodSelf(ctx));
+    const outcome = await webhookOutcome(ctx, client, signal);
+    return notRun.length > 0 ? { ...outcome, findings: [...(outcome.findings ?? []), ...notRun] } : outcome;
   },
 };
+
+async function webhookOutcome(
+  ctx: Context,
+  client: KubeClient | KubeUnavailable,
+  signal: AbortSignal,
+): Promise<CheckOutcome<KubeWebhookOutput>> {
+  if (isUnavailable(client)) return { status: 'skip', summary: `skipped: ${client.unavailable}` };
+
+  let configuration: V1MutatingWebhookConfiguration | undefined;
+  let note = '';
+  try {
+    configuration = await client.readMutatingWebhookConfiguration(WEBHOOK_CONFIGURATION, signal);
+  } catch (error) {
+    if (!(error instanceof KubeApiError && error.kind === 'not-found')) {
+      const self = await readPodSelf(ctx);
+      return outcomeOfKubeFailure(error, 'webhook', self);
+    }
+    // Not under its usual name: a renamed copy still counts if it carries the webhook's entry.
+    try {
+      const list = await client.listMutatingWebhookConfigurations(signal);
+      configuration = list.items.find((c) => (c.webhooks ?? []).some((w) => WEBHOOK_ENTRY_NAMES.includes(w.name)));
+      if (configuration) note = ` (found under the name ${configuration.metadata?.name ?? '?'})`;
+    } catch (listError) {
+      if (!(listError instanceof KubeApiError)) throw listError;
+      note = ` (could not list the others: ${listError.kind})`;
+    }
+  }
+
+  if (!configuration) {
+    return {
+      status: 'fail',
+      summary: `no MutatingWebhookConfiguration ${WEBHOOK_CONFIGURATION}${note}: nothing injects IRSA or Pod Identity variables into new pods`,
+      findings: [
+        {
+          code: 'WEBHOOK_MISSING',
+          summary: `The cluster has no ${WEBHOOK_CONFIGURATION} MutatingWebhookConfiguration${note}, so no new pod gets AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE or the Pod Identity variables, whatever the ServiceAccount says. On EKS the control plane manages this object; it was deleted or replaced.`,
+          evidence: { configuration: WEBHOOK_CONFIGURATION },
+          remedy: remedy(
+            'On EKS, restore the managed webhook configuration (AWS support or the re:Post article below describe it); on a self-managed cluster, deploy amazon-eks-pod-identity-webhook. Then recreate the pods.',
+            [
+              'kubectl get mutatingwebhookconfigurations',
+              `kubectl get mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION} -o yaml`,
+            ],
+            [LINKS.irsaTroubleshoot, 'https://github.com/aws/amazon-eks-pod-identity-webhook'],
+          ),
+        },
+      ],
+    };
+  }
+
+  const name = configuration.metadata?.name ?? WEBHOOK_CONFIGURATION;
+  const entry =
+    (configuration.webhooks ?? []).find((w) => WEBHOOK_ENTRY_NAMES.includes(w.name)) ?? configuration.webhooks?.[0];
+  const failurePolicy = entry?.failurePolicy;
+  const output: KubeWebhookOutput = { configurationName: name, failurePolicy };
+  // failurePolicy Ignore (the EKS default) lets pods through unmutated when the webhook times out or fails,
+  // with nothing in the pod's events (docs/mechanics.md 1.6).
+  const ignoreNote =
+    failurePolicy === 'Ignore' ? '; failurePolicy Ignore: a webhook failure lets pods start unmutated, silently' : '';
+  return {
+    status: 'pass',
+    summary: `${name}${note} is present (webhook ${entry?.name ?? '?'})${ignoreNote}`,
+    output,
+    details: knownDetails({
+      configuration: name,
+      webhook: entry?.name ?? null,
+      failurePolicy: failurePolicy ?? null,
+      rules: entry ? rulesWords(entry) : null,
+      objectSelector: entry?.objectSelector ? JSON.stringify(entry.objectSelector) : null,
+      namespaceSelector: entry?.namespaceSelector ? JSON.stringify(entry.namespaceSelector) : null,
+      clientConfig:
+        entry?.clientConfig.url ??
+        (entry?.clientConfig.service
+          ? `service ${entry.clientConfig.service.namespace}/${entry.clientConfig.service.name}`
+          : null),
+      timeoutSeconds: entry?.timeoutSeconds ?? null,
+      reinvocationPolicy: entry?.reinvocationPolicy ?? null,
+    }),
+  };
+}
 
 function rulesWords(entry: V1MutatingWebhook): string {
   return (entry.rules ?? [])

@@ -2,7 +2,7 @@ import { AWS_CONTAINER_AUTHORIZATION_TOKEN } from '../aws/env-names';
 import { Secret } from '../aws/secrets';
 import type { ProcessUser } from '../context/context';
 import type { FileStat } from '../context/files';
-import { errnoCode } from '../context/files';
+import { MAX_SYMLINK_HOPS, errnoCode } from '../context/files';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome } from '../run/types';
 import type { TokenFileOutput } from './outputs';
@@ -10,6 +10,8 @@ import { LINKS, ns, remedy, restartCommands } from './remedies';
 
 /** A projected ServiceAccount token is 1-2 KiB; 64 KiB is far beyond any JWT the API server issues. */
 export const MAX_TOKEN_BYTES = 64 * 1024;
+
+const LOOP = `a loop of symbolic links (more than ${MAX_SYMLINK_HOPS})`;
 
 export function octalMode(mode: number): string {
   return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
@@ -91,12 +93,19 @@ export const tokenFile: Check<'token.file'> = {
       if (code === 'EACCES') {
         return unreadable(ctx.user, target, details, self, undefined, 'EACCES on a parent directory');
       }
-      return missing(target, details, self, code === 'ENOTDIR' ? 'a parent of the path is not a directory' : undefined);
+      return missing(
+        target,
+        details,
+        self,
+        code === 'ENOTDIR' ? 'a parent of the path is not a directory' : code === 'ELOOP' ? LOOP : undefined,
+      );
     }
     let linkTarget: string | undefined;
     if (link.kind === 'symlink') {
       linkTarget = await ctx.files.readlink(path).catch(() => undefined);
-      if (linkTarget !== undefined) details.symlink = `-> ${linkTarget}`;
+      // With --target a link is followed inside the app's root, as the app's own open would follow it.
+      if (linkTarget !== undefined)
+        details.symlink = `-> ${linkTarget}${ctx.options.targetPid === undefined ? '' : " (inside the app's root)"}`;
     }
     let stat: FileStat;
     try {
@@ -104,8 +113,10 @@ export const tokenFile: Check<'token.file'> = {
     } catch (error) {
       const code = errnoCode(error);
       if (code === 'EACCES') return unreadable(ctx.user, target, details, self, undefined, 'EACCES');
+      if (code === 'ELOOP') return missing(target, details, self, LOOP);
       return missing(target, details, self, `it is a symlink to ${linkTarget ?? 'a target'} that does not exist`);
     }
+    if (stat.resolvedPath !== undefined && stat.resolvedPath !== path) details.resolved = stat.resolvedPath;
     details.mode = octalMode(stat.mode);
     details.owner = `${stat.uid}:${stat.gid}`;
     details.size = stat.size;

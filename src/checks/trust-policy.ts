@@ -52,13 +52,18 @@ export const trustPolicyCheck: Check<'trust.policy'> = {
     const irsa = upstream.output('env.irsa');
     if (!claims || !irsa) return { status: 'skip', summary: 'skipped: no token claims or IRSA role to evaluate' };
 
+    // The CLI reads and validates the file (or stdin) before the run: a bad one is a usage error there.
     let text: string;
-    try {
-      const { bytes, truncated } = await ctx.localFiles.readHead(file, MAX_POLICY_BYTES);
-      if (truncated) return { status: 'error', summary: `--trust-policy ${file} is larger than 1 MiB: not a policy` };
-      text = bytes.toString('utf8');
-    } catch (error) {
-      return { status: 'error', summary: `cannot read --trust-policy ${file}: ${readFailure(error)}` };
+    if (ctx.options.trustPolicyText !== undefined) {
+      text = ctx.options.trustPolicyText;
+    } else {
+      try {
+        const { bytes, truncated } = await ctx.localFiles.readHead(file, MAX_POLICY_BYTES);
+        if (truncated) return { status: 'error', summary: `--trust-policy ${file} is larger than 1 MiB: not a policy` };
+        text = bytes.toString('utf8');
+      } catch (error) {
+        return { status: 'error', summary: `cannot read --trust-policy ${file}: ${readFailure(error)}` };
+      }
     }
     let evaluation: TrustEvaluation;
     const target = trustTarget(claims, irsa);

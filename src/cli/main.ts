@@ -13,6 +13,8 @@ import { renderJson } from '../render/json';
 import { renderText } from '../render/text';
 import type { CheckCommand, OutputMode } from './args';
 import { HELP, parseCommand } from './args';
+import type { CommandLineInputs } from './inputs';
+import { InputFileError, readCommandLineInputs } from './inputs';
 
 export const VERSION: string = packageJson.version;
 
@@ -46,12 +48,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case 'explain':
         return await runExplain(command, io);
       case 'check':
-        return await diagnose(command, await contextFor(command), CHECKS, io);
+        return await diagnose(command, await contextFor(command, await readCommandLineInputs(command, io)), CHECKS, io);
       case 'demo':
         return await runDemo(command, io);
     }
   } catch (error) {
     if (error instanceof TargetError) {
+      await io.writeError(`irsa-doctor: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof InputFileError) {
       await io.writeError(`irsa-doctor: ${error.message}\n`);
       return 2;
     }
@@ -66,15 +72,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 }
 
 /** This container, or with --target the container of another process of the pod. */
-async function contextFor(command: CheckCommand): Promise<Context> {
-  const options = runOptions(command);
+async function contextFor(command: CheckCommand, inputs: CommandLineInputs): Promise<Context> {
+  const options = runOptions(command, inputs);
   if (command.target === undefined) return contextForSelf(options);
   const pid = command.target === 'auto' ? await pickAutoTarget() : command.target;
   return contextForTarget(pid, options);
 }
 
-export function runOptions(command: CheckCommand): Context['options'] {
+export function runOptions(command: CheckCommand, inputs: CommandLineInputs = {}): Context['options'] {
   return {
+    ...inputs,
     offline: command.offline,
     noKube: command.noKube,
     timeoutMs: command.timeoutMs,
@@ -101,10 +108,11 @@ async function runDemo(command: CheckCommand, io: Io): Promise<number> {
     throw new UsageError(`unknown demo scenario "${name}" (see irsa-doctor demo --list)`);
   }
   if (command.target !== undefined) throw new UsageError('--target diagnoses a real pod; demo runs the simulator');
+  const inputs = await readCommandLineInputs(command, io);
   const running = await sim.startSimulatedEks(name);
   const kube = command.noKube || command.offline ? undefined : await sim.startDemoKubeApi(running);
   try {
-    const ctx = sim.demoContext(running, runOptions(command), kube);
+    const ctx = sim.demoContext(running, runOptions(command, inputs), kube);
     if (resolveOutput(command.output, io.stdoutIsTTY) !== 'json') {
       await io.writeError(`irsa-doctor demo: scenario ${name}: ${running.scenario.description}\n`);
     }

@@ -1,10 +1,10 @@
-import os from 'node:os';
 import type { NetClient } from '../aws/http';
 import { createNetClient } from '../aws/http';
 import type { FileView } from './files';
 import { createFileView } from './files';
 import type { PeerContainer } from './peers';
 import { listPeerContainers } from './peers';
+import { launchEnvironment } from './process-env';
 
 /** An immutable snapshot of the diagnosed process's environment. Checks never read process.env. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -28,7 +28,11 @@ export interface RunOptions {
   readonly namespace?: string;
   readonly pod?: string;
   readonly kubeconfig?: string;
+  /** The text of --kubeconfig, read once at start (the user's own file: a pipe or FIFO works). */
+  readonly kubeconfigText?: string;
   readonly trustPolicyFile?: string;
+  /** The text of --trust-policy FILE or `-` (stdin), read and validated at start. */
+  readonly trustPolicyText?: string;
   /** Set with --target: whose env and files are diagnosed. */
   readonly targetPid?: number;
 }
@@ -40,6 +44,11 @@ export interface RunOptions {
  */
 export interface Context {
   readonly env: Env;
+  /**
+   * This process's own env, where it differs from `env` (--target): only for the tool's own access, such as the
+   * Kubernetes API server's address; never what is diagnosed.
+   */
+  readonly toolEnv?: Env;
   readonly files: FileView;
   readonly clock: Clock;
   readonly user: ProcessUser;
@@ -67,11 +76,20 @@ export function currentUser(): ProcessUser {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** Where relative paths of this process start; `/` when its working directory is gone. */
+function workingDirectory(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return '/';
+  }
+}
+
 /** The Context of the process the tool runs in. */
 export function contextForSelf(options: RunOptions): Context {
   return {
-    env: { ...process.env },
-    files: createFileView('/'),
+    env: launchEnvironment(),
+    files: createFileView('/', { cwd: workingDirectory() }),
     clock: systemClock,
     user: currentUser(),
     options,
@@ -81,11 +99,22 @@ export function contextForSelf(options: RunOptions): Context {
   };
 }
 
-export function homeDirectory(env: Env): string | undefined {
-  if (env.HOME) return env.HOME;
+/**
+ * The diagnosed process's home directory, where the SDKs look for ~/.aws: HOME from its env, else its passwd
+ * entry (what os.homedir() and botocore's expanduser fall back to), read from /etc/passwd in its own root
+ * through the file view. Never this process's own passwd lookup: with --target that would be the debug
+ * container's, and NSS would open files no check controls.
+ */
+export async function homeDirectory(ctx: Pick<Context, 'env' | 'files' | 'user'>): Promise<string | undefined> {
+  if (ctx.env.HOME) return ctx.env.HOME;
   try {
-    return os.homedir();
+    const { bytes } = await ctx.files.readHead('/etc/passwd', 1024 * 1024);
+    for (const line of bytes.toString('utf8').split('\n')) {
+      const fields = line.split(':');
+      if (fields.length >= 7 && Number(fields[2]) === ctx.user.uid && fields[5]) return fields[5];
+    }
   } catch {
-    return undefined; // no HOME and no passwd entry (scratch images): os.homedir() throws.
+    // No passwd (scratch and distroless-static images have none, or one without this uid): no home.
   }
+  return undefined;
 }

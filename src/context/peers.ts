@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { readSystemFile } from './files';
 
 export interface PeerProcess {
   readonly pid: number;
@@ -37,7 +38,7 @@ export async function listPeerProcesses(procRoot = '/proc', selfPid = process.pi
 /** The peers' environment variable names (values are not kept), or undefined when unreadable. */
 export async function peerEnvNames(pid: number, procRoot = '/proc'): Promise<string[] | undefined> {
   try {
-    const environ = await fsp.readFile(`${procRoot}/${pid}/environ`, 'utf8');
+    const environ = (await readSystemFile(`${procRoot}/${pid}/environ`, 4 * 1024 * 1024)).bytes.toString('utf8');
     return environ
       .split('\0')
       .map((r) => r.slice(0, Math.max(0, r.indexOf('='))))
@@ -69,9 +70,10 @@ async function ancestorsOf(procRoot: string, pid: number): Promise<Set<number>> 
   return seen;
 }
 
+/** cmdline and status of a process; bounded like every file the tool reads. */
 async function readText(path: string): Promise<string> {
   try {
-    return await fsp.readFile(path, 'utf8');
+    return (await readSystemFile(path, 64 * 1024)).bytes.toString('utf8');
   } catch {
     return '';
   }

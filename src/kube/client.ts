@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import path from 'node:path';
 import type {
-  KubeConfig,
+  Cluster,
+  User,
   RequestContext,
   ResponseContext,
   V1MutatingWebhookConfiguration,
@@ -14,6 +14,10 @@ import type {
 import { KUBE_SA_DIR } from '../aws/env-names';
 import type { Context } from '../context/context';
 import type { FileView } from '../context/files';
+import type { KubeconfigCommand, SafeKubeconfig } from './kubeconfig';
+
+/** A kubeconfig, a token or a CA certificate: far below this. */
+const MAX_ACCESS_FILE_BYTES = 1024 * 1024;
 
 /** How the tool reached the API server; shown in details so a user can tell which credentials were used. */
 export type KubeAccessSource = '--kubeconfig' | 'in-cluster' | 'KUBECONFIG';
@@ -40,6 +44,9 @@ export class KubeApiError extends Error {
 export interface KubeClient {
   readonly server: string;
   readonly source: KubeAccessSource;
+  /** Programs the kubeconfig's user would also run (dropped: the token or certificate is used). */
+  readonly notRun: readonly KubeconfigCommand[];
+  readonly kubeconfig: string | undefined;
   readPod(namespace: string, name: string, signal: AbortSignal): Promise<V1Pod>;
   readServiceAccount(namespace: string, name: string, signal: AbortSignal): Promise<V1ServiceAccount>;
   readReplicaSet(namespace: string, name: string, signal: AbortSignal): Promise<V1ReplicaSet>;
@@ -50,6 +57,9 @@ export interface KubeClient {
 /** No way to reach the API server was configured: the kube checks skip with this reason. */
 export interface KubeUnavailable {
   readonly unavailable: string;
+  /** The kubeconfig's user would run these to authenticate (never run). */
+  readonly notRun?: readonly KubeconfigCommand[];
+  readonly kubeconfig?: string;
 }
 
 /** Each API call's own deadline: the API server answers in milliseconds or something is wrong. */
@@ -83,13 +93,11 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
   if ('unavailable' in loaded) return loaded;
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  const invalid = loaded.applyTo(kc);
-  if (invalid) return invalid;
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) return { unavailable: `${loaded.source}: the current context names no cluster` };
+  // Inline data only: no file name and no command reaches client-node.
+  kc.loadFromClusterAndUser(loaded.cluster, loaded.user);
+  const cluster = loaded.cluster;
 
-  // Connection options (CA, client certificate, server name) are computed once; credentials are
-  // re-applied per request by client-node's own authenticators (token, exec plugin, ...).
+  // Connection options (CA, client certificate, server name) and the bearer token, computed once.
   let tls: Promise<https.RequestOptions> | undefined;
   const tlsOptions = (): Promise<https.RequestOptions> => {
     tls ??= (async () => {
@@ -128,6 +136,8 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
   return {
     server: cluster.server,
     source: loaded.source,
+    notRun: loaded.notRun,
+    kubeconfig: loaded.kubeconfig,
     readPod: (namespace, name, signal) =>
       call(`pod ${namespace}/${name}`, signal, (c) => new k8s.CoreV1Api(c).readNamespacedPod({ name, namespace })),
     readServiceAccount: (namespace, name, signal) =>
@@ -337,48 +347,65 @@ function errnoOf(error: unknown): string | undefined {
 }
 
 /**
- * Where the API credentials come from: --kubeconfig, else the in-cluster ServiceAccount (read through
- * ctx.files, so --target uses the app container's token, which belongs to the same ServiceAccount), else
- * KUBECONFIG from the diagnosed process's environment.
+ * Where the API credentials come from, as inline data only (nothing client-node could read or run itself):
+ * --kubeconfig (the user's own file), else the in-cluster ServiceAccount, else KUBECONFIG from the diagnosed
+ * process's environment. With --target the app's KUBECONFIG is never used (a kubeconfig can name programs to
+ * run and files to read): this process's own in-cluster access, or the app's ServiceAccount token read as a file
+ * inside its root, which belongs to the same ServiceAccount (docs/security.md, "Kubernetes access").
  */
 interface KubeAccess {
   readonly source: KubeAccessSource;
-  /** Loads the found configuration into client-node's KubeConfig; says why when it is not usable. */
-  applyTo(kc: KubeConfig): KubeUnavailable | undefined;
+  readonly cluster: Cluster;
+  readonly user: User;
+  /** Programs the kubeconfig's user would run; reported by kube.webhook, never run. */
+  readonly notRun: readonly KubeconfigCommand[];
+  readonly kubeconfig: string | undefined;
 }
 
 async function findKubeAccess(ctx: Context): Promise<KubeAccess | KubeUnavailable> {
   if (ctx.options.kubeconfig) {
-    const text = await readText(ctx.localFiles, ctx.options.kubeconfig);
-    if (text === undefined) return { unavailable: `--kubeconfig ${ctx.options.kubeconfig} cannot be read` };
     const file = ctx.options.kubeconfig;
-    return { source: '--kubeconfig', applyTo: (kc) => loadFromText(kc, text, ctx.localFiles, file, '--kubeconfig') };
+    const text = ctx.options.kubeconfigText ?? (await readText(ctx.localFiles, file));
+    if (text === undefined) return { unavailable: `--kubeconfig ${file} cannot be read` };
+    return fromKubeconfig(text, file, ctx.localFiles, '--kubeconfig');
   }
-  const host = ctx.env.KUBERNETES_SERVICE_HOST;
-  const port = ctx.env.KUBERNETES_SERVICE_PORT;
+  const target = ctx.options.targetPid !== undefined;
+  // With --target, the address of the API server comes from this process's own env (the kubelet gives every
+  // container of the pod the same), the app's only when this one has none.
+  const own = ctx.toolEnv ?? ctx.env;
+  const host = own.KUBERNETES_SERVICE_HOST || ctx.env.KUBERNETES_SERVICE_HOST;
+  const port = own.KUBERNETES_SERVICE_PORT || ctx.env.KUBERNETES_SERVICE_PORT;
   if (host && port) {
-    const token = await readText(ctx.files, `${KUBE_SA_DIR}/token`);
-    const ca = await readText(ctx.files, `${KUBE_SA_DIR}/ca.crt`);
+    const tokenPath = `${KUBE_SA_DIR}/token`;
+    const caPath = `${KUBE_SA_DIR}/ca.crt`;
+    let token = target ? await readText(ctx.localFiles, tokenPath) : undefined;
+    let ca = token !== undefined ? await readText(ctx.localFiles, caPath) : undefined;
+    if (token === undefined) {
+      token = await readText(ctx.files, tokenPath);
+      ca = await readText(ctx.files, caPath);
+    }
     if (token === undefined) {
       return {
         unavailable: `in-cluster: ${KUBE_SA_DIR}/token is not readable (automountServiceAccountToken: false?)`,
       };
     }
-    const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
     return {
       source: 'in-cluster',
-      applyTo(kc) {
-        kc.loadFromClusterAndUser(
-          {
-            name: 'in-cluster',
-            server,
-            skipTLSVerify: false,
-            ...(ca ? { caData: Buffer.from(ca).toString('base64') } : {}),
-          },
-          { name: 'serviceaccount', token: token.trim() },
-        );
-        return undefined;
+      cluster: {
+        name: 'in-cluster',
+        server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        skipTLSVerify: false,
+        ...(ca ? { caData: Buffer.from(ca).toString('base64') } : {}),
       },
+      user: { name: 'serviceaccount', token: token.trim() },
+      notRun: [],
+      kubeconfig: undefined,
+    };
+  }
+  if (target) {
+    return {
+      unavailable:
+        "no in-cluster access (KUBERNETES_SERVICE_HOST unset) and the app's KUBECONFIG is never used with --target: pass --kubeconfig",
     };
   }
   const kubeconfigEnv = ctx.env.KUBECONFIG;
@@ -386,11 +413,9 @@ async function findKubeAccess(ctx: Context): Promise<KubeAccess | KubeUnavailabl
     // KUBECONFIG may list several files; the first readable one is used (merging is not supported).
     for (const file of kubeconfigEnv.split(':').filter((f) => f !== '')) {
       const text = await readText(ctx.files, file);
-      if (text !== undefined) {
-        return { source: 'KUBECONFIG', applyTo: (kc) => loadFromText(kc, text, ctx.files, file, 'KUBECONFIG') };
-      }
+      if (text !== undefined) return fromKubeconfig(text, file, ctx.files, 'KUBECONFIG');
     }
-    return { unavailable: `KUBECONFIG=${kubeconfigEnv}: no readable file` };
+    return { unavailable: `KUBECONFIG=${kubeconfigEnv.slice(0, 300)}: no readable file` };
   }
   return {
     unavailable:
@@ -398,36 +423,36 @@ async function findKubeAccess(ctx: Context): Promise<KubeAccess | KubeUnavailabl
   };
 }
 
-function loadFromText(
-  kc: KubeConfig,
+async function fromKubeconfig(
   text: string,
-  files: FileView,
   file: string,
+  files: FileView,
   source: KubeAccessSource,
-): KubeUnavailable | undefined {
+): Promise<KubeAccess | KubeUnavailable> {
+  // Loaded only here: js-yaml is not needed on most runs (in-cluster access has no kubeconfig).
+  const { KubeconfigError, loadKubeconfig } = await import('./kubeconfig');
+  let config: SafeKubeconfig;
   try {
-    kc.loadFromString(text);
+    config = await loadKubeconfig(text, file, files);
   } catch (error) {
+    if (!(error instanceof KubeconfigError)) throw error;
+    return { unavailable: `${source} ${file.slice(0, 300)} is not a usable kubeconfig: ${error.message}` };
+  }
+  if (config.onlyCommands) {
+    const what = config.notRun.map((c) => (c.kind === 'exec' ? 'an exec plugin' : 'an auth-provider command'));
     return {
-      unavailable: `${source} ${file} is not a valid kubeconfig: ${error instanceof Error ? error.message : String(error)}`,
+      unavailable: `${source} ${file.slice(0, 300)}: user "${config.user.name.slice(0, 100)}" gets its credentials only from ${[...new Set(what)].join(' and ')}, which irsa-doctor does not run`,
+      notRun: config.notRun,
+      kubeconfig: file,
     };
   }
-  // client-node reads certificate files itself, from the real filesystem: resolve them the way kubectl does
-  // (relative to the kubeconfig's directory) and through the file view (--target's /proc/PID/root).
-  const dir = path.posix.dirname(file);
-  const resolve = (p: string | undefined) => (p ? files.hostPath(path.posix.resolve(dir, p)) : p);
-  for (const cluster of kc.clusters) cluster.caFile = resolve(cluster.caFile);
-  for (const user of kc.users) {
-    user.certFile = resolve(user.certFile);
-    user.keyFile = resolve(user.keyFile);
-  }
-  if (!kc.getCurrentContext() && kc.contexts[0]) kc.setCurrentContext(kc.contexts[0].name);
-  return undefined;
+  return { source, cluster: config.cluster, user: config.user, notRun: config.notRun, kubeconfig: file };
 }
 
+/** A small text file of the view (a token, a CA, a kubeconfig); undefined when absent or unusable. */
 async function readText(files: FileView, file: string): Promise<string | undefined> {
   try {
-    const { bytes, truncated } = await files.readHead(file, 1024 * 1024);
+    const { bytes, truncated } = await files.readHead(file, MAX_ACCESS_FILE_BYTES);
     return truncated ? undefined : bytes.toString('utf8');
   } catch {
     return undefined;

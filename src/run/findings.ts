@@ -167,6 +167,20 @@ export const FINDING_CODES = {
     meaning:
       'an AWS credential, signing or authorisation failure whose cause the message does not tell; the checks in the pod do',
   },
+  CREDENTIAL_PROCESS_NOT_RUN: {
+    severity: 'warning',
+    meaning:
+      "the SDK chain would run a profile's credential_process; irsa-doctor never runs it, so that identity is unchecked",
+  },
+  KUBECONFIG_COMMAND_NOT_RUN: {
+    severity: 'info',
+    meaning: "the kubeconfig's user runs an exec plugin or an auth-provider command; irsa-doctor never runs it",
+  },
+  OIDC_URL_NOT_FETCHED: {
+    severity: 'warning',
+    meaning:
+      'the issuer or its jwks_uri names a link-local/metadata address, or jwks_uri another host or port than the issuer: not fetched',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -27,7 +27,6 @@ export function createMemoryFileView(files: Readonly<Record<string, string | Uin
   };
   return {
     root: 'memory:',
-    hostPath: (appPath) => `memory:${normalize(appPath)}`,
     stat,
     lstat: stat,
     async readlink(appPath) {

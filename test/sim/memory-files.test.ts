@@ -37,7 +37,7 @@ describe('in-memory FileView for the demo', () => {
     expect(errnoCode(await view.readHead('/var/run', 10).catch((e: unknown) => e))).toBe('EISDIR');
   });
 
-  it('names paths as memory: in messages, never as a real host path', () => {
-    expect(view.hostPath('/etc/passwd')).toBe('memory:/etc/passwd');
+  it('names its root memory:, never a real host path', () => {
+    expect(view.root).toBe('memory:');
   });
 });

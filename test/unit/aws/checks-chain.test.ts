@@ -148,11 +148,11 @@ describe('issuer.discovery', () => {
   });
 
   it('says it is the JWKS, not the issuer, when only the keys cannot be fetched', async () => {
-    const down = await servers.refused();
     let iss = '';
-    iss = await servers.http((_req, res) => {
+    iss = await servers.http((req, res) => {
+      if (req.url?.endsWith('/keys')) return res.writeHead(500, { 'content-type': 'text/plain' }).end('down');
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ issuer: iss, jwks_uri: `${down}/keys` }));
+      res.end(JSON.stringify({ issuer: iss, jwks_uri: `${iss}/keys` }));
     });
     iss = `${iss}/id/ABC`;
     const outcome = await issuerDiscovery.run(
@@ -161,9 +161,65 @@ describe('issuer.discovery', () => {
       signal(),
     );
     expect(outcome.status).toBe('warn');
-    expect(outcome.summary).toMatch(/^the issuer's JWKS not reachable from this pod \(connection refused by /);
+    expect(outcome.summary).toMatch(
+      /^the issuer's JWKS not reachable from this pod \(127\.0\.0\.1:\d+ answered HTTP 500/,
+    );
     expect(outcome.findings?.[0]?.summary).toMatch(/^The issuer's JWKS could not be fetched from this pod/);
   });
+
+  it.for([
+    { name: 'another loopback port', jwks: (other: string) => `${other}/keys`, reason: /another port/ },
+    {
+      name: 'another host',
+      jwks: () => 'https://keys.example.net/jwks',
+      reason: /another host \(keys\.example\.net\)/,
+    },
+    { name: 'the metadata address', jwks: () => 'http://169.254.169.254/latest/meta-data/iam/', reason: /link-local/ },
+    { name: 'the EC2 IPv6 metadata address', jwks: () => 'http://[fd00:ec2::254]/latest/', reason: /fd00:ec2::\/32/ },
+    { name: 'an IPv6 link-local address', jwks: () => 'http://[fe80::1]/keys', reason: /link-local/ },
+    { name: 'an IPv4-mapped metadata address', jwks: () => 'http://[::ffff:169.254.170.2]/v1', reason: /link-local/ },
+  ])('reports a jwks_uri on $name, and does not fetch it', async ({ jwks, reason }) => {
+    let otherHits = 0;
+    const other = await servers.http((_req, res) => {
+      otherHits++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}');
+    });
+    let iss = '';
+    iss = await servers.http((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ issuer: iss, jwks_uri: jwks(other) }));
+    });
+    iss = `${iss}/id/ABC`;
+    const outcome = await issuerDiscovery.run(
+      fixtureContext(),
+      upstreamOf({ 'token.claims': claimsOf(iss) }),
+      signal(),
+    );
+    expect(outcome.status).toBe('warn');
+    const finding = outcome.findings?.[0];
+    expect(finding?.code).toBe('OIDC_URL_NOT_FETCHED');
+    expect(String(finding?.evidence?.reason)).toMatch(reason);
+    expect(finding?.evidence?.fetched).toBe(false);
+    expect(otherHits).toBe(0);
+  });
+
+  it.for(['http://169.254.169.254/id/ABC', 'https://169.254.170.23/id/ABC', 'https://[fd00:ec2::254]/id/ABC'])(
+    'does not fetch the discovery document of an issuer on a metadata address (%s)',
+    async (iss) => {
+      const outcome = await issuerDiscovery.run(
+        fixtureContext(),
+        upstreamOf({ 'token.claims': claimsOf(iss) }),
+        signal(),
+      );
+      // http:// off loopback is refused by scheme already; https:// by address.
+      if (iss.startsWith('https')) {
+        expect(outcome.findings?.[0]?.code).toBe('OIDC_URL_NOT_FETCHED');
+        expect(outcome.summary).toMatch(/^issuer not fetched: /);
+      } else {
+        expect(outcome.findings?.[0]?.code).toBe('OIDC_DISCOVERY_UNREACHABLE');
+      }
+    },
+  );
 
   it('names the content type when a page answers instead of the discovery document', async () => {
     const page = await servers.http((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>'));

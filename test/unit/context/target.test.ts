@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS } from '../../../src/context/context';
 import {
+  ROOT_APP_HELP,
+  SAME_USER_HELP,
   TARGET_ACCESS_HELP,
   accessDeniedMessage,
+  hasEffectivePtrace,
   TargetError,
   contextForTarget,
   parseEnviron,
@@ -78,25 +81,64 @@ describe(contextForTarget, () => {
 
   it('names the uid and gid the debug container needs when access is refused, and fills them into the command', () => {
     const self = { uid: 65532, gid: 65532, groups: [] };
-    const message = accessDeniedMessage(7, '/proc/7', { uid: 1000, gid: 3000, groups: [] }, self);
+    const message = accessDeniedMessage(7, '/proc/7', { uid: 1000, gid: 3000, groups: [] }, self, false);
     expect(message).toMatch(
-      /^--target 7: permission denied reading \/proc\/7\/environ: it runs as uid 1000 gid 3000, this process as uid 65532 gid 65532/,
+      /^--target 7: permission denied reading \/proc\/7\/environ: it runs as uid 1000 gid 3000, this process as uid 65532 gid 65532, without CAP_SYS_PTRACE\./,
     );
     expect(message).toContain('{"securityContext":{"runAsUser":1000,"runAsGroup":3000,"readOnlyRootFilesystem":true}}');
     expect(message).not.toMatch(/<APP_UID>|<APP_GID>/);
     // Its status unreadable too: the generic help, placeholders and all.
-    const unknown = accessDeniedMessage(7, '/proc/7', undefined, self);
+    const unknown = accessDeniedMessage(7, '/proc/7', undefined, self, false);
     expect(unknown).toContain('it runs as another uid or gid');
     expect(unknown).toContain(TARGET_ACCESS_HELP);
   });
 
-  it('recommends least privilege: the app uid first, root only for a root app, never a privileged container', () => {
+  it('states CAP_SYS_PTRACE as this process really has it', () => {
+    const self = { uid: 0, gid: 0, groups: [] };
+    const target = { uid: 1000, gid: 1000, groups: [] };
+    expect(accessDeniedMessage(7, '/proc/7', target, self, true)).toContain(
+      'this process as uid 0 gid 0, with CAP_SYS_PTRACE, so something else refuses it',
+    );
+    expect(accessDeniedMessage(7, '/proc/7', target, self, undefined)).toContain('CAP_SYS_PTRACE unknown');
+  });
+
+  it('reads CapEff: bit 19 is CAP_SYS_PTRACE', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'irsa-status-'));
+    const status = (capEff: string) => {
+      const file = path.join(dir, capEff);
+      writeFileSync(file, `Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n`);
+      return file;
+    };
+    expect(await hasEffectivePtrace(status('0000000000080000'))).toBe(true);
+    expect(await hasEffectivePtrace(status('000001fffff7ffff'))).toBe(false);
+    expect(await hasEffectivePtrace(status('0000000000000000'))).toBe(false);
+    expect(await hasEffectivePtrace(path.join(dir, 'missing'))).toBeUndefined();
+    // This process: what the kernel says, whatever it is.
+    const own = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
+    expect(await hasEffectivePtrace()).toBe(((BigInt(`0x${own}`) >> 19n) & 1n) === 1n);
+  });
+
+  it('never offers a root debug container: a root app gets in-container and Job advice, no restricted profile', () => {
+    const self = { uid: 65532, gid: 65532, groups: [] };
+    const message = accessDeniedMessage(7, '/proc/7', { uid: 0, gid: 0, groups: [] }, self, false);
+    expect(message).toContain('it runs as uid 0 gid 0');
+    expect(message).toContain(ROOT_APP_HELP);
+    expect(message).not.toContain('--profile=restricted --custom');
+    expect(message).not.toMatch(/kubectl debug/);
+    expect(message).toContain('kubectl exec');
+    for (const help of [TARGET_ACCESS_HELP, message]) {
+      expect(help).not.toMatch(/"runAsUser":\s*0\b/);
+      expect(help).not.toContain('sysadmin');
+      expect(help).not.toContain('--profile=general');
+    }
+  });
+
+  it('offers one debug container, the least privileged: the app uid, restricted, read-only', () => {
     const commands = TARGET_ACCESS_HELP.split('\n').filter((line) => line.includes('kubectl debug'));
+    expect(commands).toHaveLength(1);
     expect(commands[0]).toContain('--profile=restricted');
     expect(commands[0]).toContain('"readOnlyRootFilesystem":true');
-    expect(commands[1]).toContain('--profile=general');
-    expect(commands[1]).toContain('"runAsUser":0');
-    expect(TARGET_ACCESS_HELP).not.toContain('sysadmin');
+    expect(SAME_USER_HELP).toContain('"runAsUser":<APP_UID>');
   });
 });
 

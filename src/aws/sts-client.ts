@@ -1,4 +1,9 @@
-import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  AssumeRoleWithWebIdentityCommand,
+  GetCallerIdentityCommand,
+  STSClient,
+} from '@aws-sdk/client-sts';
 import type { HttpAnswer, NetClient } from './http';
 import { deadlineSignal } from './http';
 import { stsRegionalUrl } from './partitions';

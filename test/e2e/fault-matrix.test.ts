@@ -15,6 +15,7 @@ import {
   startSimulatedEks,
 } from '../../src/sim/index';
 import type { KubeApiServer } from '../../src/sim/kube-api';
+import { ISSUER_ID } from '../../src/sim/oidc';
 import { kubeScenario, startKubeApi } from '../../src/sim/kube-api';
 import type { Fault, FaultOptions, FaultServer } from '../helpers/fault-server';
 import { FAULTS, startFaultServer } from '../helpers/fault-server';
@@ -104,7 +105,8 @@ const MATRIX: readonly Row[] = [
   ['discovery', 'wrong-content-type', 'warn', OIDC, 'degraded', `${ISSUER}HOST answered HTTP 200 with text/html that is not JSON\\)`],
   ['discovery', 'truncated', 'warn', OIDC, 'degraded', `${ISSUER}${CUT}`],
   ['discovery', 'garbage', 'warn', OIDC, 'degraded', `${ISSUER}HOST answered HTTP 200 with application/json that is not JSON\\)`],
-  ['jwks', 'refused', 'warn', OIDC, 'degraded', String.raw`${JWKS}connection refused by HOST \(nothing listens there\)\)`],
+  // A jwks_uri on another port than the issuer's is never fetched: the refused port is not even tried.
+  ['jwks', 'refused', 'warn', 'OIDC_URL_NOT_FETCHED', 'degraded', String.raw`the issuer's jwks_uri not fetched: it names another port \(\d+\) of the issuer's host than the issuer's \(\d+\)$`],
   ['jwks', 'blackhole', 'warn', OIDC, 'degraded', `${JWKS}${TIMED_OUT}\\)`],
   ['jwks', 'slow', 'warn', OIDC, 'degraded', `${JWKS}${TIMED_OUT}\\)`],
   ['jwks', 'http-500', 'warn', OIDC, 'degraded', `${JWKS}HOST answered HTTP 500\\)`],
@@ -185,14 +187,26 @@ interface PreparedCell {
 /** One endpoint faulted (fault null: none, the healthy baseline), every other one a healthy simulated peer. */
 async function prepareCell(endpoint: Endpoint, fault: Fault | null, kube: KubeApiServer): Promise<PreparedCell> {
   const mechanism = mechanismOf(endpoint);
+  // The doctor fetches a JWKS only from the issuer's own origin: a faulty JWKS is served there, next to a healthy
+  // discovery document (a refused one cannot be: that cell has jwks_uri on another port).
+  const healthyDiscovery = (origin: string) => ({
+    [`/id/${ISSUER_ID}/.well-known/openid-configuration`]: {
+      contentType: 'application/json',
+      body: JSON.stringify({ issuer: `${origin}/id/${ISSUER_ID}`, jwks_uri: `${origin}/id/${ISSUER_ID}/keys` }),
+    },
+  });
   const server: FaultServer | undefined = fault
-    ? await startFaultServer(fault, { ...ENDPOINTS[endpoint].fault, slowMs: 2 * TIMEOUT_MS })
+    ? await startFaultServer(fault, {
+        ...ENDPOINTS[endpoint].fault,
+        slowMs: 2 * TIMEOUT_MS,
+        ...(endpoint === 'jwks' ? { healthy: healthyDiscovery } : {}),
+      })
     : undefined;
   const simOptions: SimulatedEksOptions =
     server && endpoint === 'discovery'
       ? { issuerPodRoute: { issuerOrigin: server.url } }
       : server && endpoint === 'jwks'
-        ? { issuerPodRoute: { jwksOrigin: server.url } }
+        ? { issuerPodRoute: fault === 'refused' ? { jwksOrigin: server.url } : { issuerOrigin: server.url } }
         : {};
   const sim = await startSimulatedEks(
     mechanism === 'pod-identity' ? 'healthy-pod-identity' : 'healthy-irsa',

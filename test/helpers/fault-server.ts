@@ -31,6 +31,13 @@ export interface FaultOptions {
   readonly sample: string;
   /** How long `slow` takes to finish its answer: longer than the client's call timeout. */
   readonly slowMs: number;
+  /**
+   * Paths answered healthily, given this server's origin (e.g. an issuer's discovery document, when only its
+   * JWKS on the same origin is to go wrong); every other path gets the fault.
+   */
+  readonly healthy?: (
+    origin: string,
+  ) => Readonly<Record<string, { readonly contentType: string; readonly body: string }>>;
 }
 
 /** An HTML page where JSON or XML was expected: a proxy, captive portal or default web server answering. */
@@ -48,10 +55,18 @@ export async function startFaultServer(fault: Fault, options: FaultOptions): Pro
   if (fault === 'refused') return { url: await refusedUrl(), hits: 0, close: async () => undefined };
   let hits = 0;
   const timers = new Set<ReturnType<typeof setTimeout>>();
+  let origin = '';
   const server = await listenLoopback((req, res) => {
     hits++;
+    const page = options.healthy?.(origin)[new URL(req.url ?? '/', 'http://fault').pathname];
+    if (page) {
+      req.resume();
+      res.writeHead(200, { 'content-type': page.contentType }).end(page.body);
+      return;
+    }
     answer(fault, options, req, res, timers);
   });
+  origin = server.url;
   return {
     url: server.url,
     get hits() {

@@ -108,7 +108,7 @@ describe('createFileView: paths resolved inside the root', () => {
     ['.. in the path itself', '/../../../outside/secret'],
     ['a parent directory linking out', '/inside/up/outside/secret'],
     ['a parent directory linking to the host path outside', '/outside-dir/secret'],
-  ])('never reads outside through %s: ENOENT inside the root', async ([, p]) => {
+  ] as const)('never reads outside through %s: ENOENT inside the root', async ([, p]) => {
     expect(await codeOf(view.readHead(p, 1024))).toBe('ENOENT');
     // Not even the metadata of the file outside: stat fails the same way.
     expect(await codeOf(view.stat(p))).toBe('ENOENT');

@@ -120,7 +120,7 @@ function runBinary(
   const log = `${cwd}.strace`;
   const outputArgs = mode === 'tui' ? [] : ['--output', mode];
   const command = [
-    ...(straceProblem ? [] : [STRACE!, '-f', '-qq', '--seccomp-bpf', '-e', `trace=${TRACED}`, '-o', log]),
+    ...(straceProblem ? [] : [STRACE!, '-f', '-qq', '-y', '--seccomp-bpf', '-e', `trace=${TRACED}`, '-o', log]),
     ...program,
     ...args,
     ...outputArgs,
@@ -290,7 +290,8 @@ describe.concurrent('no secret in any output, no file written: every simulated-E
 
         for (const entry of run.changed) problems.push(`${mode}: changed on disk: ${entry}`);
         if (run.trace !== undefined) {
-          // The trace saw this process: its exec, and its reads of the pod's files.
+          // The trace saw this process: its exec, and its reads of the pod's files (-y: by the path of the file
+          // descriptor the open returned, since the file view opens each component through /proc/self/fd/N).
           expect(run.trace).toMatch(/execve\(/);
           if (env.AWS_WEB_IDENTITY_TOKEN_FILE) expect(run.trace).toContain(env.AWS_WEB_IDENTITY_TOKEN_FILE);
           for (const call of fileChangingCalls(run.trace)) problems.push(`${mode}: ${call}`);

@@ -1,5 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,5 +161,113 @@ describe('kubeClientFor', () => {
     const error = (await pending) as KubeApiError;
     expect(error).toBeInstanceOf(KubeApiError);
     expect(error.kind).toBe('timeout');
+  });
+
+  it("with --target never reads the app's KUBECONFIG: not even opened", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kube-'));
+    const fifo = path.join(dir, 'kubeconfig');
+    spawnSync('mkfifo', [fifo]);
+    const client = await kubeClientFor(fixtureContext({ env: { KUBECONFIG: fifo }, targetPid: 7 }));
+    expect(isUnavailable(client) && client.unavailable).toMatch(/the app's KUBECONFIG is never used with --target/);
+  });
+
+  const openssl = ['/usr/bin/openssl', '/bin/openssl'].find((p) => existsSync(p));
+  describe.skipIf(!openssl)('in-cluster access with --target (HTTPS, the CA from ca.crt)', () => {
+    const tlsDir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kube-tls-'));
+    let server: https.Server | undefined;
+    const seen: string[] = [];
+    afterEach(async () => {
+      server?.closeAllConnections();
+      await new Promise((resolve) => server?.close(resolve));
+      server = undefined;
+    });
+
+    /** An API server on 127.0.0.1 that records the bearer token of each request and answers with a Pod. */
+    async function recordingServer(): Promise<{ port: string; ca: string }> {
+      const made = spawnSync(
+        openssl as string,
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          `${tlsDir}/key.pem`,
+          '-out',
+          `${tlsDir}/cert.pem`,
+        ],
+        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } },
+      );
+      if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+      const cert = readFileSync(`${tlsDir}/cert.pem`, 'utf8');
+      server = https.createServer({ key: readFileSync(`${tlsDir}/key.pem`, 'utf8'), cert }, (req, res) => {
+        seen.push(req.headers.authorization ?? '');
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Pod","apiVersion":"v1"}');
+      });
+      await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+      return { port: String((server.address() as AddressInfo).port), ca: cert };
+    }
+
+    function serviceAccountRoot(token: string, ca: string): string {
+      const root = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-sa-'));
+      const sa = path.join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+      mkdirSync(sa, { recursive: true });
+      writeFileSync(path.join(sa, 'token'), `${token}\n`);
+      writeFileSync(path.join(sa, 'ca.crt'), ca);
+      return root;
+    }
+
+    it("uses this process's own ServiceAccount token and the API address of its own env", async () => {
+      const { port, ca } = await recordingServer();
+      const ctx = {
+        ...fixtureContext({
+          root: serviceAccountRoot('app-token', ca),
+          localRoot: serviceAccountRoot('own-token', ca),
+          // The app's env names another server: not the one the tool uses.
+          env: { KUBERNETES_SERVICE_HOST: '192.0.2.1', KUBERNETES_SERVICE_PORT: '1' },
+          targetPid: 7,
+        }),
+        toolEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port },
+      };
+      const client = await kubeClientFor(ctx);
+      if (isUnavailable(client)) throw new Error(client.unavailable);
+      await client.readPod('shop', 'p', never);
+      expect(seen.at(-1)).toBe('Bearer own-token');
+    });
+
+    it("falls back to the app's ServiceAccount token, read as a file inside its root", async () => {
+      const { port, ca } = await recordingServer();
+      const ctx = {
+        ...fixtureContext({ root: serviceAccountRoot('app-token', ca), localRoot: os.tmpdir(), targetPid: 7 }),
+        toolEnv: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port },
+      };
+      const client = await kubeClientFor(ctx);
+      if (isUnavailable(client)) throw new Error(client.unavailable);
+      await client.readPod('shop', 'p', never);
+      expect(seen.at(-1)).toBe('Bearer app-token');
+    });
+
+    it('reads a KUBECONFIG whose CA and token are files next to it (inlined by the tool)', async () => {
+      const { port, ca } = await recordingServer();
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kc-'));
+      writeFileSync(path.join(dir, 'ca.pem'), ca);
+      writeFileSync(path.join(dir, 'token'), 'kubeconfig-token');
+      writeFileSync(
+        path.join(dir, 'config'),
+        `clusters: [{name: k, cluster: {server: "https://127.0.0.1:${port}", certificate-authority: ca.pem}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\nusers: [{name: u, user: {token-file: token}}]\n`,
+      );
+      const client = await kubeClientFor(fixtureContext({ env: { KUBECONFIG: path.join(dir, 'config') }, root: '/' }));
+      if (isUnavailable(client)) throw new Error(client.unavailable);
+      await client.readPod('shop', 'p', never);
+      expect(seen.at(-1)).toBe('Bearer kubeconfig-token');
+    });
   });
 });

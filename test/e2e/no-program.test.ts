@@ -103,6 +103,9 @@ describe.skipIf(skip !== undefined || !existsSync(BINARY))('no program is ever r
   let own: TracedRun;
   let chained: TracedRun;
   let cli: TracedRun;
+  let libraries: TracedRun;
+  const staticConfig = path.join(work, 'static.config');
+  const tokenKubeconfig = path.join(work, 'token.yaml');
 
   beforeAll(async () => {
     mkdirSync(path.join(home, '.aws'), { recursive: true });
@@ -110,7 +113,12 @@ describe.skipIf(skip !== undefined || !existsSync(BINARY))('no program is ever r
     writeFileSync(path.join(work, 'exec.yaml'), kubeconfig(execUser('exec')));
     writeFileSync(path.join(work, 'auth-provider.yaml'), kubeconfig(authProviderUser('auth-provider')));
     writeFileSync(path.join(work, 'cli.yaml'), kubeconfig(execUser('cli-exec')));
-    [own, chained, cli] = await Promise.all([
+    writeFileSync(
+      staticConfig,
+      '[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n',
+    );
+    writeFileSync(tokenKubeconfig, kubeconfig('{token: abc}'));
+    [own, chained, cli, libraries] = await Promise.all([
       traced(ARGS, { ...BASE_ENV, HOME: home, KUBECONFIG: path.join(work, 'exec.yaml') }),
       traced(ARGS, {
         ...BASE_ENV,
@@ -119,6 +127,15 @@ describe.skipIf(skip !== undefined || !existsSync(BINARY))('no program is ever r
         KUBECONFIG: path.join(work, 'auth-provider.yaml'),
       }),
       traced([...ARGS, '--kubeconfig', path.join(work, 'cli.yaml')], { ...BASE_ENV, HOME: home }),
+      // Static keys of a profile: identity.caller builds an SDK client and signs GetCallerIdentity with them.
+      traced(ARGS, {
+        ...BASE_ENV,
+        HOME: home,
+        AWS_CONFIG_FILE: staticConfig,
+        AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:1',
+        AWS_REGION: 'us-west-2',
+        KUBECONFIG: tokenKubeconfig,
+      }),
     ]);
   }, 60_000);
 
@@ -156,6 +173,30 @@ describe.skipIf(skip !== undefined || !existsSync(BINARY))('no program is ever r
     const finding = report.findings.find((f) => f.code === 'KUBECONFIG_COMMAND_NOT_RUN');
     expect(finding?.evidence).toMatchObject({ kind: 'auth-provider' });
     expect(finding?.evidence.wouldRun).toBe(`sh -c '"/bin/sh" -c '\\''touch ${marker('auth-provider')}'\\'''`);
+  });
+
+  it('the AWS SDK and client-node read no file of their own: only the file view opens the config files', () => {
+    const report = expectNothingRan(libraries);
+    expect(report.checks.find((c) => c.id === 'identity.caller')?.summary).toMatch(
+      /^GetCallerIdentity with profile default \(static keys AKIA\*\*\*\*MPLE of profile default\) failed/,
+    );
+    const opens = libraries.trace.split('\n').filter((l) => /^\d+\s+open(at2?)?\(/.test(l));
+    for (const file of [
+      staticConfig,
+      tokenKubeconfig,
+      path.join(home, '.aws/config'),
+      path.join(home, '.aws/credentials'),
+    ]) {
+      // A library opens by the path it was given; the file view never does (it walks /proc/self/fd/N).
+      expect(
+        opens.filter((l) => l.includes(`"${file}"`)),
+        file,
+      ).toEqual([]);
+    }
+    // The files were read, by the file view: non-blocking, the last component not followed.
+    const reads = opens.filter((l) => l.endsWith(`<${staticConfig}>`) || l.endsWith(`<${tokenKubeconfig}>`));
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+    for (const line of reads) expect(line).toMatch(/O_NONBLOCK.*O_NOFOLLOW|O_NOFOLLOW.*O_NONBLOCK/);
   });
 
   it("the user's own --kubeconfig with an exec plugin: not run either", () => {

@@ -62,7 +62,8 @@ Options:
       --kubeconfig PATH             Kubernetes access (default: in-cluster config, then KUBECONFIG)
       --namespace NS, --pod NAME    which pod this is (default: SA namespace file, POD_NAME/HOSTNAME)
       --target PID|auto             diagnose another container of the pod via /proc/PID (kubectl debug)
-      --trust-policy FILE           the role's trust policy JSON, evaluated offline against the token
+      --trust-policy FILE|-         the role's trust policy JSON (or aws iam get-role output; - reads stdin),
+                                    evaluated offline against the token
       --exit-zero                   always exit 0 (the verdict is still printed)
       --verbose                     text and TUI: the details of every check, not only of those with a problem
 

@@ -29,7 +29,16 @@ if (skip) console.warn(`no-program.test.ts skipped: ${skip}`);
 const work = mkdtempSync(path.join(tmpdir(), 'irsa-noprog-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const marker = (name: string) => path.join(work, `RAN-${name}`);
-const MARKERS = ['process', 'source-process', 'exec', 'auth-provider', 'cli-exec', 'target-process', 'target-exec'];
+const MARKERS = [
+  'process',
+  'source-process',
+  'exec',
+  'auth-provider',
+  'cli-exec',
+  'target-process',
+  'target-exec',
+  'target-auth-provider',
+];
 
 interface Report {
   checks: { id: string; status: string; summary: string }[];
@@ -219,9 +228,10 @@ describe.skipIf(skip !== undefined || chrootProblem !== undefined || !existsSync
       mkdirSync(path.join(root, 'home/app/.kube'), { recursive: true });
       awsConfig(path.join(root, 'home/app/.aws/config'), 'target-process');
       writeFileSync(path.join(root, 'home/app/.kube/config'), kubeconfig(execUser('target-exec')));
+      writeFileSync(path.join(root, 'home/app/.kube/azure'), kubeconfig(authProviderUser('target-auth-provider')));
       const app = await chrootedSleep(root, {
         HOME: '/home/app',
-        KUBECONFIG: '/home/app/.kube/config',
+        KUBECONFIG: '/home/app/.kube/config:/home/app/.kube/azure',
         POD_NAME: 'app-0',
         POD_NAMESPACE: 'shop',
       });
@@ -237,13 +247,13 @@ describe.skipIf(skip !== undefined || chrootProblem !== undefined || !existsSync
       expect(finding?.evidence.wouldRun).toContain(marker('target-process'));
     });
 
-    it("never uses the app's KUBECONFIG: not even read, so its exec plugin is not reported either", () => {
+    it("never uses the app's KUBECONFIG (exec plugin, auth-provider cmd-path): not even read, so not reported either", () => {
       const report = expectNothingRan(run);
       expect(report.findings.map((f) => f.code)).not.toContain('KUBECONFIG_COMMAND_NOT_RUN');
       expect(report.checks.find((c) => c.id === 'kube.webhook')?.summary).toMatch(
         /the app's KUBECONFIG is never used with --target/,
       );
-      expect(run.trace).not.toMatch(/\.kube\/config>/);
+      expect(run.trace).not.toMatch(/\.kube\/(config|azure)>/);
     });
   },
 );

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BINARY } from '../helpers/binary';
 import type { MeasuredRun } from '../helpers/hostile';
 import { GNU_TIME, measured } from '../helpers/hostile';
+import { expectValidReport } from '../helpers/reports';
 import { mintToken } from '../helpers/tokens';
 
 /**
@@ -134,6 +135,7 @@ describe.skipIf(skip !== undefined || !existsSync(BINARY))('FIFOs and /dev/zero 
         throw new Error(`no JSON report (exit ${run.code}, ${run.elapsedMs} ms): ${run.stderr.slice(0, 300)}`);
       }
       expect(report.checks.length).toBeGreaterThan(10);
+      expectValidReport(report);
       for (const c of report.checks) expect(c.summary, c.id).not.toMatch(/^the check itself failed/);
       expect(run.elapsedMs).toBeLessThan(TIMEOUT_MS + 1_000);
       expect(run.maxRssKiB).toBeLessThan(150 * 1024);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BINARY } from '../helpers/binary';
+import { expectValidReport } from '../helpers/reports';
 import type { TracedRun } from '../helpers/hostile';
 import {
   STRACE,
@@ -84,7 +85,9 @@ function expectNothingRan(run: TracedRun): Report {
   expect(run.trace, 'strace saw the binary').toMatch(/execve\(/);
   expect(startedProcesses(run.trace)).toEqual([]);
   for (const name of MARKERS) expect(existsSync(marker(name)), `marker ${name}`).toBe(false);
-  return JSON.parse(run.stdout) as Report;
+  const report = JSON.parse(run.stdout) as Report;
+  expectValidReport(report);
+  return report;
 }
 
 describe.skipIf(skip !== undefined)('the detector', () => {

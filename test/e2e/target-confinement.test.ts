@@ -18,6 +18,7 @@ import {
   straceProblem,
   traced,
 } from '../helpers/hostile';
+import { expectValidReport } from '../helpers/reports';
 import { mintToken, segmentsOf } from '../helpers/tokens';
 
 /**
@@ -162,7 +163,11 @@ describe.skipIf(skip !== undefined || !existsSync(BINARY))('--target: paths reso
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  const reportOf = (run: TracedRun | MeasuredRun) => JSON.parse(run.stdout) as Report;
+  const reportOf = (run: TracedRun | MeasuredRun) => {
+    const report = JSON.parse(run.stdout) as Report;
+    expectValidReport(report);
+    return report;
+  };
   const check = (report: Report, id: string) => report.checks.find((c) => c.id === id);
   const outsideOpened = (run: TracedRun) => openedPaths(run.trace).filter((p) => p.startsWith(outside));
 

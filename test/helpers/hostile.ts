@@ -130,31 +130,34 @@ function linkedLibraries(program: string): string[] {
 }
 
 /**
- * A directory that can be a process's root: /sleep (a copy of sleep(1)) and its libraries. The test adds the
- * app's files; chrootedSleep then starts a process whose /proc/PID/root is this directory.
+ * A directory that can be a process's root: cat(1) and its libraries, as /pause. The test adds the app's files;
+ * chrootedSleep then starts a process whose /proc/PID/root is this directory. The name and the empty command line
+ * matter: every doctor that other test files run on this machine at the same time lists all processes as possible
+ * containers of its pod (EPHEMERAL_CONTAINER), and skips one whose command is /pause, as it skips the pod's pause
+ * container.
  */
 export function makeTargetRoot(prefix: string): string {
   const root = mkdtempSync(path.join(tmpdir(), prefix));
-  const sleep = ['/usr/bin/sleep', '/bin/sleep'].find((p) => existsSync(p)) as string;
-  copyFileSync(sleep, path.join(root, 'sleep'));
-  for (const library of linkedLibraries(sleep)) {
+  const cat = ['/usr/bin/cat', '/bin/cat'].find((p) => existsSync(p)) as string;
+  copyFileSync(cat, path.join(root, 'pause'));
+  for (const library of linkedLibraries(cat)) {
     mkdirSync(path.join(root, path.dirname(library)), { recursive: true });
     copyFileSync(library, path.join(root, library));
   }
   return root;
 }
 
-/** A long-lived process in `root` with exactly `env`: the app container of a --target test. */
+/** A long-lived process in `root` with exactly `env` (cat waiting on a stdin nobody writes): the app container. */
 export async function chrootedSleep(
   root: string,
   env: Readonly<Record<string, string>>,
 ): Promise<{ pid: number; stop(): void }> {
-  const child = spawn(CHROOT as string, [root, '/sleep', '60'], { env: { ...env }, stdio: 'ignore' });
+  const child = spawn(CHROOT as string, [root, '/pause'], { env: { ...env }, stdio: ['pipe', 'ignore', 'ignore'] });
   const pid = child.pid as number;
   // chroot(8) execs the command in place: ready once /proc/PID/root is the directory.
   for (let attempt = 0; attempt < 200; attempt++) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/sleep\0')) break;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '/pause\0') break;
     } catch {
       // not there yet
     }

@@ -11,9 +11,18 @@ export interface PeerProcess {
 /**
  * The processes of OTHER containers of this pod (shared process namespace): not this one, not its
  * ancestors, not the pause container, and not processes rooted in this container's filesystem.
+ *
+ * The containers of a pod share one PID namespace (shareProcessNamespace, or the one an ephemeral container
+ * joins with kubectl debug --target) and each has a mount namespace of its own. So, where the kernel lets
+ * this process read the namespace links (same uid, or CAP_SYS_PTRACE), a process in another PID namespace
+ * (a nested sandbox) or in this process's own mount namespace (a chroot on the same host, a sibling process
+ * of this container) is not another container of the pod, whatever its root directory. Without those links
+ * the root directory alone decides.
  */
 export async function listPeerProcesses(procRoot = '/proc', selfPid = process.pid): Promise<PeerProcess[]> {
   const ownRoot = await rootIdOf(procRoot, 'self');
+  const ownPidNs = await namespaceOf(procRoot, 'self', 'pid');
+  const ownMountNs = await namespaceOf(procRoot, 'self', 'mnt');
   const ancestors = await ancestorsOf(procRoot, selfPid);
   let entries: string[];
   try {
@@ -30,6 +39,10 @@ export async function listPeerProcesses(procRoot = '/proc', selfPid = process.pi
     if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
     const rootId = await rootIdOf(procRoot, String(pid));
     if (rootId === undefined || (ownRoot !== undefined && rootId === ownRoot)) continue;
+    const pidNs = await namespaceOf(procRoot, entry, 'pid');
+    if (ownPidNs !== undefined && pidNs !== undefined && pidNs !== ownPidNs) continue;
+    const mountNs = await namespaceOf(procRoot, entry, 'mnt');
+    if (ownMountNs !== undefined && mountNs !== undefined && mountNs === ownMountNs) continue;
     peers.push({ pid, command, rootId });
   }
   return peers.sort((a, b) => a.pid - b.pid);
@@ -52,6 +65,15 @@ async function rootIdOf(procRoot: string, pid: string): Promise<string | undefin
   try {
     const s = await fsp.stat(`${procRoot}/${pid}/root`);
     return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `mnt:[4026531840]`: the namespace's identity, or undefined when the kernel does not let this process see it. */
+async function namespaceOf(procRoot: string, pid: string, kind: 'pid' | 'mnt'): Promise<string | undefined> {
+  try {
+    return await fsp.readlink(`${procRoot}/${pid}/ns/${kind}`);
   } catch {
     return undefined;
   }

@@ -131,10 +131,9 @@ function linkedLibraries(program: string): string[] {
 
 /**
  * A directory that can be a process's root: cat(1) and its libraries, as /pause. The test adds the app's files;
- * chrootedSleep then starts a process whose /proc/PID/root is this directory. The name and the empty command line
- * matter: every doctor that other test files run on this machine at the same time lists all processes as possible
- * containers of its pod (EPHEMERAL_CONTAINER), and skips one whose command is /pause, as it skips the pod's pause
- * container.
+ * chrootedSleep then starts a process whose /proc/PID/root is this directory. A chroot stays in this host's mount
+ * namespace, so the doctors other test files run at the same time do not take it for another container of their
+ * pod (src/context/peers.ts); the /pause name is a second guard, as a pod's pause container is always skipped.
  */
 export function makeTargetRoot(prefix: string): string {
   const root = mkdtempSync(path.join(tmpdir(), prefix));

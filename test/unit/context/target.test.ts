@@ -19,7 +19,16 @@ import { listPeerProcesses } from '../../../src/context/peers';
 
 /** A fake /proc: each pid has environ, status, cmdline and a root directory (its container filesystem). */
 function fakeProc(
-  processes: { pid: number; ppid?: number; env?: Record<string, string>; cmd: string; root: string; uid?: number }[],
+  processes: {
+    pid: number | 'self';
+    ppid?: number;
+    env?: Record<string, string>;
+    cmd: string;
+    root: string;
+    uid?: number;
+    /** The targets of ns/pid and ns/mnt, as the kernel's links read (`pid:[4026531836]`). */
+    ns?: { pid: string; mnt: string };
+  }[],
 ) {
   const proc = mkdtempSync(path.join(tmpdir(), 'irsa-proc-'));
   for (const p of processes) {
@@ -39,6 +48,11 @@ function fakeProc(
           .join(''),
       );
     symlinkSync(p.root, path.join(dir, 'root'));
+    if (p.ns) {
+      mkdirSync(path.join(dir, 'ns'));
+      symlinkSync(p.ns.pid, path.join(dir, 'ns', 'pid'));
+      symlinkSync(p.ns.mnt, path.join(dir, 'ns', 'mnt'));
+    }
   }
   return proc;
 }
@@ -170,6 +184,22 @@ describe(pickAutoTarget, () => {
     expect(String(error)).toContain('2 other containers');
     expect(String(error)).toContain('--target 10');
     expect(String(error)).toContain('--target 20');
+  });
+
+  it('where the namespace links are readable, a chroot in its own mount namespace or a nested PID namespace is no container of the pod', async () => {
+    const pod = { pid: 'pid:[4026531836]', mnt: 'mnt:[4026532001]' };
+    const proc = fakeProc([
+      { pid: 'self', cmd: '/irsa-doctor', root: ownRoot, ns: pod },
+      // Another container of the pod: same PID namespace, its own mounts.
+      { pid: 10, cmd: 'node server.js', root: app, ns: { pid: pod.pid, mnt: 'mnt:[4026532002]' } },
+      // A chrooted process on the same host (a test, a build): other root, but this process's mounts.
+      { pid: 20, cmd: '/sleep', root: sidecar, ns: pod },
+      // A sandbox with a PID namespace of its own (seen from its parent's namespace).
+      { pid: 21, cmd: '/app', root: sidecar, ns: { pid: 'pid:[4026532100]', mnt: 'mnt:[4026532101]' } },
+      { pid: 31, cmd: '/irsa-doctor', root: ownRoot, ns: pod },
+    ]);
+    expect((await listPeerProcesses(proc, 31)).map((p) => p.pid)).toEqual([10]);
+    expect(await pickAutoTarget(proc, 31)).toBe(10);
   });
 
   it('lists nothing when no other container is visible', async () => {

@@ -5,7 +5,8 @@ import type { Partition } from '../aws/partitions';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { IrsaEnvOutput } from './outputs';
-import { LINKS, ns, remedy, restartCommands, saName } from './remedies';
+import { LINKS, podRemedy, recreateWorkload, remedy, setEnvCommands } from './remedies';
+import { ShellFragment, placeholder, sh } from './shell';
 
 const KNOWN_PARTITIONS: readonly Partition[] = [
   'aws',
@@ -55,7 +56,7 @@ export const envIrsa: Check<'env.irsa'> = {
       findings.push(invalidArnFinding(roleValue, self.namespace, self.podName, self.serviceAccount));
     }
     if (sessionName !== undefined && !SESSION_NAME.test(sessionName)) {
-      findings.push(sessionNameFinding(sessionName, self.namespace));
+      findings.push(sessionNameFinding(sessionName, self.namespace, self.podName));
     }
 
     const details: Record<string, string> = {};
@@ -122,14 +123,15 @@ function partialFinding(hasRole: boolean, namespace: string | undefined, pod: st
     code: 'IRSA_ENV_PARTIAL',
     summary: `${present} is set but ${missing} is not. The pod-identity webhook injects the two as a pair and skips both when either one is already in the container spec, so ${present} was most likely set by hand (in the Deployment, a Helm value or an env file) and the webhook then added nothing. ${sdkEffect}`,
     evidence: { present, missing },
-    remedy: remedy(
-      `Remove the hand-set ${present} from the container spec so the webhook injects both variables and the token volume, then recreate the pod.`,
-      [
-        `kubectl get pod ${pod ?? '<POD>'} -n ${ns(namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
-        `kubectl set env deployment/<DEPLOYMENT> -n ${ns(namespace)} ${present}-`,
-        ...restartCommands(namespace, pod),
-      ],
-      [LINKS.irsa, LINKS.irsaTroubleshoot],
+    ...podRemedy({ namespace, podName: pod }, (ref) =>
+      remedy(
+        `Remove the hand-set ${present} from the container spec so the webhook injects both variables and the token volume into the new pods.`,
+        [
+          sh`kubectl get pod ${pod ?? placeholder('POD')} -n ${namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
+          ...setEnvCommands(ref, [`${present}-`]),
+        ],
+        [LINKS.irsa, LINKS.irsaTroubleshoot],
+      ),
     ),
   };
 }
@@ -177,23 +179,31 @@ function invalidArnFinding(
   pod: string | undefined,
   serviceAccount: string | undefined,
 ): FindingInput {
+  // A role name or path/name: what the webhook injects verbatim unless it composes ARNs (cache.go addSA).
+  const bareName = !value.includes('arn:') && /^[\w+=,.@/-]{1,512}$/.test(value) && !value.startsWith('/');
+  const sa = serviceAccount ?? placeholder('SERVICE_ACCOUNT');
+  const nsWord = namespace ?? placeholder('NAMESPACE');
   return {
     code: 'ROLE_ARN_INVALID',
     summary: `AWS_ROLE_ARN "${value.slice(0, 200)}" is not a valid IAM role ARN: ${describeRoleArnProblem(value)}. STS rejects the web identity call with "ValidationError: Request ARN is invalid". The webhook copies the ServiceAccount annotation eks.amazonaws.com/role-arn verbatim (it only logs a warning for a bad value).`,
     evidence: { value: value.slice(0, 300), expected: 'arn:PARTITION:iam::ACCOUNT_ID:role/[PATH/]NAME' },
-    remedy: remedy(
-      'Fix the eks.amazonaws.com/role-arn annotation of the ServiceAccount (or the hand-set AWS_ROLE_ARN), then recreate the pod.',
-      [
-        `kubectl get serviceaccount ${saName(serviceAccount)} -n ${ns(namespace)} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'`,
-        `kubectl annotate serviceaccount ${saName(serviceAccount)} -n ${ns(namespace)} --overwrite eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
-        ...restartCommands(namespace, pod),
-      ],
-      [LINKS.irsaTroubleshoot],
+    ...podRemedy({ namespace, podName: pod }, (ref) =>
+      remedy(
+        bareName
+          ? `Write the full ARN in the eks.amazonaws.com/role-arn annotation: this webhook injects the annotation verbatim (it composes an ARN from a role name only when it runs with --compose-role-arn), then recreate the pod.`
+          : 'Fix the eks.amazonaws.com/role-arn annotation of the ServiceAccount (or the hand-set AWS_ROLE_ARN), then recreate the pod.',
+        [
+          sh`kubectl get serviceaccount ${sa} -n ${nsWord} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'`,
+          sh`kubectl annotate serviceaccount ${sa} -n ${nsWord} --overwrite ${new ShellFragment(`eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/`)}${bareName ? value : placeholder('ROLE_NAME')}`,
+          ...recreateWorkload(ref),
+        ],
+        [LINKS.irsaTroubleshoot],
+      ),
     ),
   };
 }
 
-function sessionNameFinding(value: string, namespace: string | undefined): FindingInput {
+function sessionNameFinding(value: string, namespace: string | undefined, pod: string | undefined): FindingInput {
   const why =
     value.length < 2
       ? 'it is shorter than 2 characters'
@@ -204,9 +214,11 @@ function sessionNameFinding(value: string, namespace: string | undefined): Findi
     code: 'ROLE_SESSION_NAME_INVALID',
     summary: `AWS_ROLE_SESSION_NAME "${value.slice(0, 100)}" breaks the STS RoleSessionName rule ([\\w+=,.@-], 2-64 characters): ${why}. Every SDK sends it as is, and STS answers ValidationError.`,
     evidence: { length: value.length, value: value.slice(0, 100) },
-    remedy: remedy(
-      'Set AWS_ROLE_SESSION_NAME to 2-64 characters of letters, digits and +=,.@_- (or remove it: each SDK then makes its own).',
-      [`kubectl set env deployment/<DEPLOYMENT> -n ${ns(namespace)} AWS_ROLE_SESSION_NAME-`],
+    ...podRemedy({ namespace, podName: pod }, (ref) =>
+      remedy(
+        'Set AWS_ROLE_SESSION_NAME to 2-64 characters of letters, digits and +=,.@_- (or remove it: each SDK then makes its own).',
+        setEnvCommands(ref, ['AWS_ROLE_SESSION_NAME-']),
+      ),
     ),
   };
 }

@@ -8,7 +8,15 @@ import {
 } from '../aws/env-names';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, FindingInput, Mechanism } from '../run/types';
-import { LINKS, ns, remedy, restartCommands } from './remedies';
+import {
+  LINKS,
+  SKIP_WEBHOOK_LABEL_KEY,
+  podRemedy,
+  recreateWorkload,
+  remedy,
+  removeSkipLabelCommands,
+} from './remedies';
+import { placeholder, sh } from './shell';
 
 export interface MechanismOutput {
   readonly mechanism: Mechanism;
@@ -67,7 +75,8 @@ export const envMechanism: Check<'env.mechanism'> = {
     }
 
     const self = await readPodSelf(ctx);
-    const sa = self.serviceAccount ?? '<SERVICE_ACCOUNT>';
+    const saWord = self.serviceAccount ?? placeholder('SERVICE_ACCOUNT');
+    const nsWord = self.namespace ?? placeholder('NAMESPACE');
     // A kubectl debug container shares the app's process namespace but never gets the webhook's env
     // (docs/mechanics.md 1.3): if another container of the pod has the variables, say so.
     const injectedPeers =
@@ -104,15 +113,23 @@ export const envMechanism: Check<'env.mechanism'> = {
         serviceAccount: self.serviceAccount ?? null,
         pod: self.podName ?? null,
       },
-      remedy: remedy(
-        'Annotate the ServiceAccount with the role (IRSA) or create a Pod Identity association, then recreate the pod so the webhook injects the variables.',
-        [
-          `kubectl get serviceaccount ${sa} -n ${ns(self.namespace)} -o jsonpath='{.metadata.annotations}'`,
-          `kubectl annotate serviceaccount ${sa} -n ${ns(self.namespace)} eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
-          `aws eks create-pod-identity-association --cluster-name <CLUSTER> --namespace ${ns(self.namespace)} --service-account ${sa} --role-arn arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>   # or, for Pod Identity`,
-          ...restartCommands(self.namespace, self.podName),
-        ],
-        [LINKS.irsa, LINKS.irsaTroubleshoot],
+      ...podRemedy({ namespace: self.namespace, podName: self.podName }, (pod) =>
+        pod.skipLabel
+          ? remedy(
+              `The pod carries the ${SKIP_WEBHOOK_LABEL_KEY} label, so the webhook skips it: remove the label from the pod template (a recreated pod keeps it).`,
+              removeSkipLabelCommands(pod),
+              [LINKS.irsa],
+            )
+          : remedy(
+              'Annotate the ServiceAccount with the role (IRSA) or create a Pod Identity association, then recreate the pod so the webhook injects the variables.',
+              [
+                sh`kubectl get serviceaccount ${saWord} -n ${nsWord} -o jsonpath='{.metadata.annotations}'`,
+                sh`kubectl annotate serviceaccount ${saWord} -n ${nsWord} eks.amazonaws.com/role-arn=arn:aws:iam::${placeholder('ACCOUNT_ID')}:role/${placeholder('ROLE_NAME')}`,
+                sh`aws eks create-pod-identity-association --cluster-name ${placeholder('CLUSTER')} --namespace ${nsWord} --service-account ${saWord} --role-arn arn:aws:iam::${placeholder('ACCOUNT_ID')}:role/${placeholder('ROLE_NAME')}   # or, for Pod Identity`,
+                ...recreateWorkload(pod),
+              ],
+              [LINKS.irsa, LINKS.irsaTroubleshoot],
+            ),
       ),
     };
     return {

@@ -10,7 +10,8 @@ import { maskSecretValue } from '../aws/secrets';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { PodIdentityEnvOutput } from './outputs';
-import { LINKS, ns, remedy, restartCommands } from './remedies';
+import { LINKS, podRemedy, recreateWorkload, remedy, setEnvCommands } from './remedies';
+import { placeholder, sh } from './shell';
 
 /** The addresses the EKS Pod Identity agent binds, and the only Host values it answers (docs/mechanics.md 5). */
 const AGENT_HOSTS: ReadonlySet<string> = new Set(['169.254.170.23', '[fd00:ec2::23]']);
@@ -88,13 +89,12 @@ export const envPodIdentity: Check<'env.pod-identity'> = {
         code: 'POD_IDENTITY_URI_INVALID',
         summary: `AWS_CONTAINER_CREDENTIALS_FULL_URI "${fullUri.slice(0, 200)}" cannot be used: ${uriProblem}. The webhook sets ${POD_IDENTITY_URI}; a different value was set by hand.`,
         evidence: { value: fullUri.slice(0, 300), expected: POD_IDENTITY_URI },
-        remedy: remedy(
-          `Remove the hand-set AWS_CONTAINER_CREDENTIALS_FULL_URI (the webhook injects ${POD_IDENTITY_URI}) or set it to that value, then recreate the pod.`,
-          [
-            `kubectl set env deployment/<DEPLOYMENT> -n ${ns(self.namespace)} AWS_CONTAINER_CREDENTIALS_FULL_URI-`,
-            ...restartCommands(self.namespace, self.podName),
-          ],
-          [LINKS.podIdentity],
+        ...podRemedy({ namespace: self.namespace, podName: self.podName }, (pod) =>
+          remedy(
+            `Remove the hand-set AWS_CONTAINER_CREDENTIALS_FULL_URI (the webhook injects ${POD_IDENTITY_URI}) or set it to that value; the new pods get the webhook's.`,
+            setEnvCommands(pod, ['AWS_CONTAINER_CREDENTIALS_FULL_URI-']),
+            [LINKS.podIdentity],
+          ),
         ),
       });
     }
@@ -154,13 +154,15 @@ export const envPodIdentity: Check<'env.pod-identity'> = {
         code: 'POD_IDENTITY_ENV_UNUSUAL',
         summary: `The Pod Identity variables are not the ones the webhook injects: ${notes.join('; ')}.`,
         evidence: { variables: handSet },
-        remedy: remedy(
-          `Remove ${handSet.join(' and ')} from the container spec so that only the webhook's AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE remain, then recreate the pod.`,
-          [
-            `kubectl set env deployment/<DEPLOYMENT> -n ${ns(self.namespace)} ${handSet.map((v) => `${v}-`).join(' ')}`,
-            ...restartCommands(self.namespace, self.podName),
-          ],
-          [LINKS.podIdentity],
+        ...podRemedy({ namespace: self.namespace, podName: self.podName }, (pod) =>
+          remedy(
+            `Remove ${handSet.join(' and ')} from the container spec so that only the webhook's AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE remain in the new pods.`,
+            setEnvCommands(
+              pod,
+              handSet.map((v) => `${v}-`),
+            ),
+            [LINKS.podIdentity],
+          ),
         ),
       };
       return { status: 'warn', summary: notes.join('; '), details, output, findings: [finding] };
@@ -185,14 +187,16 @@ function partialFinding(hasUri: boolean, namespace: string | undefined, pod: str
       [AWS_CONTAINER_CREDENTIALS_FULL_URI]: hasUri ? 'set' : 'missing',
       [AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE]: hasUri ? 'missing' : 'set',
     },
-    remedy: remedy(
-      'Remove the hand-set AWS_CONTAINER_* variable from the container spec so the webhook injects the pair and the token volume, then recreate the pod.',
-      [
-        `kubectl get pod ${pod ?? '<POD>'} -n ${ns(namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
-        `aws eks list-pod-identity-associations --cluster-name <CLUSTER> --namespace ${ns(namespace)}`,
-        ...restartCommands(namespace, pod),
-      ],
-      [LINKS.podIdentity],
+    ...podRemedy({ namespace, podName: pod }, (ref) =>
+      remedy(
+        'Remove the hand-set AWS_CONTAINER_* variable from the container spec so the webhook injects the pair and the token volume, then recreate the pod.',
+        [
+          sh`kubectl get pod ${pod ?? placeholder('POD')} -n ${namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
+          sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${namespace ?? placeholder('NAMESPACE')}`,
+          ...recreateWorkload(ref),
+        ],
+        [LINKS.podIdentity],
+      ),
     ),
   };
 }

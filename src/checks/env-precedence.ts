@@ -19,7 +19,8 @@ import { NOT_A_REGULAR_FILE, errnoCode } from '../context/files';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run/types';
 import type { PrecedenceOutput, SdkFamily } from './outputs';
-import { LINKS, ns, remedy } from './remedies';
+import type { PodRef } from './remedies';
+import { LINKS, ns, podRemedy, remedy, setEnvCommands } from './remedies';
 import { placeholder, sh } from './shell';
 
 /** Shared config files are a few KiB; anything past this is not read (and said so). */
@@ -398,20 +399,18 @@ async function overrideFinding(
   const parts = overriding.map((c) => `${FAMILY_NAMES[c.sdk]} uses ${c.detail}`);
   const usesEnvKeys = overriding.some((c) => c.source === 'static-keys');
   const usesProfile = overriding.some((c) => c.source === 'profile');
-  const commands: string[] = [];
-  if (usesEnvKeys) {
-    commands.push(
-      `kubectl get pod ${self.podName ?? '<POD>'} -n ${ns(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": env="}{.env[*].name}{" envFrom="}{.envFrom}{"\\n"}{end}'`,
-      `kubectl set env deployment/<DEPLOYMENT> -n ${ns(self.namespace)} AWS_ACCESS_KEY_ID- AWS_SECRET_ACCESS_KEY- AWS_SESSION_TOKEN-`,
-    );
-  }
-  if (usesProfile) {
-    if (inputs.profileSet)
-      commands.push(`kubectl set env deployment/<DEPLOYMENT> -n ${ns(self.namespace)} AWS_PROFILE-`);
-    commands.push(
-      `ls -l ${inputs.profileWhere.split(' and ').join(' ')}   # remove this file from the image or volume`,
-    );
-  }
+  const commands = (pod: PodRef): string[] => [
+    ...(usesEnvKeys
+      ? [
+          `kubectl get pod ${self.podName ?? '<POD>'} -n ${ns(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": env="}{.env[*].name}{" envFrom="}{.envFrom}{"\\n"}{end}'`,
+          ...setEnvCommands(pod, ['AWS_ACCESS_KEY_ID-', 'AWS_SECRET_ACCESS_KEY-', 'AWS_SESSION_TOKEN-']),
+        ]
+      : []),
+    ...(usesProfile && inputs.profileSet ? setEnvCommands(pod, ['AWS_PROFILE-']) : []),
+    ...(usesProfile
+      ? [`ls -l ${inputs.profileWhere.split(' and ').join(' ')}   # remove this file from the image or volume`]
+      : []),
+  ];
   return {
     code: 'STATIC_CREDENTIALS_OVERRIDE',
     summary: `This pod is set up for ${mechanism}, but ${parts.join('; ')}, which comes before ${mechanism} in ${overriding.length === 1 ? 'that SDK' : 'those SDKs'}' default credential chain. The app gets those credentials, not the role.${inputs.staticKeyId && inputs.profileSet ? ' (With AWS_PROFILE set, the JS SDK v3 skips the env keys; boto3 and Go still use them.)' : ''}`,
@@ -422,10 +421,12 @@ async function overrideFinding(
       ...(inputs.profileSet ? { AWS_PROFILE: inputs.profileSet } : {}),
       ...(usesProfile ? { profileFiles: inputs.profileWhere } : {}),
     },
-    remedy: remedy(
-      `Remove the ${[usesEnvKeys ? 'static keys (from env and any envFrom Secret)' : '', usesProfile ? 'profile / shared credentials file' : ''].filter(Boolean).join(' and ')} so the SDK chain reaches ${mechanism}, then recreate the pod.`,
-      commands,
-      [LINKS.sdkChain],
+    ...podRemedy(self, (pod) =>
+      remedy(
+        `Remove the ${[usesEnvKeys ? 'static keys (from env and any envFrom Secret)' : '', usesProfile ? 'profile / shared credentials file' : ''].filter(Boolean).join(' and ')} so the SDK chain reaches ${mechanism} in the new pods.`,
+        commands(pod),
+        [LINKS.sdkChain],
+      ),
     ),
   };
 }

@@ -4,7 +4,7 @@ import type { Env } from '../context/context';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { SdkFamily } from './outputs';
-import { LINKS, ns, remedy } from './remedies';
+import { LINKS, podRemedy, remedy, setEnvCommands } from './remedies';
 
 /**
  * How NO_PROXY is read. `go`: golang.org/x/net/http/httpproxy (also curl's rules, close enough here): `*`,
@@ -269,10 +269,12 @@ export const envProxy: Check<'env.proxy'> = {
         })),
         noProxy: currentNoProxy.slice(0, 300) || null,
       },
-      remedy: remedy(
-        `Add ${needed.join(', ')} to NO_PROXY and no_proxy in the container spec.`,
-        [`kubectl set env deployment/<DEPLOYMENT> -n ${ns(self.namespace)} NO_PROXY=${newValue} no_proxy=${newValue}`],
-        [LINKS.podIdentity],
+      ...podRemedy(self, (pod) =>
+        remedy(
+          `Add ${needed.join(', ')} to NO_PROXY and no_proxy in the container spec.`,
+          setEnvCommands(pod, [`NO_PROXY=${newValue}`, `no_proxy=${newValue}`]),
+          [LINKS.podIdentity],
+        ),
       ),
     };
     return {

@@ -10,7 +10,8 @@ import type { Env } from '../context/context';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { RegionOutput, SdkFamily } from './outputs';
 import { readPodSelf } from '../context/pod-self';
-import { LINKS, ns, remedy, saName } from './remedies';
+import type { PodRef } from './remedies';
+import { LINKS, ns, podRemedy, remedy, saName, setEnvCommands } from './remedies';
 
 /** Disables AWS_ENDPOINT_URL(_STS) in all three SDK families (docs/mechanics.md 4.1 "Other environment variables"). */
 const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS';
@@ -151,7 +152,9 @@ export const envRegion: Check<'env.region'> = {
     const notes: string[] = [];
     const self = await readPodSelf(ctx);
     const namespace = ns(self.namespace);
-    const setRegion = `kubectl set env deployment/<DEPLOYMENT> -n ${namespace} AWS_REGION=${region ?? '<REGION>'} AWS_DEFAULT_REGION=${region ?? '<REGION>'}`;
+    const regionValue = region ?? '<REGION>';
+    const setRegion = (pod: PodRef) =>
+      setEnvCommands(pod, [`AWS_REGION=${regionValue}`, `AWS_DEFAULT_REGION=${regionValue}`]);
 
     if (!awsRegion && !defaultRegion) {
       findings.push({
@@ -159,10 +162,10 @@ export const envRegion: Check<'env.region'> = {
         summary:
           'Neither AWS_REGION nor AWS_DEFAULT_REGION is set. The JS SDK v3 sends the web identity call to us-east-1 (with "default STS region of us-east-1 used"), boto3 to the global https://sts.amazonaws.com, and the Go SDK v2 cannot resolve an STS endpoint at all ("an AWS region is required"). The webhook sets both when it runs with a default region; on Fargate, region must come from env.',
         evidence: { AWS_REGION: null, AWS_DEFAULT_REGION: null },
-        remedy: remedy(
-          'Set both region variables in the container spec to the cluster region.',
-          [setRegion],
-          [LINKS.stsEndpoint],
+        ...podRemedy(self, (pod) =>
+          remedy('Set both region variables in the container spec to the cluster region.', setRegion(pod), [
+            LINKS.stsEndpoint,
+          ]),
         ),
       });
     } else if (!awsRegion) {
@@ -170,7 +173,7 @@ export const envRegion: Check<'env.region'> = {
         code: 'REGION_MISSING',
         summary: `Only AWS_DEFAULT_REGION (${defaultRegion}) is set. The JS SDK v3 never reads AWS_DEFAULT_REGION: its clients have no region ("Region is missing") and its web identity call goes to us-east-1. boto3 and the Go SDK v2 use ${defaultRegion}.`,
         evidence: { AWS_REGION: null, AWS_DEFAULT_REGION: defaultRegion },
-        remedy: remedy('Set AWS_REGION to the same region.', [setRegion], [LINKS.stsEndpoint]),
+        ...podRemedy(self, (pod) => remedy('Set AWS_REGION to the same region.', setRegion(pod), [LINKS.stsEndpoint])),
       });
     } else if (defaultRegion && defaultRegion !== awsRegion) {
       notes.push(
@@ -200,10 +203,12 @@ export const envRegion: Check<'env.region'> = {
         code: 'ENDPOINT_OVERRIDE',
         summary: `AWS_ENDPOINT_URL=${override.url.slice(0, 200)} sends the STS call of every SDK there, including the web identity (IRSA) call the SDK makes on its own: a global AWS_ENDPOINT_URL set for LocalStack or a mock also redirects IRSA.`,
         evidence: { variable: override.variable, url: override.url.slice(0, 300) },
-        remedy: remedy(
-          'Unless this is intended, scope the override to the service it is for (AWS_ENDPOINT_URL_<SERVICE>, e.g. AWS_ENDPOINT_URL_S3) and remove AWS_ENDPOINT_URL.',
-          [`kubectl set env deployment/<DEPLOYMENT> -n ${namespace} ${override.variable}-`],
-          [LINKS.sdkChain],
+        ...podRemedy(self, (pod) =>
+          remedy(
+            'Unless this is intended, scope the override to the service it is for (AWS_ENDPOINT_URL_<SERVICE>, e.g. AWS_ENDPOINT_URL_S3) and remove AWS_ENDPOINT_URL.',
+            setEnvCommands(pod, [`${override.variable}-`]),
+            [LINKS.sdkChain],
+          ),
         ),
       });
     }
@@ -222,13 +227,15 @@ export const envRegion: Check<'env.region'> = {
         code: 'STS_GLOBAL_ENDPOINT',
         summary: `${sdks} would call the global STS endpoint ${STS_GLOBAL_URL} (${global.map((e) => e.why).join('; ')}). It lives in us-east-1 and is often unreachable from private VPCs with only a regional STS VPC endpoint.`,
         evidence: { sdks: global.map((e) => e.sdk), reasons: global.map((e) => e.why) },
-        remedy: remedy(
-          'Set AWS_DEFAULT_REGION (boto3 reads only that one) and AWS_STS_REGIONAL_ENDPOINTS=regional, or annotate the ServiceAccount with eks.amazonaws.com/sts-regional-endpoints=true and recreate the pod.',
-          [
-            `kubectl set env deployment/<DEPLOYMENT> -n ${namespace} AWS_DEFAULT_REGION=${region ?? '<REGION>'} AWS_STS_REGIONAL_ENDPOINTS=regional`,
-            `kubectl annotate serviceaccount ${saName(self.serviceAccount)} -n ${namespace} --overwrite eks.amazonaws.com/sts-regional-endpoints=true`,
-          ],
-          [LINKS.stsEndpoint],
+        ...podRemedy(self, (pod) =>
+          remedy(
+            'Set AWS_DEFAULT_REGION (boto3 reads only that one) and AWS_STS_REGIONAL_ENDPOINTS=regional, or annotate the ServiceAccount with eks.amazonaws.com/sts-regional-endpoints=true and recreate the pod.',
+            [
+              ...setEnvCommands(pod, [`AWS_DEFAULT_REGION=${regionValue}`, 'AWS_STS_REGIONAL_ENDPOINTS=regional']),
+              `kubectl annotate serviceaccount ${saName(self.serviceAccount)} -n ${namespace} --overwrite eks.amazonaws.com/sts-regional-endpoints=true   # or the webhook's way, for the pods created after it`,
+            ],
+            [LINKS.stsEndpoint],
+          ),
         ),
       });
     }

@@ -3,9 +3,10 @@ import type { JSONWebKeySet } from 'jose';
 import net from 'node:net';
 import type { HttpAnswer } from '../aws/http';
 import { ADDRESS_REFUSED, NetError, describeNetFailure } from '../aws/http';
+import { issuerHostOf } from '../aws/trust-policy';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { IssuerOutput } from './outputs';
-import { LINKS, deletePodCommand, remedy } from './remedies';
+import { LINKS, podRemedy, remedy, replacePod } from './remedies';
 import { sh } from './shell';
 
 const OIDC_TIMEOUT_MS = 3_000;
@@ -16,9 +17,7 @@ const OIDC_MAX_BYTES = 256 * 1024;
  * The issuer without its scheme and trailing slash: what IAM names the provider after and what the trust
  * policy's condition keys start with, e.g. oidc.eks.us-west-2.amazonaws.com/id/XXXX (docs/mechanics.md 3.2, 3.4).
  */
-export function issuerHostPath(iss: string): string {
-  return iss.replace(/^https?:\/\//i, '').replace(/\/+$/, '');
-}
+export const issuerHostPath = issuerHostOf;
 
 function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
@@ -267,13 +266,12 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
         code: 'TOKEN_SIGNATURE_INVALID',
         summary: bad.summary,
         evidence: { kid: claims.kid ?? null, alg: claims.alg ?? null, jwksKids: kids.slice(0, 20), jwksUri },
-        remedy: remedy(
-          'Use a token minted by this cluster for this issuer: recreate the pod so the kubelet projects a fresh token, and check that AWS_WEB_IDENTITY_TOKEN_FILE points at the projected token, not a copied one.',
-          [
-            `curl -sS ${jwksUri}`,
-            deletePodCommand(claims.namespace, claims.podName, 'its controller recreates it with a fresh token'),
-          ],
-          [LINKS.oidcTroubleshoot],
+        ...podRemedy({ namespace: claims.namespace, podName: claims.podName }, (pod) =>
+          remedy(
+            'Use a token minted by this cluster for this issuer: replace the pod so the kubelet projects a fresh token, and check that AWS_WEB_IDENTITY_TOKEN_FILE points at the projected token, not a copied one.',
+            [sh`curl -sS ${jwksUri}`, ...replacePod(pod)],
+            [LINKS.oidcTroubleshoot],
+          ),
         ),
       };
       return { status: 'fail', summary: bad.short, details, findings: [finding] };

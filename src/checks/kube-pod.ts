@@ -6,7 +6,9 @@ import type { Check, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
 import type { KubeOwner } from './kube-remedies';
 import { describeOwner, knownDetails, outcomeOfKubeFailure } from './kube-remedies';
-import { LINKS, remedy } from './remedies';
+import type { PodRef } from './remedies';
+import { LINKS, SKIP_WEBHOOK_LABEL_KEY, recreateWorkload, remedy, removeSkipLabelCommands } from './remedies';
+import { sh } from './shell';
 
 export interface KubePodOutput {
   readonly namespace: string;
@@ -89,6 +91,42 @@ export const kubePod: Check<'kube.pod'> = {
     const injected = mutation.containers.filter((c) => c.injected && c.kind !== 'ephemeral');
     const specRoleArn = injected.find((c) => c.roleArn !== undefined)?.roleArn;
     const findings: FindingInput[] = [];
+    const podRef: PodRef = { namespace, podName, owner: owner ?? null, skipLabel: mutation.skipLabel };
+
+    if (mutation.skipLabel && mutation.mechanism === 'none') {
+      findings.push({
+        code: 'WEBHOOK_SKIP_LABEL',
+        summary: `Pod ${namespace}/${podName} carries the label ${SKIP_WEBHOOK_LABEL_KEY}, which the webhook's objectSelector excludes (DoesNotExist): it was never mutated, so it has no IRSA or Pod Identity variables and no token. Recreating the pod does not help, the new pod keeps the label: remove the label from ${owner ? `the pod template of ${describeOwner(owner)}` : "the pod's manifest"}.`,
+        evidence: {
+          label: SKIP_WEBHOOK_LABEL_KEY,
+          value: pod.metadata?.labels?.[SKIP_WEBHOOK_LABEL_KEY] ?? null,
+          owner: describeOwner(owner),
+        },
+        remedy: remedy(
+          `Remove the ${SKIP_WEBHOOK_LABEL_KEY} label from the pod template; the new pods are then mutated.`,
+          removeSkipLabelCommands(podRef),
+          [LINKS.irsa],
+        ),
+      });
+    }
+
+    for (const volume of mutation.overriddenVolumes) {
+      const variable =
+        volume.mechanism === 'irsa' ? 'AWS_WEB_IDENTITY_TOKEN_FILE' : 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE';
+      findings.push({
+        code: 'TOKEN_VOLUME_OVERRIDDEN',
+        summary: `Pod ${namespace}/${podName} defines its own volume "${volume.name}" (${volume.source}${volume.source === 'projected' ? " without a ServiceAccount token at the webhook's file name" : ''}). The webhook adds its projected token volume only when no volume of that name exists, so this pod got no projected ServiceAccount token: ${variable} names whatever that volume holds, and the SDKs send that (or find no file).`,
+        evidence: { volume: volume.name, source: volume.source, mechanism: volume.mechanism },
+        remedy: remedy(
+          `Rename or remove the pod's own "${volume.name}" volume (and its volumeMounts) so the webhook adds its projected token volume, then recreate the pod.`,
+          [
+            sh`kubectl get pod ${podName} -n ${namespace} -o jsonpath='{range .spec.volumes[*]}{.name}{"\n"}{end}'`,
+            ...recreateWorkload(podRef),
+          ],
+          [LINKS.irsa],
+        ),
+      });
+    }
 
     if (mutation.notInjected.length > 0) {
       findings.push({
@@ -101,8 +139,9 @@ export const kubePod: Check<'kube.pod'> = {
         remedy: remedy(
           notInjectedRemedySummary(mutation.notInjected),
           [
-            `kubectl get pod ${podName} -n ${namespace} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/skip-containers}{"\\n"}'`,
-            `kubectl get pod ${podName} -n ${namespace} -o jsonpath='{range .spec.initContainers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}{range .spec.containers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}'`,
+            sh`kubectl get pod ${podName} -n ${namespace} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/skip-containers}{"\\n"}'`,
+            sh`kubectl get pod ${podName} -n ${namespace} -o jsonpath='{range .spec.initContainers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}{range .spec.containers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}'`,
+            ...recreateWorkload(podRef),
           ],
           [LINKS.irsa],
         ),
@@ -153,11 +192,13 @@ export const kubePod: Check<'kube.pod'> = {
       mutation.mechanism === 'none'
         ? `pod ${namespace}/${podName} (ServiceAccount ${serviceAccountName}) was not mutated: no container has IRSA or Pod Identity variables`
         : `pod ${namespace}/${podName} (ServiceAccount ${serviceAccountName}): ${mechanismWords(mutation)} in ${regular.length - mutation.notInjected.length} of ${regular.length} containers${mutation.notInjected.length > 0 ? `; not in ${mutation.notInjected.map((c) => c.name).join(', ')}` : ''}`;
+    const broken = findings.some((f) => f.code === 'WEBHOOK_SKIP_LABEL' || f.code === 'TOKEN_VOLUME_OVERRIDDEN');
     return {
-      status: findings.length > 0 ? 'warn' : 'pass',
+      status: broken ? 'fail' : findings.length > 0 ? 'warn' : 'pass',
       summary,
       output,
       findings,
+      facts: { pod: { namespace, podName, owner, skipLabel: mutation.skipLabel } },
       details: knownDetails({
         apiServer: `${client.server} (${client.source})`,
         serviceAccount: serviceAccountName,
@@ -166,9 +207,14 @@ export const kubePod: Check<'kube.pod'> = {
         tokenVolume: volume
           ? `${volume.name}: audience ${volume.audience ?? '(API server default)'}, expirationSeconds ${volume.expirationSeconds ?? '(default 3600)'}`
           : null,
-        skipContainers: mutation.skipContainers.length > 0 ? mutation.skipContainers.join(',') : null,
+        skipContainers:
+          mutation.skipContainers.length > 0
+            ? `${mutation.skipContainers.map((n) => JSON.stringify(n)).join(', ')}${mutation.skipNamesUntrimmed.length > 0 ? ` (${mutation.skipNamesUntrimmed.map((n) => JSON.stringify(n)).join(', ')} names no container: the webhook does not trim spaces, so ${mutation.skipNamesUntrimmed.map((n) => n.trim()).join(', ')} was mutated)` : ''}`
+            : null,
         skipLabel: mutation.skipLabel
-          ? 'eks.amazonaws.com/skip-pod-identity-webhook is set: the webhook skips this pod'
+          ? mutation.mechanism === 'none'
+            ? `${SKIP_WEBHOOK_LABEL_KEY} is set: the webhook skips this pod`
+            : `${SKIP_WEBHOOK_LABEL_KEY} is set, but the pod was mutated (the label was added after it was created, or the webhook configuration has no such objectSelector)`
           : null,
         hostNetwork: mutation.hostNetwork
           ? 'true: IMDS (node credentials) is always reachable, HOSTNAME is the node name, and Pod Identity is reported to fail for hostNetwork pods (eks-pod-identity-agent #139)'

@@ -10,46 +10,22 @@ import {
 } from '../kube/rbac';
 import type { CheckOutcome, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
-import { ns, remedy } from './remedies';
+import type { KubeOwner } from './remedies';
+import { ns, recreateWorkload, remedy } from './remedies';
 import { placeholder, sh } from './shell';
 
 export const RBAC_LINK = 'https://kubernetes.io/docs/reference/access-authn-authz/rbac/';
 /** The RBAC objects are a document to save and apply, not a command: no `$` prompt in front of them. */
 export const RBAC_YAML_TITLE = 'The same objects as YAML: save as rbac.yaml, then kubectl apply -f rbac.yaml';
 
-/** The workload that owns the pod, after following ReplicaSet -> Deployment where readable. */
-export interface KubeOwner {
-  readonly kind: string;
-  readonly name: string;
-}
+export type { KubeOwner } from './remedies';
 
 /**
  * How to get a pod the webhook mutates with the current ServiceAccount: only pod creation is mutated
  * (docs/mechanics.md 1.5), so the pod must be recreated, and how depends on what owns it.
  */
 export function recreateCommands(owner: KubeOwner | undefined, namespace: string, podName: string): string[] {
-  if (!owner) {
-    return [
-      `kubectl get pod ${podName} -n ${namespace} -o yaml > ${podName}.yaml   # keep the spec; a bare pod is not recreated by anything`,
-      `kubectl delete pod ${podName} -n ${namespace}`,
-      `kubectl apply -f <POD_MANIFEST>.yaml   # your original manifest (the saved copy holds the old injected env: remove it first)`,
-    ];
-  }
-  switch (owner.kind) {
-    case 'Deployment':
-    case 'StatefulSet':
-    case 'DaemonSet':
-      return [`kubectl rollout restart ${owner.kind.toLowerCase()}/${owner.name} -n ${namespace}`];
-    case 'ReplicaSet':
-      return [`kubectl delete pod ${podName} -n ${namespace}   # ReplicaSet ${owner.name} creates a new one`];
-    case 'Job':
-      return [
-        `kubectl delete job ${owner.name} -n ${namespace}   # a Job's pods are not restarted in place`,
-        `kubectl apply -f <JOB_MANIFEST>.yaml   # re-create the Job from its manifest`,
-      ];
-    default:
-      return [`kubectl delete pod ${podName} -n ${namespace}   # its ${owner.kind} ${owner.name} creates a new one`];
-  }
+  return recreateWorkload({ namespace, podName, owner: owner ?? null });
 }
 
 export function describeOwner(owner: KubeOwner | undefined): string {

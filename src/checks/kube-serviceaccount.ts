@@ -1,7 +1,9 @@
+import { parseRoleArn } from '../aws/arn';
 import { AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_ROLE_ARN, IRSA_AUDIENCE } from '../aws/env-names';
 import { readPodSelf } from '../context/pod-self';
 import { KubeApiError, isUnavailable, kubeClientFor } from '../kube/client';
 import type { Check, FindingInput } from '../run/types';
+import type { KubePodOutput } from './kube-pod';
 import { describeOwner, knownDetails, outcomeOfKubeFailure, recreateCommands } from './kube-remedies';
 import { LINKS, remedy } from './remedies';
 
@@ -29,8 +31,9 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
   title: "The ServiceAccount's IRSA annotations (Kubernetes API)",
   stage: 'kube',
   dependsOn: ['kube.pod'],
-  // A missing webhook explains a pod without variables better than a late annotation does.
-  uses: ['kube.webhook'],
+  // A missing webhook explains a pod without variables better than a late annotation does; the token's
+  // audience is judged against the annotation and against what STS did with it.
+  uses: ['kube.webhook', 'token.claims', 'sts.assume-role'],
   needs: 'kube',
   async run(ctx, upstream, signal) {
     const pod = upstream.output('kube.pod');
@@ -54,7 +57,11 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
     }
 
     const annotations = sa.metadata?.annotations ?? {};
-    const roleArn = annotations[ROLE_ARN_ANNOTATION] || undefined;
+    const annotated = annotations[ROLE_ARN_ANNOTATION] || undefined;
+    // The role the webhook injects for this annotation: the value itself, or an ARN it composed from a
+    // role name (cache.go addSA, --compose-role-arn).
+    const podRoleArn = ctx.env[AWS_ROLE_ARN] ?? pod.specRoleArn;
+    const roleArn = annotated === undefined ? undefined : injectedRoleArn(annotated, podRoleArn);
     const output: KubeServiceAccountOutput = {
       name,
       roleArn,
@@ -64,7 +71,12 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
     };
     const details = knownDetails({
       serviceAccount: `${namespace}/${name}`,
-      roleArn: roleArn ?? null,
+      roleArn:
+        annotated === undefined
+          ? null
+          : annotated === roleArn
+            ? annotated
+            : `${annotated} (a role name: the webhook composes ${roleArn} from the cluster's partition and account)`,
       audience: annotations[AUDIENCE_ANNOTATION] ?? `${IRSA_AUDIENCE} (default)`,
       stsRegionalEndpoints: annotations[STS_REGIONAL_ANNOTATION] ?? null,
       tokenExpiration: tokenExpirationWords(annotations[TOKEN_EXPIRATION_ANNOTATION]),
@@ -72,6 +84,14 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
       owner: describeOwner(owner),
     });
     const restart = recreateCommands(owner, namespace, podName);
+    const audience = audienceVerdict(
+      mutation,
+      output.audience,
+      annotations[AUDIENCE_ANNOTATION] !== undefined,
+      upstream.output('token.claims')?.aud,
+      upstream.status('sts.assume-role'),
+    );
+    if (audience.note) details.audience = audience.note;
     const podIdentity =
       Boolean(ctx.env[AWS_CONTAINER_CREDENTIALS_FULL_URI]) ||
       mutation.mechanism === 'pod-identity' ||
@@ -113,7 +133,15 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
 
     // The role this pod actually got: our own env, or (in a debug container) what the webhook wrote into
     // the app containers.
-    const podRole = ctx.env[AWS_ROLE_ARN] ?? pod.specRoleArn;
+    const podRole = podRoleArn;
+    if (!podRole && mutation.skipLabel && mutation.mechanism === 'none') {
+      return {
+        status: 'pass',
+        summary: `ServiceAccount ${name} ${roleArn ? `names ${roleArn}` : 'has no role annotation'}; the pod was not mutated because it carries the skip label (see kube.pod)`,
+        output,
+        details,
+      };
+    }
     if (!roleArn) {
       const finding: FindingInput = {
         code: 'SA_ANNOTATION_MISSING',
@@ -177,14 +205,91 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
         findings: [finding],
       };
     }
+    if (audience.finding) {
+      return {
+        status: 'fail',
+        summary: `the pod's token audience is not the ServiceAccount's ${output.audience}: restart needed`,
+        output,
+        details,
+        findings: [
+          {
+            ...audience.finding,
+            remedy: remedy(
+              `Recreate the pod (${describeOwner(owner)}) so the webhook projects a token with the ServiceAccount's audience ${output.audience}; if that audience is not the one you want, fix the ${AUDIENCE_ANNOTATION} annotation first. The IAM OIDC provider must list it as a client ID, and the trust policy's :aud must name it.`,
+              restart,
+              [LINKS.irsaTroubleshoot],
+            ),
+          },
+        ],
+      };
+    }
     return {
       status: 'pass',
-      summary: `ServiceAccount ${name} names ${roleArn}, the role this pod has`,
+      summary: `ServiceAccount ${name} names ${annotated === roleArn ? roleArn : `${annotated} (${roleArn})`}, the role this pod has`,
       output,
       details,
     };
   },
 };
+
+/**
+ * The AWS_ROLE_ARN the webhook injects for an eks.amazonaws.com/role-arn value. A value without "arn:" is
+ * a role name or path/name, which a webhook run with --compose-role-arn turns into
+ * arn:PARTITION:iam::ACCOUNT:role/VALUE with the cluster's own partition and account (cache.go addSA); a pod
+ * created that way carries that ARN, so its partition and account are the cluster's. Without such an ARN to
+ * go by (or a webhook that does not compose, which injects the value verbatim), the value stands as it is.
+ */
+export function injectedRoleArn(annotation: string, podRoleArn: string | undefined): string {
+  if (annotation.includes('arn:')) return annotation;
+  const pod = podRoleArn === undefined ? undefined : parseRoleArn(podRoleArn);
+  if (pod && podRoleArn === `arn:${pod.partition}:iam::${pod.account}:role/${annotation}`) return podRoleArn;
+  return pod ? `arn:${pod.partition}:iam::${pod.account}:role/${annotation}` : annotation;
+}
+
+interface AudienceVerdict {
+  /** A detail line: what the audience is and who accepted it. */
+  readonly note?: string;
+  /** The token's audience is not the ServiceAccount's and nothing shows that it works. */
+  readonly finding?: Omit<FindingInput, 'remedy'>;
+}
+
+/**
+ * The IRSA token's audience judged against the ServiceAccount (the webhook projects the token with the
+ * eks.amazonaws.com/audience annotation, or sts.amazonaws.com: cache.go addSA, handler.go getPodSpecPatch)
+ * and against STS: an audience STS accepted is not a problem, whatever it is.
+ */
+function audienceVerdict(
+  mutation: KubePodOutput['mutation'],
+  expected: string,
+  annotated: boolean,
+  tokenAud: readonly string[] | undefined,
+  sts: ReturnType<Parameters<Check['run']>[1]['status']>,
+): AudienceVerdict {
+  if (mutation.mechanism !== 'irsa') return {};
+  const volume = mutation.tokenVolumes.find((v) => v.mechanism === 'irsa' && v.projectedToken);
+  const podAud = tokenAud ?? (volume?.audience !== undefined ? [volume.audience] : undefined);
+  if (podAud === undefined) return {};
+  const custom = expected !== IRSA_AUDIENCE;
+  if (podAud.includes(expected)) {
+    if (!custom) return {};
+    return {
+      note: `${expected} (${AUDIENCE_ANNOTATION}): ${sts === 'pass' ? 'STS accepted the token, so the IAM OIDC provider lists it as a client ID and the trust policy allows it' : "works when the IAM OIDC provider lists it as a client ID and the trust policy's :aud names it"}`,
+    };
+  }
+  const shown = podAud.map((a) => `"${a}"`).join(', ') || 'empty';
+  if (sts === 'pass') {
+    return {
+      note: `the pod's token has audience ${shown} and STS accepts it; the ServiceAccount now asks for "${expected}"${annotated ? '' : ' (the default)'}, which new pods will get`,
+    };
+  }
+  return {
+    finding: {
+      code: 'TOKEN_AUDIENCE_MISMATCH',
+      summary: `The pod's token has audience ${shown}, but its ServiceAccount asks for "${expected}"${annotated ? ` (${AUDIENCE_ANNOTATION})` : ' (no audience annotation: the default)'}: the annotation changed after the pod was created (the webhook sets the audience only at creation), or the token volume was written by hand.${sts === 'fail' ? ' STS did not accept this token.' : ''}`,
+      evidence: { tokenAudience: [...podAud], serviceAccountAudience: expected, annotated },
+    },
+  };
+}
 
 function prefixed(annotations: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(annotations).filter(([k]) => k.startsWith('eks.amazonaws.com/')));

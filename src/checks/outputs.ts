@@ -61,6 +61,7 @@ export interface TokenClaimsOutput {
   readonly serviceAccount: string | undefined;
   /** From the kubernetes.io claim. */
   readonly podName: string | undefined;
+  readonly podUid?: string | undefined;
 }
 
 /** issuer.discovery: the issuer as the pod sees it. */

@@ -1,4 +1,6 @@
-import type { Remedy, Snippet } from '../run/types';
+import type { PodFacts, Remedy, Snippet } from '../run/types';
+import type { ShellValue } from './shell';
+import { ShellFragment, placeholder, sh } from './shell';
 
 /** Placeholders the user fills in are written <LIKE_THIS>; values the tool knows are filled in. */
 export function ns(namespace: string | undefined): string {
@@ -30,6 +32,204 @@ export const LINKS = {
   imds: 'https://docs.aws.amazon.com/eks/latest/userguide/best-practices-security.html',
 } as const;
 
+/** The workload that owns the pod, after following ReplicaSet -> Deployment where readable. */
+export interface KubeOwner {
+  readonly kind: string;
+  readonly name: string;
+}
+
+/**
+ * The pod a remedy acts on, as far as the tool knows it. `owner` is undefined until the Kubernetes API has
+ * shown the pod (then it names the workload, or is null for a bare pod).
+ */
+export interface PodRef {
+  readonly namespace: string | undefined;
+  readonly podName: string | undefined;
+  readonly owner?: KubeOwner | null;
+  /** The pod carries eks.amazonaws.com/skip-pod-identity-webhook (known once the API has shown it). */
+  readonly skipLabel?: boolean;
+}
+
+export function podRefOf(facts: PodFacts): PodRef {
+  return {
+    namespace: facts.namespace,
+    podName: facts.podName,
+    owner: facts.owner ?? null,
+    skipLabel: facts.skipLabel,
+  };
+}
+
+/**
+ * A remedy whose commands name the pod's workload: built now with what the check knows, and again by the
+ * runner once kube.pod has read the owner (FindingInput.remedyFor), so that a Deployment is restarted by its
+ * name instead of `deployment/<DEPLOYMENT>`.
+ */
+export function podRemedy(
+  self: PodRef,
+  build: (pod: PodRef) => Remedy,
+): { readonly remedy: Remedy; readonly remedyFor: (facts: PodFacts) => Remedy } {
+  return { remedy: build(self), remedyFor: (facts) => build(podRefOf(facts)) };
+}
+
+/** Workloads whose pod template `kubectl rollout restart` and `kubectl set env` act on. */
+const ROLLING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+
+function podWord(pod: PodRef): ShellValue {
+  return pod.podName ?? placeholder('POD');
+}
+
+function nsWord(pod: PodRef): ShellValue {
+  return pod.namespace ?? placeholder('NAMESPACE');
+}
+
+/** A pod name inside a `#` comment, where quoting does not help (a newline would end the comment). */
+function podInComment(pod: PodRef): ShellValue {
+  return pod.podName !== undefined && /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(pod.podName)
+    ? pod.podName
+    : placeholder('POD');
+}
+
+/**
+ * The owner as it may appear in a command or a comment. The API server only accepts DNS-1123 names and
+ * alphanumeric kinds; anything else did not come from a real API server and is not echoed.
+ */
+function usableOwner(owner: KubeOwner | null | undefined): KubeOwner | null | undefined {
+  if (!owner) return owner;
+  const name = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(owner.name) ? owner.name : '<OWNER_NAME>';
+  return { kind: /^[A-Za-z][A-Za-z0-9]{0,62}$/.test(owner.kind) ? owner.kind : 'Workload', name };
+}
+
+function workloadWord(owner: KubeOwner): ShellValue {
+  return new ShellFragment(`${owner.kind.toLowerCase()}/${owner.name}`);
+}
+
+/**
+ * New pods for the workload, so the webhook mutates them with the current ServiceAccount, association and
+ * spec (it acts only on pod creation, docs/mechanics.md 1.5). The one remedy of every cause that needs the
+ * webhook to run again.
+ */
+export function recreateWorkload(pod: PodRef): string[] {
+  const namespace = nsWord(pod);
+  const name = podWord(pod);
+  const owner = usableOwner(pod.owner);
+  if (owner === undefined) {
+    return [
+      sh`kubectl get pod ${name} -n ${namespace} -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}{"\n"}'`,
+      sh`kubectl rollout restart deployment/${placeholder('DEPLOYMENT')} -n ${namespace}   # or statefulset/daemonset; a bare pod: kubectl delete pod ${podInComment(pod)} and re-apply it`,
+    ];
+  }
+  if (owner === null) {
+    return [
+      sh`kubectl get pod ${name} -n ${namespace} -o yaml > ${`${String(podInComment(pod)).replace(/[<>]/g, '')}.yaml`}   # keep the spec; a bare pod is not recreated by anything`,
+      sh`kubectl delete pod ${name} -n ${namespace}`,
+      sh`kubectl apply -f ${placeholder('POD_MANIFEST')}.yaml   # your original manifest (the saved copy holds the old injected env: remove it first)`,
+    ];
+  }
+  if (ROLLING_KINDS.has(owner.kind)) return [sh`kubectl rollout restart ${workloadWord(owner)} -n ${namespace}`];
+  switch (owner.kind) {
+    case 'ReplicaSet':
+      return [sh`kubectl delete pod ${name} -n ${namespace}   # ReplicaSet ${owner.name} creates a new one`];
+    case 'Job':
+      return [
+        sh`kubectl delete job ${owner.name} -n ${namespace}   # a Job's pods are not restarted in place`,
+        sh`kubectl apply -f ${placeholder('JOB_MANIFEST')}.yaml   # re-create the Job from its manifest`,
+      ];
+    default:
+      return [sh`kubectl delete pod ${name} -n ${namespace}   # its ${owner.kind} ${owner.name} creates a new one`];
+  }
+}
+
+/**
+ * A new pod in place of this one, for what belongs to this pod alone (its projected token, which the kubelet
+ * writes afresh for a new pod): the controller replaces a deleted pod. A bare pod or a Job's pod is
+ * recreated the only way it can be.
+ */
+export function replacePod(pod: PodRef): string[] {
+  const owner = usableOwner(pod.owner);
+  if (owner === null || owner?.kind === 'Job') return recreateWorkload(pod);
+  return owner === undefined
+    ? [sh`kubectl delete pod ${podWord(pod)} -n ${nsWord(pod)}   # its controller creates a new one`]
+    : [sh`kubectl delete pod ${podWord(pod)} -n ${nsWord(pod)}   # its ${owner.kind} ${owner.name} creates a new one`];
+}
+
+/**
+ * Changes the variables of the pod template (`NAME=value`, or `NAME-` to remove one). `kubectl set env` on a
+ * Deployment, StatefulSet or DaemonSet rolls out new pods by itself, so no restart follows it; a pod's own
+ * env cannot be changed, so a bare pod or a Job is edited in its manifest and recreated.
+ */
+export function setEnvCommands(pod: PodRef, assignments: readonly string[]): string[] {
+  const namespace = nsWord(pod);
+  const words = new ShellFragment(assignments.map(shellWordOf).join(' '));
+  const owner = usableOwner(pod.owner);
+  if (owner === undefined) {
+    return [
+      sh`kubectl set env deployment/${placeholder('DEPLOYMENT')} -n ${namespace} ${words}   # or statefulset/daemonset: the workload that owns pod ${podInComment(pod)}; it rolls out new pods`,
+    ];
+  }
+  if (owner !== null && ROLLING_KINDS.has(owner.kind)) {
+    return [sh`kubectl set env ${workloadWord(owner)} -n ${namespace} ${words}   # rolls out new pods`];
+  }
+  if (owner?.kind === 'ReplicaSet') {
+    return [sh`kubectl set env replicaset/${owner.name} -n ${namespace} ${words}`, ...replacePod(pod)];
+  }
+  // Only the variable names go into the comment: a value from outside could end a comment with a newline.
+  const names = assignments.map((a) => a.replace(/(=[\s\S]*|-)$/, '')).join(' ');
+  return [sh`# change ${new ShellFragment(names)} in the pod spec of the manifest, then:`, ...recreateWorkload(pod)];
+}
+
+/**
+ * A merge patch of the pod template of the workload (`kubectl patch deployment/x --type merge -p ...`);
+ * the patch is JSON of ours, quoted as one word.
+ */
+export function patchTemplateCommands(pod: PodRef, patch: unknown): string[] {
+  const json = JSON.stringify(patch);
+  const owner = usableOwner(pod.owner);
+  if (owner !== undefined && owner !== null && ROLLING_KINDS.has(owner.kind)) {
+    return [sh`kubectl patch ${workloadWord(owner)} -n ${nsWord(pod)} --type merge -p ${json}`];
+  }
+  if (owner === undefined) {
+    return [
+      sh`kubectl patch deployment/${placeholder('DEPLOYMENT')} -n ${nsWord(pod)} --type merge -p ${json}   # or statefulset/daemonset: the workload that owns pod ${podInComment(pod)}`,
+    ];
+  }
+  return [sh`# apply this to the pod template in the manifest: ${json}`, ...recreateWorkload(pod)];
+}
+
+export const SKIP_WEBHOOK_LABEL_KEY = 'eks.amazonaws.com/skip-pod-identity-webhook';
+
+/**
+ * Removes the skip label from the pod template. Recreating the pod alone does nothing: the new pod keeps the
+ * label, and the webhook's objectSelector keeps skipping it (docs/mechanics.md 1.1, 1.6). Changing the
+ * template of a Deployment, StatefulSet or DaemonSet rolls out new pods by itself.
+ */
+export function removeSkipLabelCommands(pod: PodRef): string[] {
+  const patch = JSON.stringify([
+    { op: 'remove', path: `/spec/template/metadata/labels/${SKIP_WEBHOOK_LABEL_KEY.replace('/', '~1')}` },
+  ]);
+  const owner = usableOwner(pod.owner);
+  const namespace = nsWord(pod);
+  if (owner === undefined) {
+    return [
+      sh`kubectl patch deployment/${placeholder('DEPLOYMENT')} -n ${namespace} --type json -p ${patch}   # or statefulset/daemonset: the workload that owns pod ${podInComment(pod)}`,
+    ];
+  }
+  if (owner !== null && ROLLING_KINDS.has(owner.kind)) {
+    return [sh`kubectl patch ${workloadWord(owner)} -n ${namespace} --type json -p ${patch}   # rolls out new pods`];
+  }
+  if (owner?.kind === 'ReplicaSet') {
+    return [sh`kubectl patch replicaset/${owner.name} -n ${namespace} --type json -p ${patch}`, ...replacePod(pod)];
+  }
+  return [
+    sh`# remove the label ${SKIP_WEBHOOK_LABEL_KEY} from the pod in the manifest, then:`,
+    ...recreateWorkload(pod),
+  ];
+}
+
+/** A value as the shell word sh`` would write, for fragments assembled from several values. */
+function shellWordOf(value: ShellValue): string {
+  return sh`${value}`;
+}
+
 /** Deleting the pod: its controller recreates it, and the kubelet projects a fresh token. */
 export function deletePodCommand(namespace: string | undefined, podName: string | undefined, why: string): string {
   return `kubectl delete pod ${podName ?? '<POD>'} -n ${ns(namespace)}   # ${why}`;
@@ -37,8 +237,5 @@ export function deletePodCommand(namespace: string | undefined, podName: string 
 
 /** The command that recreates the pod's workload so the webhook mutates the new pods. */
 export function restartCommands(namespace: string | undefined, podName: string | undefined): string[] {
-  return [
-    `kubectl get pod ${podName ?? '<POD>'} -n ${ns(namespace)} -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}{"\\n"}'`,
-    `kubectl rollout restart deployment/<DEPLOYMENT> -n ${ns(namespace)}   # or statefulset/daemonset; a bare pod: kubectl delete pod ${podName ?? '<POD>'} -n ${ns(namespace)} and re-apply it`,
-  ];
+  return recreateWorkload({ namespace, podName });
 }

@@ -4,7 +4,9 @@ import { IRSA_AUDIENCE, POD_IDENTITY_AUDIENCE } from '../aws/env-names';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { TokenClaimsOutput } from './outputs';
-import { LINKS, ns, remedy, restartCommands } from './remedies';
+import type { PodRef } from './remedies';
+import { LINKS, podRemedy, recreateWorkload, remedy, replacePod } from './remedies';
+import { placeholder, sh } from './shell';
 
 /** Tolerated clock difference for nbf/iat in the future. */
 export const SKEW_TOLERANCE_S = 60;
@@ -96,6 +98,13 @@ function claimProblems(claims: JWTPayload): string[] {
   return problems;
 }
 
+function podUidOf(claims: JWTPayload): string | undefined {
+  const k8s = claims['kubernetes.io'];
+  if (!k8s || typeof k8s !== 'object' || !('pod' in k8s)) return undefined;
+  const pod = (k8s as { pod?: unknown }).pod;
+  return pod && typeof pod === 'object' && 'uid' in pod && typeof pod.uid === 'string' ? pod.uid : undefined;
+}
+
 function podNameOf(claims: JWTPayload): string | undefined {
   const k8s = claims['kubernetes.io'];
   if (!k8s || typeof k8s !== 'object' || !('pod' in k8s)) return undefined;
@@ -117,12 +126,12 @@ export const tokenClaims: Check<'token.claims'> = {
     const file = upstream.output('token.file');
     if (!file) return { status: 'skip', summary: 'skipped: no token was read (see token.file)' };
     const self = await readPodSelf(ctx);
-    const restart = restartCommands(self.namespace, self.podName);
+    const podRef: PodRef = { namespace: self.namespace, podName: self.podName };
 
     const decoded = decode(file.token.reveal());
-    if (typeof decoded === 'string') return malformed(file.path, decoded, file.token.fingerprint, restart);
+    if (typeof decoded === 'string') return malformed(file.path, decoded, file.token.fingerprint, podRef);
     const problems = claimProblems(decoded.claims);
-    if (problems.length > 0) return malformed(file.path, problems.join(', '), file.token.fingerprint, restart);
+    if (problems.length > 0) return malformed(file.path, problems.join(', '), file.token.fingerprint, podRef);
 
     const { header, claims } = decoded;
     const iss = claims.iss as string;
@@ -144,6 +153,7 @@ export const tokenClaims: Check<'token.claims'> = {
       namespace: subject?.[1],
       serviceAccount: subject?.[2],
       podName: podNameOf(claims),
+      podUid: podUidOf(claims),
     };
     const nowS = ctx.clock.now() / 1000;
     const details: Record<string, string> = {
@@ -167,10 +177,12 @@ export const tokenClaims: Check<'token.claims'> = {
         code: 'TOKEN_EXPIRED',
         summary: `The token in ${file.path} expired ${humanDuration(nowS - exp)} ago (exp ${iso(exp)}). The kubelet rewrites a projected token long before it expires, so this file is not being refreshed: it is mounted with subPath (never updated), it is a copy (a Secret or baked into the image), the pod is terminating, or this node's clock is wrong. STS answers ExpiredTokenException.`,
         evidence: { ...times, mtime: file.mtimeMs === undefined ? null : new Date(file.mtimeMs).toISOString() },
-        remedy: remedy(
-          'Mount the webhook-projected volume directly (no subPath, no copy) and recreate the pod; check the node clock if the token looks fresh.',
-          [`date -u`, `ls -la --time-style=full-iso ${file.path}`, ...restart],
-          [LINKS.tokenPermissions],
+        ...podRemedy(podRef, (pod) =>
+          remedy(
+            'Mount the webhook-projected volume directly (no subPath, no copy) and replace the pod so the kubelet writes a fresh token; check the node clock if the token looks fresh.',
+            [`date -u`, sh`ls -la --time-style=full-iso ${file.path}`, ...replacePod(pod)],
+            [LINKS.tokenPermissions],
+          ),
         ),
       });
     }
@@ -192,25 +204,35 @@ export const tokenClaims: Check<'token.claims'> = {
     }
 
     const needed = file.mechanism === 'irsa' ? IRSA_AUDIENCE : POD_IDENTITY_AUDIENCE;
-    if (!aud.includes(needed)) {
+    // An IRSA token carries the ServiceAccount's eks.amazonaws.com/audience when it has one (cache.go addSA):
+    // any audience works that the IAM OIDC provider lists as a client ID and the trust policy's :aud names.
+    // The token alone cannot tell, so kube.serviceaccount (the annotation) and sts.assume-role (what STS
+    // did) judge it; only Pod Identity, whose agent accepts pods.eks.amazonaws.com alone, is judged here.
+    const customIrsaAudience = file.mechanism === 'irsa' && aud.length > 0 && !aud.includes(needed);
+    if (customIrsaAudience) {
+      details.aud = `${aud.join(', ')} (not ${IRSA_AUDIENCE}: the ServiceAccount's eks.amazonaws.com/audience; it works when the IAM OIDC provider lists it as a client ID and the trust policy's :aud names it${aud.includes('sts.amazon.com') ? '; "sts.amazon.com" looks like a typo of sts.amazonaws.com' : ''})`;
+    }
+    if (!aud.includes(needed) && !customIrsaAudience) {
       const typo = aud.find((a) => a === 'sts.amazon.com');
       findings.push({
         code: 'TOKEN_AUDIENCE_MISMATCH',
         summary: `The token's audience is ${aud.map((a) => `"${a}"`).join(', ') || 'empty'}, but ${file.mechanism === 'irsa' ? `IRSA needs "${needed}" (unless the IAM OIDC provider lists this audience as a client ID and the trust policy's :aud matches it)` : `Pod Identity needs "${needed}"`}.${typo === 'sts.amazon.com' ? ' "sts.amazon.com" is a common typo of sts.amazonaws.com.' : ''} ${file.mechanism === 'irsa' ? 'The audience comes from the ServiceAccount annotation eks.amazonaws.com/audience; STS answers "InvalidIdentityToken: Incorrect token audience".' : 'The agent gets a token of the wrong audience: the token volume was not made by the webhook.'}`,
         evidence: { aud, expected: needed },
-        remedy: remedy(
-          file.mechanism === 'irsa'
-            ? 'Remove (or correct) the eks.amazonaws.com/audience annotation of the ServiceAccount, then recreate the pod.'
-            : 'Let the webhook create the Pod Identity token volume (remove hand-made volumes), then recreate the pod.',
-          [
-            ...(file.mechanism === 'irsa'
-              ? [
-                  `kubectl annotate serviceaccount ${output.serviceAccount ?? '<SERVICE_ACCOUNT>'} -n ${ns(output.namespace ?? self.namespace)} eks.amazonaws.com/audience-`,
-                ]
-              : []),
-            ...restart,
-          ],
-          [LINKS.irsaTroubleshoot],
+        ...podRemedy(podRef, (pod) =>
+          remedy(
+            file.mechanism === 'irsa'
+              ? 'Give the token an audience: remove (or correct) the eks.amazonaws.com/audience annotation of the ServiceAccount, then recreate the pod.'
+              : 'Let the webhook create the Pod Identity token volume (remove hand-made volumes), then recreate the pod.',
+            [
+              ...(file.mechanism === 'irsa'
+                ? [
+                    sh`kubectl annotate serviceaccount ${output.serviceAccount ?? placeholder('SERVICE_ACCOUNT')} -n ${output.namespace ?? self.namespace ?? placeholder('NAMESPACE')} eks.amazonaws.com/audience-`,
+                  ]
+                : []),
+              ...recreateWorkload(pod),
+            ],
+            [LINKS.irsaTroubleshoot],
+          ),
         ),
       });
     }
@@ -220,9 +242,13 @@ export const tokenClaims: Check<'token.claims'> = {
         code: 'TOKEN_SUBJECT_MISMATCH',
         summary: `The token's sub "${sub.slice(0, 200)}" is not a ServiceAccount subject (system:serviceaccount:NAMESPACE:NAME): this is not a projected ServiceAccount token.`,
         evidence: { sub: sub.slice(0, 300) },
-        remedy: remedy('Let the webhook project the ServiceAccount token; remove hand-made token files.', restart, [
-          LINKS.irsa,
-        ]),
+        ...podRemedy(podRef, (pod) =>
+          remedy(
+            'Let the webhook project the ServiceAccount token; remove hand-made token files.',
+            recreateWorkload(pod),
+            [LINKS.irsa],
+          ),
+        ),
       });
     } else {
       const [, tokenNs = '', tokenSa = ''] = subject;
@@ -245,13 +271,15 @@ export const tokenClaims: Check<'token.claims'> = {
             podNamespace: self.namespace ?? null,
             podServiceAccount: self.serviceAccount ?? null,
           },
-          remedy: remedy(
-            "Use the token the webhook projects for this pod's own ServiceAccount (remove hand-set token paths or copied files), then recreate the pod.",
-            [
-              `kubectl get pod ${self.podName ?? '<POD>'} -n ${ns(self.namespace)} -o jsonpath='{.spec.serviceAccountName}{"\\n"}'`,
-              ...restart,
-            ],
-            [LINKS.irsa],
+          ...podRemedy(podRef, (pod) =>
+            remedy(
+              "Use the token the webhook projects for this pod's own ServiceAccount (remove hand-set token paths or copied files), then recreate the pod.",
+              [
+                sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{.spec.serviceAccountName}{"\\n"}'`,
+                ...recreateWorkload(pod),
+              ],
+              [LINKS.irsa],
+            ),
           ),
         });
       }
@@ -264,10 +292,15 @@ export const tokenClaims: Check<'token.claims'> = {
           code: 'TOKEN_STALE',
           summary: `${stale} The kubelet rewrites the token when it is older than 80% of its lifetime or 24 h, so it has stopped refreshing it: a subPath mount, a copied file, or kubelet trouble on this node. The token still works until ${iso(exp)}.`,
           evidence: { ...times, mtime: file.mtimeMs === undefined ? null : new Date(file.mtimeMs).toISOString() },
-          remedy: remedy(
-            'Mount the projected token volume directly (no subPath); if it is, look at the kubelet on this node; recreate the pod.',
-            [`ls -la --time-style=full-iso ${file.path.slice(0, file.path.lastIndexOf('/')) || '/'}`, ...restart],
-            [LINKS.tokenPermissions],
+          ...podRemedy(podRef, (pod) =>
+            remedy(
+              'Mount the projected token volume directly (no subPath); if it is, look at the kubelet on this node; replace the pod so the kubelet writes a fresh token.',
+              [
+                sh`ls -la --time-style=full-iso ${file.path.slice(0, file.path.lastIndexOf('/')) || '/'}`,
+                ...replacePod(pod),
+              ],
+              [LINKS.tokenPermissions],
+            ),
           ),
         });
       }
@@ -319,12 +352,7 @@ function shortOf(code: FindingInput['code']): string {
   }
 }
 
-function malformed(
-  path: string,
-  why: string,
-  fingerprint: string,
-  restart: readonly string[],
-): CheckOutcome<TokenClaimsOutput> {
+function malformed(path: string, why: string, fingerprint: string, podRef: PodRef): CheckOutcome<TokenClaimsOutput> {
   return {
     status: 'fail',
     summary: `not a usable JWT: ${why}`,
@@ -334,10 +362,12 @@ function malformed(
         code: 'TOKEN_MALFORMED',
         summary: `The token in ${path} is not a usable ServiceAccount JWT: ${why}. The SDK sends it anyway and STS answers InvalidIdentityToken (the agent: "Service account token cannot be parsed").`,
         evidence: { path, problem: why, fingerprint },
-        remedy: remedy(
-          `Let the webhook's projected volume provide ${path} (remove whatever writes or mounts something else there), then recreate the pod.`,
-          [`ls -la ${path}`, ...restart],
-          [LINKS.tokenPermissions],
+        ...podRemedy(podRef, (pod) =>
+          remedy(
+            `Let the webhook's projected volume provide ${path} (remove whatever writes or mounts something else there), then recreate the pod.`,
+            [sh`ls -la ${path}`, ...recreateWorkload(pod)],
+            [LINKS.tokenPermissions],
+          ),
         ),
       },
     ],

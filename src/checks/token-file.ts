@@ -6,7 +6,8 @@ import { MAX_SYMLINK_HOPS, errnoCode } from '../context/files';
 import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome } from '../run/types';
 import type { TokenFileOutput } from './outputs';
-import { LINKS, ns, remedy, restartCommands } from './remedies';
+import { LINKS, patchTemplateCommands, podRemedy, recreateWorkload, remedy } from './remedies';
+import { placeholder, sh } from './shell';
 
 /** A projected ServiceAccount token is 1-2 KiB; 64 KiB is far beyond any JWT the API server issues. */
 export const MAX_TOKEN_BYTES = 64 * 1024;
@@ -133,13 +134,16 @@ export const tokenFile: Check<'token.file'> = {
             code: 'TOKEN_FILE_NOT_REGULAR',
             summary: `${target.variable} points at ${path}, which is ${what}. ${stat.kind === 'directory' ? `The variable must name the token file inside the mounted directory (the webhook uses ${target.mechanism === 'irsa' ? '.../eks.amazonaws.com/serviceaccount/token' : '.../pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token'}); a mountPath that ends with the file name also makes a directory there.` : ''}`,
             evidence: { path, kind: stat.kind, mode: octalMode(stat.mode) },
-            remedy: remedy(
-              `Point ${target.variable} at the token file (or fix the volumeMount), then recreate the pod.`,
-              [
-                `ls -la ${path}`,
-                `kubectl get pod ${self.podName ?? '<POD>'} -n ${ns(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.mountPath}{" "}{end}{"\\n"}{end}'`,
-              ],
-              [LINKS.tokenPermissions],
+            ...podRemedy(self, (pod) =>
+              remedy(
+                `Point ${target.variable} at the token file (or fix the volumeMount), then recreate the pod.`,
+                [
+                  sh`ls -la ${path}`,
+                  sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.mountPath}{" "}{end}{"\\n"}{end}'`,
+                  ...recreateWorkload(pod),
+                ],
+                [LINKS.tokenPermissions],
+              ),
             ),
           },
         ],
@@ -170,9 +174,11 @@ export const tokenFile: Check<'token.file'> = {
             code: 'TOKEN_FILE_TOO_LARGE',
             summary: `${path} is ${stat.size} bytes; a ServiceAccount token is 1-2 KiB. It was not read past ${MAX_TOKEN_BYTES / 1024} KiB. Something else was written or mounted at this path.`,
             evidence: { path, size: stat.size, limit: MAX_TOKEN_BYTES },
-            remedy: remedy(
-              `Point ${target.variable} at the projected token (the webhook sets it), and make sure nothing else is mounted there; then recreate the pod.`,
-              [`ls -la ${path}`, ...restartCommands(self.namespace, self.podName)],
+            ...podRemedy(self, (pod) =>
+              remedy(
+                `Point ${target.variable} at the projected token (the webhook sets it), and make sure nothing else is mounted there; then recreate the pod.`,
+                [sh`ls -la ${path}`, ...recreateWorkload(pod)],
+              ),
             ),
           },
         ],
@@ -198,10 +204,12 @@ export const tokenFile: Check<'token.file'> = {
             code: 'TOKEN_MALFORMED',
             summary: `The token file ${path} is not a token: ${why}. The kubelet writes the token atomically, so this file was written by something else (a hand-made Secret or a copy).`,
             evidence: { path, size: stat.size },
-            remedy: remedy(
-              `Let the webhook's projected volume provide the file: remove whatever mounts or writes ${path}, then recreate the pod.`,
-              [`ls -la ${path}`, ...restartCommands(self.namespace, self.podName)],
-              [LINKS.tokenPermissions],
+            ...podRemedy(self, (pod) =>
+              remedy(
+                `Let the webhook's projected volume provide the file: remove whatever mounts or writes ${path}, then recreate the pod.`,
+                [sh`ls -la ${path}`, ...recreateWorkload(pod)],
+                [LINKS.tokenPermissions],
+              ),
             ),
           },
         ],
@@ -240,14 +248,16 @@ function missing(
         code: 'TOKEN_FILE_MISSING',
         summary: `${target.variable} names ${target.path}, which does not exist${why ? ` (${why})` : ''}. The token volume "${volume}" is not mounted in this container at that path. Usual causes: the variables were set by hand in a container the webhook did not mutate (it leaves a container untouched, mount included, when the role, region and AWS_STS_REGIONAL_ENDPOINTS variables are all already there), the container is listed in eks.amazonaws.com/skip-containers, the volume is mounted with subPath, or the path differs from the mountPath.`,
         evidence: { path: target.path, variable: target.variable, volume },
-        remedy: remedy(
-          `Let the webhook inject both the variable and the "${volume}" volumeMount (remove hand-set AWS variables and volume mounts), then recreate the pod.`,
-          [
-            `kubectl get pod ${self.podName ?? '<POD>'} -n ${ns(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.name}{"="}{.mountPath}{" "}{end}{"\\n"}{end}'`,
-            `ls -la ${target.path.slice(0, target.path.lastIndexOf('/')) || '/'}`,
-            ...restartCommands(self.namespace, self.podName),
-          ],
-          [LINKS.irsaTroubleshoot],
+        ...podRemedy(self, (pod) =>
+          remedy(
+            `Let the webhook inject both the variable and the "${volume}" volumeMount (remove hand-set AWS variables and volume mounts), then recreate the pod.`,
+            [
+              sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.name}{"="}{.mountPath}{" "}{end}{"\\n"}{end}'`,
+              sh`ls -la ${target.path.slice(0, target.path.lastIndexOf('/')) || '/'}`,
+              ...recreateWorkload(pod),
+            ],
+            [LINKS.irsaTroubleshoot],
+          ),
         ),
       },
     ],
@@ -266,7 +276,7 @@ function unreadable(
   const who = `uid ${user.uid}, gid ${user.gid}, groups [${user.groups.join(', ')}]`;
   const owner = stat ? `owned by ${stat.uid}:${stat.gid}` : '';
   const fsGroup = user.gid >= 0 ? user.gid : 65534;
-  const patch = JSON.stringify({ spec: { template: { spec: { securityContext: { fsGroup } } } } });
+  const patch = { spec: { template: { spec: { securityContext: { fsGroup } } } } };
   return {
     status: 'fail',
     summary: `${target.path} is not readable by ${who}${mode ? ` (${mode} ${owner})` : ''}`,
@@ -285,18 +295,20 @@ function unreadable(
           processGroups: [...user.groups],
           readError: readError ?? null,
         },
-        remedy: remedy(
-          `Give the pod an fsGroup that this process is in (gid ${fsGroup}) so the token becomes group-readable, or run this container with the same runAsUser${stat ? ` (${stat.uid})` : ''} as the others; then recreate the pod.`,
-          [
-            `spec.securityContext: { fsGroup: ${fsGroup} }   # in the pod template`,
-            `kubectl patch deployment <DEPLOYMENT> -n ${ns(self.namespace)} --type merge -p '${patch}'`,
-            ...(stat
-              ? [
-                  `spec.containers[*].securityContext: { runAsUser: ${stat.uid} }   # or: the same uid as the token owner`,
-                ]
-              : []),
-          ],
-          [LINKS.tokenPermissions],
+        ...podRemedy(self, (pod) =>
+          remedy(
+            `Give the pod an fsGroup that this process is in (gid ${fsGroup}) so the token becomes group-readable, or run this container with the same runAsUser${stat ? ` (${stat.uid})` : ''} as the others; then recreate the pod.`,
+            [
+              `spec.securityContext: { fsGroup: ${fsGroup} }   # in the pod template`,
+              ...patchTemplateCommands(pod, patch),
+              ...(stat
+                ? [
+                    `spec.containers[*].securityContext: { runAsUser: ${stat.uid} }   # or: the same uid as the token owner`,
+                  ]
+                : []),
+            ],
+            [LINKS.tokenPermissions],
+          ),
         ),
       },
     ],

@@ -121,6 +121,15 @@ export interface TokenVolume {
   readonly audience: string | undefined;
   readonly expirationSeconds: number | undefined;
   readonly path: string;
+  /**
+   * A projected ServiceAccount token at the file name the webhook's token variable names (`token`,
+   * `eks-pod-identity-token`). False when the pod brought its own volume of that name (a hostPath, a Secret,
+   * a projection of something else): the webhook then adds no volume, so the variable names whatever that
+   * volume holds (handler.go getPodSpecPatch "skip adding volume if it already exists").
+   */
+  readonly projectedToken: boolean;
+  /** The volume's source as the spec names it: `projected`, `hostPath`, `secret`, ... */
+  readonly source: string;
 }
 
 export interface PodMutation {
@@ -131,23 +140,102 @@ export interface PodMutation {
   /** Init and regular containers that lack what the rest of the (mutated) pod got. Ephemeral ones are expected to. */
   readonly notInjected: readonly ContainerMutation[];
   readonly skipContainers: readonly string[];
+  /**
+   * skip-containers entries that name no container as written but one once trimmed (" sidecar"): the
+   * webhook compares them exactly, so that container was mutated after all.
+   */
+  readonly skipNamesUntrimmed: readonly string[];
+  /** Token volumes of the pod's mechanism that the pod brought itself and that hold no projected token. */
+  readonly overriddenVolumes: readonly TokenVolume[];
   readonly hostNetwork: boolean;
   /** The pod carries the skip label, which excludes it through the webhook's objectSelector. */
   readonly skipLabel: boolean;
 }
 
 /**
- * The skip-containers annotation is parsed by the webhook as one CSV record; a parse error means nothing is
- * skipped (docs/mechanics.md 1.1). Names are trimmed here as the user meant them; quoting is rare.
+ * The skip-containers annotation exactly as the webhook reads it: `csv.NewReader(value).Read()` with Go's
+ * defaults (handler.go getContainersToSkip), i.e. the first record of the value, fields NOT trimmed (so
+ * "app, sidecar" names "app" and " sidecar", and the container "sidecar" is mutated), `"` only around a
+ * whole field, `""` an escaped quote, and any parse error (a bare or unbalanced quote, an empty value) means
+ * nothing is skipped. Rules of golang/go src/encoding/csv/reader.go (readLine, readRecord).
  */
 export function parseSkipContainers(value: string | undefined): string[] {
   if (value === undefined) return [];
-  if ((value.match(/"/g) ?? []).length % 2 === 1) return []; // the webhook's CSV reader rejects this record
-  return value
-    .split(',')
-    .map((name) => name.trim().replace(/^"(.*)"$/, '$1'))
-    .filter((name) => name !== '');
+  const record = readFirstCsvRecord(value);
+  return record === undefined ? [] : record;
 }
+
+/** One record of Go's csv.Reader (Comma ',', no Comment, LazyQuotes and TrimLeadingSpace false), or undefined on error. */
+function readFirstCsvRecord(input: string): string[] | undefined {
+  let pos = 0;
+  /** readLine: up to and including '\n'; "\r\n" becomes "\n"; a trailing '\r' at EOF is dropped. */
+  const readLine = (): string | undefined => {
+    if (pos >= input.length) return undefined;
+    const end = input.indexOf('\n', pos);
+    let line = end < 0 ? input.slice(pos) : input.slice(pos, end + 1);
+    pos = end < 0 ? input.length : end + 1;
+    if (end < 0 && line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.endsWith('\r\n')) line = `${line.slice(0, -2)}\n`;
+    return line;
+  };
+  const lengthNL = (line: string) => (line.endsWith('\n') ? 1 : 0);
+  let line: string | undefined;
+  // Empty lines before the record are skipped; no record at all is io.EOF, an error.
+  for (;;) {
+    line = readLine();
+    if (line === undefined) return undefined;
+    if (line.length === lengthNL(line) && pos < input.length) continue;
+    if (line.length === lengthNL(line)) return undefined;
+    break;
+  }
+  const fields: string[] = [];
+  let rest: string = line;
+  for (;;) {
+    if (rest.length === 0 || rest[0] !== '"') {
+      const comma = rest.indexOf(',');
+      const field = comma >= 0 ? rest.slice(0, comma) : rest.slice(0, rest.length - lengthNL(rest));
+      if (field.includes('"')) return undefined; // ErrBareQuote
+      fields.push(field);
+      if (comma < 0) return fields;
+      rest = rest.slice(comma + 1);
+      continue;
+    }
+    // A quoted field: up to the closing quote, which must be followed by a comma or the end of the line.
+    rest = rest.slice(1);
+    let field = '';
+    for (;;) {
+      const quote = rest.indexOf('"');
+      if (quote >= 0) {
+        field += rest.slice(0, quote);
+        rest = rest.slice(quote + 1);
+        if (rest[0] === '"') {
+          field += '"';
+          rest = rest.slice(1);
+        } else if (rest[0] === ',') {
+          fields.push(field);
+          rest = rest.slice(1);
+          break;
+        } else if (lengthNL(rest) === rest.length) {
+          fields.push(field);
+          return fields;
+        } else {
+          return undefined; // ErrQuote: `"x"y`
+        }
+      } else if (rest.length > 0) {
+        // The field goes on over the next line.
+        field += rest;
+        const next = readLine();
+        if (next === undefined) return undefined; // ErrQuote: EOF inside quotes
+        rest = next;
+      } else {
+        return undefined;
+      }
+    }
+  }
+}
+
+/** The token file name each mechanism's variable points at (docs/mechanics.md 1.2). */
+const TOKEN_FILE_NAME = { irsa: 'token', 'pod-identity': 'eks-pod-identity-token' } as const;
 
 export function analysePodMutation(pod: PodLike): PodMutation {
   const spec = pod.spec ?? { containers: [] };
@@ -157,7 +245,15 @@ export function analysePodMutation(pod: PodLike): PodMutation {
     const mechanism =
       volume.name === IRSA_VOLUME ? 'irsa' : volume.name === POD_IDENTITY_VOLUME ? 'pod-identity' : undefined;
     if (!mechanism) return [];
-    const projection = volume.projected?.sources?.find((s) => s.serviceAccountToken)?.serviceAccountToken;
+    const projections = (volume.projected?.sources ?? []).flatMap((s) =>
+      s.serviceAccountToken ? [s.serviceAccountToken] : [],
+    );
+    const projection = projections.find((p) => p.path === TOKEN_FILE_NAME[mechanism]) ?? projections[0];
+    // Any other source (hostPath, secret, emptyDir, ...) is named by its key.
+    const source =
+      Object.entries(volume as object).find(
+        ([key, value]) => key !== 'name' && value !== undefined && value !== null,
+      )?.[0] ?? 'none';
     return [
       {
         name: volume.name,
@@ -165,6 +261,8 @@ export function analysePodMutation(pod: PodLike): PodMutation {
         audience: projection?.audience,
         expirationSeconds: projection?.expirationSeconds,
         path: projection?.path ?? '',
+        projectedToken: projection?.path === TOKEN_FILE_NAME[mechanism],
+        source,
       },
     ];
   });
@@ -216,6 +314,14 @@ export function analysePodMutation(pod: PodLike): PodMutation {
     containers,
     notInjected: containers.filter((c) => c.kind !== 'ephemeral' && !c.injected && mechanism !== 'none'),
     skipContainers,
+    skipNamesUntrimmed: skipContainers.filter(
+      (name) =>
+        !all.some(({ container }) => container.name === name) &&
+        all.some(({ container }) => container.name === name.trim()),
+    ),
+    overriddenVolumes: tokenVolumes.filter(
+      (v) => !v.projectedToken && (mechanism === v.mechanism || mechanism === 'both'),
+    ),
     hostNetwork: spec.hostNetwork === true,
     skipLabel: pod.metadata?.labels?.[SKIP_WEBHOOK_LABEL] !== undefined,
   };

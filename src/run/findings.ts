@@ -181,6 +181,42 @@ export const FINDING_CODES = {
     meaning:
       'the issuer or its jwks_uri names a link-local/metadata address, or jwks_uri another host or port than the issuer: not fetched',
   },
+  // The webhook's and the Pod Identity agent's own semantics (docs/mechanics.md 1.1, 1.3, 5).
+  WEBHOOK_SKIP_LABEL: {
+    severity: 'error',
+    meaning: 'the pod carries the eks.amazonaws.com/skip-pod-identity-webhook label: the webhook never mutates it',
+  },
+  TOKEN_VOLUME_OVERRIDDEN: {
+    severity: 'error',
+    meaning: "the pod brings its own volume named like the webhook's token volume, so it got no projected token",
+  },
+  POD_IDENTITY_URI_REFUSED: {
+    severity: 'error',
+    meaning:
+      'the agent refuses requests made through this address (HTTP 403): the URI must name 169.254.170.23 or [fd00:ec2::23]',
+  },
+  POD_IDENTITY_AGENT_RATE_LIMITED: {
+    severity: 'warning',
+    meaning: "the agent's own rate limiter on this node answered 429: too many credential requests from this node",
+  },
+  POD_IDENTITY_THROTTLED: { severity: 'warning', meaning: 'EKS Auth throttled the agent (ThrottlingException)' },
+  POD_IDENTITY_EKS_AUTH_UNREACHABLE: {
+    severity: 'error',
+    meaning: 'the agent could not reach EKS Auth (HTTP 500 with an empty request id): eks-auth VPC endpoint or egress',
+  },
+  POD_IDENTITY_EKS_AUTH_UNAVAILABLE: {
+    severity: 'warning',
+    meaning: 'EKS Auth answered 500/503 (InternalServerException, ServiceUnavailableException): transient, retry',
+  },
+  POD_IDENTITY_REQUEST_INVALID: {
+    severity: 'error',
+    meaning: "EKS Auth says the agent's request is invalid (InvalidParameterException, InvalidRequestException)",
+  },
+  POD_IDENTITY_TRUST_POLICY_DENIED: {
+    severity: 'error',
+    meaning:
+      'with the trust policy known: it does not let pods.eks.amazonaws.com assume the role with sts:AssumeRole and sts:TagSession for this pod',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

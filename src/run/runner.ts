@@ -7,8 +7,10 @@ import type {
   CheckResult,
   Facts,
   Finding,
+  FindingInput,
   Identity,
   Mechanism,
+  PodFacts,
   Report,
   RootCause,
   Status,
@@ -242,12 +244,7 @@ async function execute(
       const which = budget < own ? 'the run deadline (--timeout)' : `its ${own} ms timeout`;
       return couldNotFinish(resultOf(check, 'error', `did not finish within ${which}`, durationMs));
     }
-    const findings = (outcome.findings ?? []).map((f): Finding => ({
-      ...f,
-      severity: severityOf(f.code),
-      checkId: check.id,
-      evidence: f.evidence ?? {},
-    }));
+    const findings = (outcome.findings ?? []).map((f): Finding => findingOf(check, f));
     const result = resultOf(check, outcome.status, outcome.summary, durationMs, outcome);
     return { result, outcome, findings, coverage: coverageOf(outcome) };
   } catch (error) {
@@ -258,14 +255,32 @@ async function execute(
   }
 }
 
+function findingOf(check: Check, input: FindingInput, pod?: PodFacts): Finding {
+  const { remedyFor, ...finding } = input;
+  return {
+    ...finding,
+    remedy: pod && remedyFor ? remedyFor(pod) : finding.remedy,
+    severity: severityOf(input.code),
+    checkId: check.id,
+    evidence: input.evidence ?? {},
+  };
+}
+
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
 }
 
 function assembleReport(ctx: Context, plan: RunPlan, all: readonly Settled[], startedAt: number): Report {
-  const findings = all.flatMap((s) => s.findings);
   const facts = all.map((s) => s.outcome?.facts).filter((f): f is Facts => f !== undefined);
+  // What the Kubernetes API showed of the pod completes the remedies of the checks that ran before it.
+  const pod = facts.reduce<PodFacts | undefined>((known, f) => f.pod ?? known, undefined);
+  const byId = new Map(plan.checks.map((c) => [c.id, c]));
+  const findings = all.flatMap((s) => {
+    const check = byId.get(s.result.id);
+    const inputs = s.outcome?.findings ?? [];
+    return check && pod ? inputs.map((f) => findingOf(check, f, pod)) : s.findings;
+  });
   const mechanism: Mechanism = facts.reduce<Mechanism>((m, f) => f.mechanism ?? m, 'none');
   const identity: Identity = facts.reduce<Identity>((id, f) => ({ ...id, ...f.identity }), {
     expectedRoleArn: ctx.env.AWS_ROLE_ARN ?? null,

@@ -44,9 +44,15 @@ export interface FindingInput {
   readonly summary: string;
   readonly evidence?: Evidence;
   readonly remedy: Remedy;
+  /**
+   * The same remedy once the Kubernetes API has shown the pod (kube.pod runs after the env and token checks):
+   * commands then name the pod's own workload (`rollout restart deployment/checkout`) instead of a
+   * placeholder. The runner calls it when it assembles the report; without API access `remedy` stands.
+   */
+  readonly remedyFor?: (pod: PodFacts) => Remedy;
 }
 
-export interface Finding extends FindingInput {
+export interface Finding extends Omit<FindingInput, 'remedyFor'> {
   readonly severity: Severity;
   readonly checkId: CheckId;
   readonly evidence: Evidence;
@@ -59,10 +65,21 @@ export interface Identity {
   readonly nodeRoleArn: string | null;
 }
 
+/** The pod as the Kubernetes API shows it (published by kube.pod), for the remedies of every check. */
+export interface PodFacts {
+  readonly namespace: string;
+  readonly podName: string;
+  /** The workload that owns the pod (a ReplicaSet followed to its Deployment); undefined for a bare pod. */
+  readonly owner: { readonly kind: string; readonly name: string } | undefined;
+  /** The pod carries eks.amazonaws.com/skip-pod-identity-webhook, so the webhook never mutates it. */
+  readonly skipLabel: boolean;
+}
+
 /** What a check may state about the whole pod; merged into the Report in declared order. */
 export interface Facts {
   readonly mechanism?: Mechanism;
   readonly identity?: Partial<Identity>;
+  readonly pod?: PodFacts;
 }
 
 export interface CheckOutcome<Out = unknown> {

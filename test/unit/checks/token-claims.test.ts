@@ -114,11 +114,23 @@ describe('token.claims', () => {
     expect(within.codes).toEqual([]);
   });
 
-  it('TOKEN_AUDIENCE_MISMATCH shows the aud found and names the sts.amazon.com typo', async () => {
-    const { outcome, codes } = await run({ mint: { aud: ['sts.amazon.com'] } });
+  it('an IRSA token with another audience is not judged from the token alone', async () => {
+    // The webhook projects the SA's eks.amazonaws.com/audience (amazon-eks-pod-identity-webhook
+    // pkg/cache/cache.go@3bf80a34 addSA; pkg/handler/handler.go getPodSpecPatch): STS accepts it when the
+    // provider lists it, which only kube.serviceaccount and sts.assume-role can tell.
+    const custom = await run({ mint: { aud: ['sts.example.com'] }, env: { POD_NAMESPACE: 'shop' } });
+    expect(custom.codes).toEqual([]);
+    expect(custom.outcome.status).toBe('pass');
+    expect(custom.outcome.details?.aud).toContain('sts.example.com (not sts.amazonaws.com');
+    const typo = await run({ mint: { aud: ['sts.amazon.com'] }, env: { POD_NAMESPACE: 'shop' } });
+    expect(typo.codes).toEqual([]);
+    expect(typo.outcome.details?.aud).toContain('looks like a typo of sts.amazonaws.com');
+  });
+
+  it('TOKEN_AUDIENCE_MISMATCH for an IRSA token without any audience', async () => {
+    const { outcome, codes } = await run({ mint: { aud: [] } });
     expect(codes).toEqual(['TOKEN_AUDIENCE_MISMATCH']);
-    expect(outcome.findings?.[0]?.summary).toContain('"sts.amazon.com"');
-    expect(outcome.findings?.[0]?.summary).toContain('common typo');
+    expect(outcome.findings?.[0]?.summary).toContain('empty');
     expect(outcome.findings?.[0]?.remedy.commands[0]).toContain(
       'kubectl annotate serviceaccount cart -n shop eks.amazonaws.com/audience-',
     );

@@ -112,8 +112,16 @@ describe('token.file', () => {
     });
     expect(finding?.remedy.commands.join('\n')).toContain('fsGroup: 1000');
     expect(finding?.remedy.commands.join('\n')).toContain(
-      `kubectl patch deployment <DEPLOYMENT> -n <NAMESPACE> --type merge -p '{"spec":{"template":{"spec":{"securityContext":{"fsGroup":1000}}}}}'`,
+      `kubectl patch deployment/<DEPLOYMENT> -n <NAMESPACE> --type merge -p '{"spec":{"template":{"spec":{"securityContext":{"fsGroup":1000}}}}}'`,
     );
+    // Once the API has shown the pod, the patch names its Deployment.
+    const known = finding?.remedyFor?.({
+      namespace: 'shop',
+      podName: 'cart-1',
+      owner: { kind: 'Deployment', name: 'cart' },
+      skipLabel: false,
+    });
+    expect(known?.commands.join('\n')).toContain(`kubectl patch deployment/cart -n shop --type merge -p '{"spec"`);
     expect(outcome.output).toBeUndefined();
   });
 

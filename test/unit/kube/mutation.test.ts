@@ -57,6 +57,8 @@ describe('analysePodMutation', () => {
         audience: 'sts.amazonaws.com',
         expirationSeconds: 86400,
         path: 'token',
+        projectedToken: true,
+        source: 'projected',
       },
     ]);
   });
@@ -185,8 +187,10 @@ describe('analysePodMutation', () => {
 });
 
 describe('parseSkipContainers', () => {
-  it('splits the CSV record and trims names', () => {
-    expect(parseSkipContainers('log-shipper, istio-proxy')).toEqual(['log-shipper', 'istio-proxy']);
+  it('splits the CSV record as Go does: quotes around a whole field, no trimming', () => {
+    // encoding/csv with TrimLeadingSpace false (amazon-eks-pod-identity-webhook pkg/handler/handler.go
+    // getContainersToSkip): " istio-proxy" keeps its space, so the container istio-proxy is mutated.
+    expect(parseSkipContainers('log-shipper, istio-proxy')).toEqual(['log-shipper', ' istio-proxy']);
     expect(parseSkipContainers('"a",b')).toEqual(['a', 'b']);
   });
 

@@ -41,7 +41,11 @@ export interface WebIdentityRequest {
 }
 
 export type TrustFailureCode =
-  'TRUST_POLICY_SUB_MISMATCH' | 'TRUST_POLICY_AUD_MISMATCH' | 'TRUST_POLICY_PRINCIPAL_MISMATCH' | 'TRUST_POLICY_DENIED';
+  | 'TRUST_POLICY_SUB_MISMATCH'
+  | 'TRUST_POLICY_AUD_MISMATCH'
+  | 'TRUST_POLICY_PRINCIPAL_MISMATCH'
+  | 'TRUST_POLICY_DENIED'
+  | 'POD_IDENTITY_TRUST_POLICY_DENIED';
 
 /** One reason the policy does not allow this request, in the policy's own words. */
 export interface TrustFailure {
@@ -100,6 +104,8 @@ export interface ConditionClause {
 }
 
 export interface TrustStatement {
+  /** The statement as written, for a corrected document that keeps every other statement as it is. */
+  readonly raw: Readonly<Record<string, unknown>>;
   readonly index: number;
   readonly sid: string | null;
   readonly effect: 'Allow' | 'Deny';
@@ -111,6 +117,8 @@ export interface TrustStatement {
 export interface TrustPolicyDocument {
   readonly version: string | null;
   readonly statements: readonly TrustStatement[];
+  /** The role, when the text is `aws iam get-role` output (Role.RoleName, Role.Arn). */
+  readonly role?: { readonly name: string | undefined; readonly arn: string | undefined };
 }
 
 export class TrustPolicyError extends Error {
@@ -136,7 +144,13 @@ export function parseTrustPolicyText(text: string): TrustPolicyDocument {
 
 export function parseTrustPolicy(json: unknown): TrustPolicyDocument {
   let document = json;
+  let role: TrustPolicyDocument['role'];
   if (isObject(document) && isObject(document.Role) && 'AssumeRolePolicyDocument' in document.Role) {
+    const { RoleName, Arn } = document.Role;
+    role = {
+      name: typeof RoleName === 'string' ? RoleName : undefined,
+      arn: typeof Arn === 'string' ? Arn : undefined,
+    };
     document = document.Role.AssumeRolePolicyDocument;
   } else if (isObject(document) && 'AssumeRolePolicyDocument' in document) {
     document = document.AssumeRolePolicyDocument;
@@ -160,6 +174,7 @@ export function parseTrustPolicy(json: unknown): TrustPolicyDocument {
   return {
     version: typeof version === 'string' ? version : null,
     statements: list.map((s, i) => parseStatement(s, i)),
+    ...(role ? { role } : {}),
   };
 }
 
@@ -179,6 +194,7 @@ function parseStatement(raw: unknown, index: number): TrustStatement {
   const principalRaw = raw.Principal ?? raw.NotPrincipal;
   const actionRaw = raw.Action ?? raw.NotAction;
   return {
+    raw,
     index,
     sid,
     effect: raw.Effect,
@@ -365,7 +381,10 @@ interface ClauseResult {
 }
 
 function evaluateClause(clause: ConditionClause, request: WebIdentityRequest): ClauseResult {
-  const lookup = lookupKey(clause.key, request);
+  return evaluateClauseWith(clause, lookupKey(clause.key, request));
+}
+
+function evaluateClauseWith(clause: ConditionClause, lookup: KeyLookup): ClauseResult {
   const op = parseOperator(clause.operator);
   if (!op) return { clause, truth: 'unknown', lookup, supported: false };
   if (lookup.kind === 'unknown') return { clause, truth: 'unknown', lookup, supported: true };
@@ -624,12 +643,30 @@ function conditionFailure(s: TrustStatement, c: ClauseResult, request: WebIdenti
     expected: clause.values,
   };
   if (lookup.kind === 'missing' && lookup.otherIssuer !== undefined) {
+    const federated = s.principal?.spec.kind === 'map' ? (s.principal.spec.entries.Federated ?? []) : [];
+    const trustsMe = principalMatches(s, request.providerArn);
+    // The Principal already names this cluster's provider: the condition is what fails, not the principal.
+    const listedOther = federated.some(
+      (arn) => providerHostOf(arn)?.toLowerCase() === lookup.otherIssuer?.toLowerCase(),
+    );
+    const code: TrustFailureCode = !trustsMe
+      ? 'TRUST_POLICY_PRINCIPAL_MISMATCH'
+      : lookup.claim === 'sub'
+        ? 'TRUST_POLICY_SUB_MISMATCH'
+        : lookup.claim === 'aud'
+          ? 'TRUST_POLICY_AUD_MISMATCH'
+          : 'TRUST_POLICY_DENIED';
     return {
       ...base,
-      code: 'TRUST_POLICY_PRINCIPAL_MISMATCH',
+      code,
       actual: [],
       reason: `${statementName(s)}: ${clause.operator} on "${clause.key}" names the issuer ${lookup.otherIssuer}, but this token's issuer is ${request.issuerHost}, so the key is absent from the request and the condition fails`,
-      hint: hostDifference(lookup.otherIssuer, request.issuerHost),
+      hint:
+        trustsMe && listedOther && federated.length > 1
+          ? `the statement trusts ${federated.length} providers at once, and its conditions for all of them must hold together, which no single token can do: write one statement per provider, each with its own :sub and :aud (as terraform-aws-iam's iam-role-for-service-accounts module does)`
+          : trustsMe
+            ? `the Principal is already this cluster's provider, but the condition key still names another issuer (copied from another cluster?): it must be ${request.issuerHost}:${lookup.claim ?? 'sub'}${hostDifference(lookup.otherIssuer, request.issuerHost) ? `; ${hostDifference(lookup.otherIssuer, request.issuerHost)}` : ''}`
+            : hostDifference(lookup.otherIssuer, request.issuerHost),
     };
   }
   const actual = actualValues(lookup);
@@ -700,6 +737,11 @@ function subHint(clause: ConditionClause, sub: string): string | undefined {
 }
 
 const PROVIDER_ARN = /^arn:([^:]+):iam::([^:]*):oidc-provider\/(.+)$/;
+
+/** The issuer host/path an OIDC provider ARN names, or undefined for anything else. */
+export function providerHostOf(arn: string): string | undefined {
+  return PROVIDER_ARN.exec(arn)?.[3];
+}
 
 /** Why a Federated ARN in the policy is not this provider, in words; undefined when nothing specific. */
 export function providerDifference(policyArn: string, expectedArn: string): string | undefined {
@@ -848,9 +890,13 @@ export function renderTrustPolicyEksctl(
   return { command, config };
 }
 
-/** The issuer host as IAM writes it in provider ARNs and condition keys: no scheme, no trailing slash. */
+/**
+ * The issuer as IAM writes it in provider ARNs and condition keys: without its scheme (whatever it is: IAM
+ * stores the provider URL without https://, and a token whose iss has another scheme still names its keys by
+ * host and path) and without a trailing slash. The one derivation every check uses (docs/mechanics.md 3.2, 3.4).
+ */
 export function issuerHostOf(iss: string): string {
-  return iss.replace(/^https:\/\//, '').replace(/\/+$/, '');
+  return iss.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, '').replace(/\/+$/, '');
 }
 
 /** The provider ARN the trust must name: the role's partition and account, the token's issuer. */
@@ -862,4 +908,478 @@ export function providerArnFor(iss: string, role: { readonly partition: string; 
 export function updateAssumeRolePolicyCommand(roleName: string, policy: TrustPolicyJson): string {
   const json = JSON.stringify(policy).replace(/'/g, `'\\''`);
   return `aws iam update-assume-role-policy --role-name ${roleName} --policy-document '${json}'`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The document this pod needs, keeping what the role's policy allows for others.
+
+/** A trust policy document as JSON (the statements of the given file are kept as they were written). */
+export interface TrustDocumentJson {
+  readonly Version: string;
+  readonly Statement: readonly unknown[];
+}
+
+export interface AmendedTrustPolicy {
+  readonly document: TrustDocumentJson;
+  /**
+   * `unchanged`: the policy already allows this pod; `amended`: the given document with the statement that
+   * came closest fixed (split into one statement per provider) and every other statement kept;
+   * `replaced`: no amendment allows this pod (an explicit Deny, a condition this tool cannot fix), so the
+   * document is this pod's statement alone.
+   */
+  readonly how: 'unchanged' | 'amended' | 'replaced';
+}
+
+/**
+ * The given policy, changed as little as allows this pod. A statement that trusts several clusters' providers
+ * at once with all their conditions ANDed allows none of them; it becomes one statement per provider, each
+ * with the conditions on its own issuer's keys, which is what terraform-aws-iam's
+ * iam-role-for-service-accounts module writes (modules/iam-role-for-service-accounts/main.tf @981121bc).
+ * In this pod's own statement the keys that name no listed provider are renamed to this issuer (a policy
+ * copied from another cluster), and failing :sub / :aud conditions become this pod's values. The result is
+ * evaluated again; when it still does not allow the pod, this pod's minimal statement replaces the document.
+ */
+export function amendedTrustPolicy(
+  policy: TrustPolicyDocument,
+  evaluation: TrustEvaluation,
+  request: WebIdentityRequest,
+  input: CorrectedTrustInput,
+): AmendedTrustPolicy {
+  const minimal: AmendedTrustPolicy = { document: correctedTrustPolicy(input), how: 'replaced' };
+  if (evaluation.allowed)
+    return {
+      document: documentOf(
+        policy,
+        policy.statements.map((s) => s.raw),
+      ),
+      how: 'unchanged',
+    };
+  if (evaluation.decision === 'explicit-deny') return minimal;
+  const closest = evaluation.failure?.statement ?? null;
+  const mine = correctedTrustPolicy(input).Statement[0] as unknown as Record<string, unknown>;
+  const statements =
+    closest === null
+      ? [...policy.statements.map((s) => s.raw), mine]
+      : policy.statements.flatMap((s) => (s.index === closest ? splitForProviders(s, request, input) : [s.raw]));
+  const document = documentOf(policy, statements);
+  return allows(document, request) ? { document, how: 'amended' } : minimal;
+}
+
+function documentOf(policy: TrustPolicyDocument, statements: readonly unknown[]): TrustDocumentJson {
+  return { Version: policy.version ?? '2012-10-17', Statement: statements };
+}
+
+function allows(document: TrustDocumentJson, request: WebIdentityRequest): boolean {
+  try {
+    return evaluateTrustPolicy(parseTrustPolicy(document), request).allowed;
+  } catch {
+    return false;
+  }
+}
+
+/** The issuer host a condition key names (`<host>:sub`), lower-cased, or undefined for other keys. */
+function issuerOfKey(key: string): string | undefined {
+  const match = ISSUER_CLAIM_KEY.exec(key);
+  return match?.[1]?.toLowerCase();
+}
+
+function splitForProviders(
+  statement: TrustStatement,
+  request: WebIdentityRequest,
+  input: CorrectedTrustInput,
+): Record<string, unknown>[] {
+  const federated =
+    statement.principal && !statement.principal.negated && statement.principal.spec.kind === 'map'
+      ? (statement.principal.spec.entries.Federated ?? [])
+      : [];
+  const myHost = request.issuerHost.toLowerCase();
+  const others = federated.filter((arn) => arn !== request.providerArn && providerHostOf(arn) !== undefined);
+  const otherHosts = new Set(others.map((arn) => (providerHostOf(arn) as string).toLowerCase()));
+  const pieces: Record<string, unknown>[] = [];
+  const sid = (n: number): Record<string, unknown> =>
+    statement.sid === null ? {} : { Sid: n === 0 ? statement.sid : `${statement.sid}${n + 1}` };
+
+  for (const arn of others) {
+    const host = (providerHostOf(arn) as string).toLowerCase();
+    const clauses = statement.conditions.filter((c) => {
+      const issuer = issuerOfKey(c.key);
+      return issuer === undefined || issuer === host;
+    });
+    pieces.push(pieceOf(statement.raw, sid(pieces.length), { Federated: arn }, statement.raw.Action, clauses));
+  }
+
+  // This pod's provider: its own keys, global keys, and keys of an issuer no listed provider has (renamed).
+  const own: ConditionClause[] = [];
+  for (const clause of statement.conditions) {
+    const issuer = issuerOfKey(clause.key);
+    if (issuer !== undefined && otherHosts.has(issuer)) continue;
+    const key =
+      issuer !== undefined && issuer !== myHost
+        ? `${request.issuerHost}:${clause.key.slice(clause.key.lastIndexOf(':') + 1)}`
+        : clause.key;
+    if (own.some((c) => c.operator === clause.operator && c.key.toLowerCase() === key.toLowerCase())) continue;
+    own.push({ ...clause, key });
+  }
+  const wanted = {
+    sub: `system:serviceaccount:${input.namespace}:${input.serviceAccount}`,
+    aud: input.audience,
+  } as const;
+  const fixed = own.map((clause): ConditionClause => {
+    const lookup = lookupKey(clause.key, request);
+    const claim = lookup.kind === 'present' ? lookup.claim : undefined;
+    if ((claim === 'sub' || claim === 'aud') && evaluateClause(clause, request).truth === false) {
+      return { operator: 'StringEquals', key: clause.key, values: [wanted[claim]] };
+    }
+    return clause;
+  });
+  for (const claim of ['sub', 'aud'] as const) {
+    const key = `${request.issuerHost}:${claim}`;
+    if (!fixed.some((c) => c.key.toLowerCase() === key.toLowerCase())) {
+      fixed.push({ operator: 'StringEquals', key, values: [wanted[claim]] });
+    }
+  }
+  const action = actionMatches(statement, WEB_IDENTITY_ACTION)
+    ? statement.raw.Action
+    : [...(statement.action && !statement.action.negated ? statement.action.patterns : []), WEB_IDENTITY_ACTION];
+  const mine = pieceOf(statement.raw, sid(pieces.length), { Federated: request.providerArn }, action, fixed);
+  // Keep the provider order of the statement: this cluster's piece where its provider was listed.
+  const at = federated.indexOf(request.providerArn);
+  if (at < 0) return [...pieces, mine];
+  const before = federated.slice(0, at).filter((arn) => others.includes(arn)).length;
+  return [...pieces.slice(0, before), mine, ...pieces.slice(before)];
+}
+
+function pieceOf(
+  raw: Readonly<Record<string, unknown>>,
+  sid: Record<string, unknown>,
+  principal: unknown,
+  action: unknown,
+  clauses: readonly ConditionClause[],
+): Record<string, unknown> {
+  const { Sid: _sid, Principal: _p, NotPrincipal: _np, Action: _a, NotAction: _na, Condition: _c, ...rest } = raw;
+  return {
+    ...sid,
+    ...rest,
+    Principal: principal,
+    Action: action,
+    ...(clauses.length > 0 ? { Condition: conditionJson(clauses) } : {}),
+  };
+}
+
+/** Clauses back into IAM's Condition block: operator -> key -> value (a list when there are several). */
+function conditionJson(clauses: readonly ConditionClause[]): Record<string, Record<string, string | string[]>> {
+  const out: Record<string, Record<string, string | string[]>> = {};
+  for (const c of clauses) {
+    const block = (out[c.operator] ??= {});
+    block[c.key] = c.values.length === 1 ? (c.values[0] as string) : [...c.values];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// EKS Pod Identity: the role is assumed by EKS Auth, not by the pod.
+
+export const POD_IDENTITY_PRINCIPAL = 'pods.eks.amazonaws.com';
+/** EKS Auth assumes the role and tags the session: the trust must allow both (docs/mechanics.md 3.4, 5). */
+export const POD_IDENTITY_ACTIONS = ['sts:AssumeRole', 'sts:TagSession'] as const;
+
+/**
+ * The session tags EKS Auth puts on a Pod Identity session (docs/mechanics.md 5), as far as the pod knows
+ * them: namespace, ServiceAccount, pod name and uid come from its token; the cluster's name and ARN do not,
+ * so conditions on them stay undecided.
+ */
+export interface PodIdentityRequest {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly podName: string | undefined;
+  readonly podUid: string | undefined;
+  readonly clusterName?: string;
+  readonly clusterArn?: string;
+}
+
+const EKS_SESSION_TAGS = [
+  'eks-cluster-arn',
+  'eks-cluster-name',
+  'kubernetes-namespace',
+  'kubernetes-service-account',
+  'kubernetes-pod-name',
+  'kubernetes-pod-uid',
+] as const;
+
+function podIdentityLookup(key: string, request: PodIdentityRequest): KeyLookup {
+  const lower = key.toLowerCase();
+  if (lower.startsWith('aws:requesttag/')) {
+    const tag = lower.slice('aws:requesttag/'.length);
+    const values: Record<(typeof EKS_SESSION_TAGS)[number], string | undefined> = {
+      'eks-cluster-arn': request.clusterArn,
+      'eks-cluster-name': request.clusterName,
+      'kubernetes-namespace': request.namespace,
+      'kubernetes-service-account': request.serviceAccount,
+      'kubernetes-pod-name': request.podName,
+      'kubernetes-pod-uid': request.podUid,
+    };
+    if (!(EKS_SESSION_TAGS as readonly string[]).includes(tag)) return { kind: 'missing' };
+    const value = values[tag as (typeof EKS_SESSION_TAGS)[number]];
+    return value === undefined ? { kind: 'unknown' } : { kind: 'present', values: [value], claim: 'other' };
+  }
+  if (lower === 'aws:tagkeys') return { kind: 'present', values: [...EKS_SESSION_TAGS], claim: 'other' };
+  if (lower.startsWith('aws:') || lower.startsWith('sts:')) return { kind: 'unknown' };
+  const claimKey = ISSUER_CLAIM_KEY.exec(key);
+  return claimKey
+    ? { kind: 'missing', otherIssuer: claimKey[1], claim: claimKey[2]?.toLowerCase() }
+    : { kind: 'missing' };
+}
+
+function trustsEksAuth(statement: TrustStatement): boolean {
+  if (!statement.principal) return false;
+  const { negated, spec } = statement.principal;
+  const listed = spec.kind === 'everyone' || (spec.entries.Service ?? []).includes(POD_IDENTITY_PRINCIPAL);
+  return negated ? !listed : listed;
+}
+
+interface PodIdentityStatementResult {
+  readonly statement: TrustStatement;
+  readonly principal: boolean;
+  readonly clauses: readonly ClauseResult[];
+  /** Per action: principal, action and every condition hold. */
+  readonly applies: Readonly<Record<(typeof POD_IDENTITY_ACTIONS)[number], Truth>>;
+}
+
+function evaluatePodIdentityStatement(
+  statement: TrustStatement,
+  request: PodIdentityRequest,
+): PodIdentityStatementResult {
+  const principal = trustsEksAuth(statement);
+  const clauses = statement.conditions.map((c) => evaluateClauseWith(c, podIdentityLookup(c.key, request)));
+  const conditions: Truth = clauses.some((c) => c.truth === false)
+    ? false
+    : clauses.some((c) => c.truth === 'unknown')
+      ? 'unknown'
+      : true;
+  const appliesTo = (action: string): Truth => (principal && actionMatches(statement, action) ? conditions : false);
+  return {
+    statement,
+    principal,
+    clauses,
+    applies: { 'sts:AssumeRole': appliesTo('sts:AssumeRole'), 'sts:TagSession': appliesTo('sts:TagSession') },
+  };
+}
+
+/**
+ * What the role's trust policy decides when EKS Auth assumes the role for this pod: Principal Service
+ * pods.eks.amazonaws.com, and BOTH sts:AssumeRole and sts:TagSession allowed (each action is evaluated on its
+ * own, as IAM does; they may come from different statements), under conditions on the session tags
+ * (aws:RequestTag/kubernetes-namespace, ...). Keys the pod cannot know (aws:SourceAccount, aws:SourceArn, the
+ * cluster's name and ARN) make the result indeterminate, never a guess.
+ */
+export function evaluatePodIdentityTrust(policy: TrustPolicyDocument, request: PodIdentityRequest): TrustEvaluation {
+  const results = policy.statements.map((s) => evaluatePodIdentityStatement(s, request));
+  const unknownKeys = [
+    ...new Set(
+      results.flatMap((r) =>
+        r.principal ? r.clauses.filter((c) => c.truth === 'unknown').map((c) => c.clause.key) : [],
+      ),
+    ),
+  ];
+  const base = { warnings: [] as TrustWarning[], unknownKeys };
+  for (const action of POD_IDENTITY_ACTIONS) {
+    const deny = results.find((r) => r.statement.effect === 'Deny' && r.applies[action] === true);
+    if (deny) {
+      const s = deny.statement;
+      const failure: TrustFailure = {
+        code: 'POD_IDENTITY_TRUST_POLICY_DENIED',
+        statement: s.index,
+        sid: s.sid,
+        operator: s.conditions[0]?.operator ?? null,
+        key: s.conditions[0]?.key ?? null,
+        expected: s.conditions[0]?.values ?? [],
+        actual: [],
+        reason: `${statementName(s)} is an explicit Deny of ${action} for EKS Auth that matches this pod; an explicit Deny wins over every Allow`,
+      };
+      return { ...base, decision: 'explicit-deny', allowed: false, allowedBy: null, failure, failures: [failure] };
+    }
+  }
+  const verdict = (action: (typeof POD_IDENTITY_ACTIONS)[number]): Truth => {
+    const allows = results.filter((r) => r.statement.effect === 'Allow');
+    if (allows.some((r) => r.applies[action] === true)) {
+      return results.some((r) => r.statement.effect === 'Deny' && r.applies[action] === 'unknown') ? 'unknown' : true;
+    }
+    return allows.some((r) => r.applies[action] === 'unknown') ? 'unknown' : false;
+  };
+  const verdicts = POD_IDENTITY_ACTIONS.map((a) => [a, verdict(a)] as const);
+  if (verdicts.every(([, v]) => v === true)) {
+    const by = results.find((r) => r.statement.effect === 'Allow' && r.applies['sts:TagSession'] === true);
+    return {
+      ...base,
+      decision: 'allow',
+      allowed: true,
+      allowedBy: by ? { statement: by.statement.index, sid: by.statement.sid } : null,
+      failure: null,
+      failures: [],
+    };
+  }
+  const denied = verdicts.find(([, v]) => v === false);
+  if (!denied) {
+    return { ...base, decision: 'indeterminate', allowed: false, allowedBy: null, failure: null, failures: [] };
+  }
+  const failures = closestPodIdentityFailures(results, denied[0]);
+  return { ...base, decision: 'deny', allowed: false, allowedBy: null, failure: failures[0] ?? null, failures };
+}
+
+function closestPodIdentityFailures(
+  results: readonly PodIdentityStatementResult[],
+  action: (typeof POD_IDENTITY_ACTIONS)[number],
+): TrustFailure[] {
+  const allows = results.filter((r) => r.statement.effect === 'Allow');
+  const scored = allows.map((r) => ({ r, failures: podIdentityStatementFailures(r, action) }));
+  scored.sort(
+    (a, b) =>
+      Number(b.r.principal) - Number(a.r.principal) ||
+      a.failures.length - b.failures.length ||
+      a.r.statement.index - b.r.statement.index,
+  );
+  return (
+    scored[0]?.failures ?? [
+      {
+        code: 'POD_IDENTITY_TRUST_POLICY_DENIED',
+        statement: null,
+        sid: null,
+        operator: 'Principal',
+        key: 'Service',
+        expected: [POD_IDENTITY_PRINCIPAL],
+        actual: [],
+        reason: 'the policy has no Allow statement at all',
+      },
+    ]
+  );
+}
+
+function podIdentityStatementFailures(
+  result: PodIdentityStatementResult,
+  action: (typeof POD_IDENTITY_ACTIONS)[number],
+): TrustFailure[] {
+  const s = result.statement;
+  const failures: TrustFailure[] = [];
+  const base = { code: 'POD_IDENTITY_TRUST_POLICY_DENIED' as const, statement: s.index, sid: s.sid };
+  if (!result.principal) {
+    const entries = s.principal?.spec.kind === 'map' ? s.principal.spec.entries : {};
+    const federated = entries.Federated ?? [];
+    failures.push({
+      ...base,
+      operator: 'Principal',
+      key: 'Service',
+      expected: [POD_IDENTITY_PRINCIPAL],
+      actual: Object.entries(entries).flatMap(([type, values]) => values.map((v) => `${type}: ${v}`)),
+      reason: `${statementName(s)} trusts ${
+        Object.keys(entries).length > 0
+          ? Object.entries(entries)
+              .map(([type, values]) => `${type} ${values.join(', ')}`)
+              .join('; ')
+          : 'no principal EKS Auth presents'
+      }, not the service principal ${POD_IDENTITY_PRINCIPAL} that EKS Pod Identity assumes the role as`,
+      hint:
+        federated.length > 0
+          ? 'this is an IRSA trust (a Federated OIDC provider, sts:AssumeRoleWithWebIdentity); a Pod Identity association needs a statement for Service pods.eks.amazonaws.com as well'
+          : undefined,
+    });
+  }
+  const covered = POD_IDENTITY_ACTIONS.filter((a) => actionMatches(s, a));
+  if (!actionMatches(s, action)) {
+    failures.push({
+      ...base,
+      operator: 'Action',
+      key: null,
+      expected: [...POD_IDENTITY_ACTIONS],
+      actual: s.action?.patterns ? [...s.action.patterns] : [],
+      reason: `${statementName(s)} allows ${covered.length > 0 ? covered.join(' and ') : (s.action?.patterns.join(', ') ?? 'no action')} but not ${action}: EKS Auth assumes the role and tags the session with the pod's namespace, ServiceAccount and cluster, and needs both sts:AssumeRole and sts:TagSession`,
+    });
+  }
+  for (const c of result.clauses) {
+    if (c.truth !== false) continue;
+    const { clause, lookup } = c;
+    const actual = actualValues(lookup);
+    const tag = clause.key.toLowerCase().startsWith('aws:requesttag/')
+      ? clause.key.slice('aws:requesttag/'.length)
+      : undefined;
+    failures.push({
+      ...base,
+      operator: clause.operator,
+      key: clause.key,
+      expected: clause.values,
+      actual,
+      reason:
+        lookup.kind === 'present'
+          ? `${statementName(s)}: ${clause.operator} requires ${clause.key} to be ${clause.values.map((v) => `"${v}"`).join(' or ')}, but EKS tags this pod's session with ${tag ?? clause.key} ${actual.map((v) => `"${v}"`).join(', ')}`
+          : `${statementName(s)}: ${clause.operator} on ${clause.key} fails: ${lookup.kind === 'missing' && lookup.otherIssuer !== undefined ? 'an OIDC issuer key, which a Pod Identity request does not have' : 'EKS Auth does not send this key'}`,
+    });
+  }
+  return failures;
+}
+
+/**
+ * The given policy changed as little as lets EKS Auth assume it for this pod: in the statement that came
+ * closest, both actions and this pod's namespace and ServiceAccount; an IRSA statement is kept as it is and
+ * the Pod Identity statement eksctl writes (pkg/apis/eksctl.io/v1alpha5/iam.go EKSServicePrincipalTrustStatement)
+ * is added beside it. Checked again; without an amendment that works, the document is that statement alone.
+ */
+export function amendedPodIdentityPolicy(
+  policy: TrustPolicyDocument,
+  evaluation: TrustEvaluation,
+  request: PodIdentityRequest,
+): AmendedTrustPolicy {
+  const minimalStatement = {
+    Effect: 'Allow',
+    Principal: { Service: POD_IDENTITY_PRINCIPAL },
+    Action: [...POD_IDENTITY_ACTIONS],
+  };
+  const minimal: AmendedTrustPolicy = {
+    document: { Version: '2012-10-17', Statement: [minimalStatement] },
+    how: 'replaced',
+  };
+  if (evaluation.allowed)
+    return {
+      document: documentOf(
+        policy,
+        policy.statements.map((s) => s.raw),
+      ),
+      how: 'unchanged',
+    };
+  if (evaluation.decision === 'explicit-deny') return minimal;
+  const closest = policy.statements.find((s) => s.index === evaluation.failure?.statement);
+  const statements =
+    closest === undefined || !trustsEksAuth(closest)
+      ? [...policy.statements.map((s) => s.raw), minimalStatement]
+      : policy.statements.map((s) => (s === closest ? fixPodIdentityStatement(s, request) : s.raw));
+  const document = documentOf(policy, statements);
+  try {
+    if (evaluatePodIdentityTrust(parseTrustPolicy(document), request).allowed) return { document, how: 'amended' };
+  } catch {
+    // fall through to the minimal document
+  }
+  return minimal;
+}
+
+function fixPodIdentityStatement(statement: TrustStatement, request: PodIdentityRequest): Record<string, unknown> {
+  const wanted: Record<string, string | undefined> = {
+    'kubernetes-namespace': request.namespace,
+    'kubernetes-service-account': request.serviceAccount,
+    'kubernetes-pod-name': request.podName,
+    'kubernetes-pod-uid': request.podUid,
+  };
+  const clauses = statement.conditions.flatMap((clause): ConditionClause[] => {
+    const lookup = podIdentityLookup(clause.key, request);
+    if (evaluateClauseWith(clause, lookup).truth !== false) return [clause];
+    const tag = clause.key.toLowerCase().startsWith('aws:requesttag/')
+      ? clause.key.slice('aws:requesttag/'.length).toLowerCase()
+      : undefined;
+    const value = tag === undefined ? undefined : wanted[tag];
+    return value === undefined ? [] : [{ operator: 'StringEquals', key: clause.key, values: [value] }];
+  });
+  const patterns = statement.action && !statement.action.negated ? statement.action.patterns : [];
+  const missing = POD_IDENTITY_ACTIONS.filter((a) => !actionMatches(statement, a));
+  const action = missing.length === 0 ? statement.raw.Action : [...patterns, ...missing];
+  const principal: unknown = (statement.principal?.negated ? undefined : statement.raw.Principal) ?? {
+    Service: POD_IDENTITY_PRINCIPAL,
+  };
+  return pieceOf(statement.raw, statement.sid === null ? {} : { Sid: statement.sid }, principal, action, clauses);
 }

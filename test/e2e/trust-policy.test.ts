@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EKSCTL_IRSA, EKSCTL_POD_IDENTITY } from '../fixtures/upstream/trust-policies';
 import { parseReport, expectValidListChecks } from '../helpers/reports';
 
 const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
@@ -14,6 +15,7 @@ const ROLE = 'arn:aws:iam::111122223333:role/cart-role';
 
 const dir = mkdtempSync(`${tmpdir()}/irsa-e2e-trust-`);
 const tokenFile = `${dir}/token`;
+const podIdentityTokenFile = `${dir}/eks-pod-identity-token`;
 
 /** The checks the built binary has: trust.policy needs token.claims and env.irsa to have landed. */
 function registeredChecks(): string[] {
@@ -47,6 +49,22 @@ beforeAll(async () => {
     .setExpirationTime(now + 86_400 - 60)
     .sign(privateKey);
   writeFileSync(tokenFile, token);
+  const podIdentityToken = await new SignJWT({
+    'kubernetes.io': {
+      namespace: 'shop',
+      serviceaccount: { name: 'cart', uid: 'u1' },
+      pod: { name: 'cart-7d9f', uid: 'p1' },
+    },
+  })
+    .setProtectedHeader({ alg: 'RS256', kid: 'e2e' })
+    .setIssuer(ISS)
+    .setSubject('system:serviceaccount:shop:cart')
+    .setAudience(['pods.eks.amazonaws.com'])
+    .setIssuedAt(now - 60)
+    .setNotBefore(now - 60)
+    .setExpirationTime(now + 80_000)
+    .sign(privateKey);
+  writeFileSync(podIdentityTokenFile, podIdentityToken);
 });
 
 function policyFile(name: string, sub: string): string {
@@ -68,12 +86,17 @@ function policyFile(name: string, sub: string): string {
   return path;
 }
 
-function diagnose(policy: string) {
+const IRSA_ENV = { AWS_ROLE_ARN: ROLE, AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile };
+const POD_IDENTITY_ENV = {
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://169.254.170.23/v1/credentials',
+  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: podIdentityTokenFile,
+};
+
+function diagnose(policy: string, mechanismEnv: Record<string, string> = IRSA_ENV) {
   const result = spawnSync(BINARY, ['--offline', '--no-kube', '--trust-policy', policy, '--output', 'json'], {
-    // Explicit env: only what an IRSA pod has, nothing from the developer's machine.
+    // Explicit env: only what the pod has, nothing from the developer's machine.
     env: {
-      AWS_ROLE_ARN: ROLE,
-      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      ...mechanismEnv,
       AWS_REGION: 'eu-west-1',
       POD_NAMESPACE: 'shop',
       PATH: '/usr/bin:/bin',
@@ -115,6 +138,30 @@ describe.skipIf(!ready)('--trust-policy FILE (built binary, offline)', () => {
     const { report, check } = diagnose(policyFile('ok.json', 'system:serviceaccount:shop:cart'));
     expect(check?.status).toBe('pass');
     expect(report.findings.filter((f) => f.checkId === 'trust.policy')).toEqual([]);
+  });
+});
+
+describe.skipIf(!ready)('--trust-policy FILE for a Pod Identity pod (built binary, offline)', () => {
+  const write = (name: string, policy: unknown) => {
+    const path = `${dir}/${name}`;
+    writeFileSync(path, JSON.stringify(policy));
+    return path;
+  };
+
+  it('evaluates it as EKS Auth would, instead of ignoring it: an IRSA trust does not let EKS in', () => {
+    const { code, report, check } = diagnose(write('irsa-for-pi.json', EKSCTL_IRSA.policy), POD_IDENTITY_ENV);
+    expect(check?.status).toBe('fail');
+    const finding = report.findings.find((f) => f.checkId === 'trust.policy');
+    expect(finding?.code).toBe('POD_IDENTITY_TRUST_POLICY_DENIED');
+    expect(finding?.evidence).toMatchObject({ operator: 'Principal', expected: ['pods.eks.amazonaws.com'] });
+    expect(finding?.remedy.commands.join('\n')).toContain('"Service":"pods.eks.amazonaws.com"');
+    expect(code).toBe(1);
+  });
+
+  it("passes for eksctl's Pod Identity trust", () => {
+    const { check } = diagnose(write('eksctl-pi.json', EKSCTL_POD_IDENTITY.policy), POD_IDENTITY_ENV);
+    expect(check?.status).toBe('pass');
+    expect(check?.summary).toContain('sts:AssumeRole and sts:TagSession');
   });
 });
 

@@ -32,7 +32,13 @@ const irsa: IrsaEnvOutput = {
 };
 const upstream: Upstream = {
   output: <K extends keyof CheckOutputs>(id: K) =>
-    (id === 'token.claims' ? claims : id === 'env.irsa' ? irsa : undefined) as CheckOutputs[K] | undefined,
+    (id === 'token.claims'
+      ? claims
+      : id === 'env.irsa'
+        ? irsa
+        : id === 'token.file'
+          ? { mechanism: 'irsa' }
+          : undefined) as CheckOutputs[K] | undefined,
   status: () => 'pass',
 };
 

@@ -313,10 +313,11 @@ const CASES: readonly Case[] = [
     hint: /oidc\.eks\.REGION, not oidc\.REGION\.eks/,
   },
   {
+    // The Principal is this cluster's provider: the :sub condition fails, not the principal.
     name: 'oidc.REGION.eks host typo in the condition keys',
     policy: policy(statement(exact(SUB, AUD, SWAPPED_HOST))),
     decision: 'deny',
-    code: 'TRUST_POLICY_PRINCIPAL_MISMATCH',
+    code: 'TRUST_POLICY_SUB_MISMATCH',
     key: `${SWAPPED_HOST}:sub`,
     hint: /host typo/,
   },

@@ -30,10 +30,12 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
   id: 'kube.serviceaccount',
   title: "The ServiceAccount's IRSA annotations (Kubernetes API)",
   stage: 'kube',
-  dependsOn: ['kube.pod'],
-  // A missing webhook explains a pod without variables better than a late annotation does; the token's
-  // audience is judged against the annotation and against what STS did with it.
-  uses: ['kube.webhook', 'token.claims', 'sts.assume-role'],
+  dependsOn: [],
+  // The pod as kube.pod read it, also when kube.pod found it broken (a skip label, its own token volume):
+  // the ServiceAccount still has its own say. A missing webhook explains a pod without variables better
+  // than a late annotation does; the token's audience is judged against the annotation and against what
+  // STS did with it.
+  uses: ['kube.pod', 'kube.webhook', 'token.claims', 'sts.assume-role'],
   needs: 'kube',
   async run(ctx, upstream, signal) {
     const pod = upstream.output('kube.pod');

@@ -5,7 +5,12 @@ import { getCallerIdentity, jsStsTarget } from '../aws/sts-client';
 import { classifyStsError } from '../aws/sts-errors';
 import type { Check, CheckOutcome, FindingInput, Remedy } from '../run/types';
 import type { PodIdentityAgentOutput, TokenClaimsOutput } from './outputs';
-import { LINKS, deletePodCommand, ns, remedy } from './remedies';
+import { severityOf } from '../run/findings';
+import { assertNever } from '../run/types';
+import type { PodRef } from './remedies';
+import { LINKS, ns, podRemedy, remedy, replacePod, setEnvCommands } from './remedies';
+import type { ShellValue } from './shell';
+import { ShellFragment, placeholder, sh } from './shell';
 
 const SDK_MASK =
   'The JS SDK hides this behind "169.254.170.23 is not a valid container metadata service hostname" (its fallback provider only accepts loopback), so apps log that instead of the real cause.';
@@ -22,46 +27,183 @@ export const POD_IDENTITY_TRUST_POLICY = {
   ],
 };
 
-function who(claims: TokenClaimsOutput | undefined): { namespace: string; serviceAccount: string } {
-  return { namespace: ns(claims?.namespace), serviceAccount: claims?.serviceAccount ?? '<SERVICE_ACCOUNT>' };
+function who(claims: TokenClaimsOutput | undefined): { namespace: ShellValue; serviceAccount: ShellValue } {
+  return {
+    namespace: claims?.namespace ?? placeholder('NAMESPACE'),
+    serviceAccount: claims?.serviceAccount ?? placeholder('SERVICE_ACCOUNT'),
+  };
 }
 
 function listAssociations(claims: TokenClaimsOutput | undefined): string {
   const { namespace, serviceAccount } = who(claims);
-  return `aws eks list-pod-identity-associations --cluster-name <CLUSTER> --namespace ${namespace} --service-account ${serviceAccount}`;
+  return sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${namespace} --service-account ${serviceAccount}`;
 }
 
-function remedyFor(answer: Extract<AgentAnswer, { kind: 'refused' }>, claims: TokenClaimsOutput | undefined): Remedy {
-  const { namespace, serviceAccount } = who(claims);
-  switch (answer.code) {
-    case 'POD_IDENTITY_ACCESS_DENIED':
-      return remedy(
-        'Let EKS assume the associated role: its trust policy needs Principal Service pods.eks.amazonaws.com with both sts:AssumeRole and sts:TagSession. update-assume-role-policy replaces the whole document: merge with the statements you keep.',
-        [
-          listAssociations(claims),
-          'aws iam get-role --role-name <ROLE_NAME> --query Role.AssumeRolePolicyDocument',
-          `aws iam update-assume-role-policy --role-name <ROLE_NAME> --policy-document '${JSON.stringify(POD_IDENTITY_TRUST_POLICY)}'`,
-        ],
-        [LINKS.podIdentity],
-      );
-    case 'POD_IDENTITY_NO_ASSOCIATION':
-      return remedy(
-        `Create a Pod Identity association for namespace ${namespace} and ServiceAccount ${serviceAccount} (and check the role it names still exists).`,
-        [
-          listAssociations(claims),
-          `aws eks create-pod-identity-association --cluster-name <CLUSTER> --namespace ${namespace} --service-account ${serviceAccount} --role-arn arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
-        ],
-        [LINKS.podIdentity],
-      );
-    case 'POD_IDENTITY_TOKEN_REJECTED':
-      return remedy(
-        'Recreate the pod so the kubelet projects a fresh Pod Identity token, and check that AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE points at it.',
-        [deletePodCommand(claims?.namespace, claims?.podName, 'its controller recreates it')],
-        [LINKS.podIdentity],
-      );
-    default:
-      return agentUnreachableRemedy(claims);
+const AGENT_LOGS = 'kubectl logs -n kube-system -l app.kubernetes.io/name=eks-pod-identity-agent --tail=50';
+const CLOCK_COMMANDS = ['date -u', 'chronyc tracking   # on the node: the offset and the NTP source'];
+
+/** What the check knows beside the answer: the pod, the token's claims, the region, this machine's clock. */
+interface AnswerContext {
+  readonly claims: TokenClaimsOutput | undefined;
+  readonly region: string | undefined;
+  readonly nowS: number;
+  readonly fullUri: string;
+}
+
+/** The explanation, completed with what only this pod knows (the token's exp against this clock). */
+function explanationOf(answer: Extract<AgentAnswer, { kind: 'refused' }>, context: AnswerContext): string {
+  const exp = context.claims?.exp;
+  if (answer.refusal === 'eks-auth-token-expired' && exp !== undefined) {
+    return exp > context.nowS + 60
+      ? `${answer.explanation} By this node's clock it is still valid until ${new Date(exp * 1000).toISOString()} (the agent checked that too), so the node's clock is behind AWS's: the token is fine, the clock is not.`
+      : `${answer.explanation} Its exp ${new Date(exp * 1000).toISOString()} has passed: the kubelet stopped rotating this file.`;
   }
+  return answer.explanation;
+}
+
+function remedyFor(
+  answer: Extract<AgentAnswer, { kind: 'refused' }>,
+  context: AnswerContext,
+): Pick<FindingInput, 'remedy' | 'remedyFor'> {
+  const { claims } = context;
+  const { namespace, serviceAccount } = who(claims);
+  const pod = { namespace: claims?.namespace, podName: claims?.podName };
+  const region = context.region ?? placeholder('REGION');
+  switch (answer.refusal) {
+    case 'trust-denied':
+      return {
+        remedy: remedy(
+          "Let EKS assume the associated role: its trust policy needs Principal Service pods.eks.amazonaws.com with both sts:AssumeRole and sts:TagSession (run irsa-doctor --trust-policy with the role's policy to see which condition fails). update-assume-role-policy replaces the whole document: merge with the statements you keep.",
+          [
+            listAssociations(claims),
+            sh`aws iam get-role --role-name ${placeholder('ROLE_NAME')} --query Role.AssumeRolePolicyDocument`,
+            sh`aws iam update-assume-role-policy --role-name ${placeholder('ROLE_NAME')} --policy-document ${JSON.stringify(POD_IDENTITY_TRUST_POLICY)}`,
+          ],
+          [LINKS.podIdentity],
+        ),
+      };
+    case 'node-role-denied':
+      return {
+        remedy: remedy(
+          "Allow the node's IAM role eks-auth:AssumeRoleForPodIdentity: attach AmazonEKSWorkerNodePolicy (or a policy with that action) to the node role.",
+          [
+            sh`aws iam attach-role-policy --role-name ${placeholder('NODE_ROLE_NAME')} --policy-arn arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy`,
+          ],
+          [LINKS.podIdentity],
+        ),
+      };
+    case 'no-association':
+      return {
+        remedy: remedy(
+          `Create a Pod Identity association for this pod's namespace and ServiceAccount (and check the role it names still exists).`,
+          [
+            listAssociations(claims),
+            sh`aws eks create-pod-identity-association --cluster-name ${placeholder('CLUSTER')} --namespace ${namespace} --service-account ${serviceAccount} --role-arn arn:aws:iam::${placeholder('ACCOUNT_ID')}:role/${placeholder('ROLE_NAME')}`,
+          ],
+          [LINKS.podIdentity],
+        ),
+      };
+    case 'token-not-yet-valid':
+      return {
+        remedy: remedy("Fix the node's time synchronisation (chrony / Amazon Time Sync Service).", CLOCK_COMMANDS, [
+          LINKS.clock,
+        ]),
+      };
+    case 'eks-auth-token-expired':
+      if (claims?.exp !== undefined && claims.exp > context.nowS + 60) {
+        return {
+          remedy: remedy(
+            "Fix the node's time synchronisation (chrony / Amazon Time Sync Service): the token is valid, the clock is not.",
+            CLOCK_COMMANDS,
+            [LINKS.clock],
+          ),
+        };
+      }
+      return tokenRemedy(pod);
+    case 'token-empty':
+    case 'token-unparsable':
+    case 'token-expired':
+    case 'eks-auth-token-invalid':
+      return tokenRemedy(pod);
+    case 'address-refused':
+      return podRemedy(pod, (ref) =>
+        remedy(
+          `Use the agent's own address: remove the hand-set AWS_CONTAINER_CREDENTIALS_FULL_URI (${context.fullUri.slice(0, 120)}) so the webhook's http://169.254.170.23/v1/credentials applies.`,
+          setEnvCommands(ref, ['AWS_CONTAINER_CREDENTIALS_FULL_URI-']),
+          [LINKS.podIdentity],
+        ),
+      );
+    case 'rate-limited':
+      return {
+        remedy: remedy(
+          'Find the app on this node that asks the agent in a loop and let it keep one SDK client (credential providers cache credentials until shortly before they expire).',
+          [AGENT_LOGS],
+          [LINKS.podIdentity],
+        ),
+      };
+    case 'eks-auth-throttled':
+      return {
+        remedy: remedy(
+          'Retry (the SDKs do); if it persists, fewer pods should fetch credentials at once (spread rollouts) and apps should keep one SDK client.',
+          [AGENT_LOGS],
+          ['https://docs.aws.amazon.com/eks/latest/APIReference/API_auth_AssumeRoleForPodIdentity.html'],
+        ),
+      };
+    case 'eks-auth-unavailable':
+      return {
+        remedy: remedy(
+          'A transient failure of EKS Auth: retry in a minute; if it persists, check the AWS Health Dashboard for EKS in this region.',
+          [AGENT_LOGS],
+          ['https://health.aws.amazon.com/health/status'],
+        ),
+      };
+    case 'eks-auth-request-invalid':
+      return {
+        remedy: remedy(
+          "Check that the eks-pod-identity-agent add-on runs with this cluster's name (the --cluster-name argument of its DaemonSet) and is up to date.",
+          [
+            `kubectl get daemonset eks-pod-identity-agent -n kube-system -o jsonpath='{.spec.template.spec.containers[0].args}{"\\n"}'`,
+            sh`aws eks describe-addon --cluster-name ${placeholder('CLUSTER')} --addon-name eks-pod-identity-agent`,
+            AGENT_LOGS,
+          ],
+          [LINKS.podIdentity],
+        ),
+      };
+    case 'eks-auth-unreachable':
+      return {
+        remedy: remedy(
+          `Let the nodes reach EKS Auth (eks-auth.${context.region ?? '<REGION>'}.api.aws, HTTPS): in a private cluster an interface VPC endpoint com.amazonaws.${context.region ?? '<REGION>'}.eks-auth with private DNS whose security group allows 443 from the nodes, otherwise a NAT gateway or proxy (the agent honours HTTPS_PROXY).`,
+          [
+            sh`aws ec2 describe-vpc-endpoints --region ${region} --filters Name=service-name,Values=${new ShellFragment(`com.amazonaws.${shellSafeRegion(context.region)}.eks-auth`)} --query 'VpcEndpoints[].[VpcEndpointId,State,PrivateDnsEnabled]'`,
+            sh`aws ec2 create-vpc-endpoint --region ${region} --vpc-id ${placeholder('VPC_ID')} --vpc-endpoint-type Interface --service-name ${new ShellFragment(`com.amazonaws.${shellSafeRegion(context.region)}.eks-auth`)} --subnet-ids ${placeholder('PRIVATE_SUBNET_IDS')} --security-group-ids ${placeholder('SECURITY_GROUP_ID')} --private-dns-enabled`,
+            AGENT_LOGS,
+          ],
+          ['https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html'],
+        ),
+      };
+    case 'eks-auth-other':
+    case 'not-the-agent':
+    case 'no-credentials':
+      return { remedy: agentUnreachableRemedy(claims) };
+    default:
+      return assertNever(answer.refusal);
+  }
+}
+
+/** A region name as it may appear inside a word of a command; anything else becomes the placeholder. */
+function shellSafeRegion(region: string | undefined): string {
+  return region !== undefined && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region) ? region : '<REGION>';
+}
+
+/** A new pod, so the kubelet projects a fresh token: the one remedy of every token problem of this pod. */
+function tokenRemedy(pod: PodRef): Pick<FindingInput, 'remedy' | 'remedyFor'> {
+  return podRemedy(pod, (ref) =>
+    remedy(
+      'Replace the pod so the kubelet projects a fresh Pod Identity token, and check that AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE points at it (mounted directly, no subPath, no copy).',
+      replacePod(ref),
+      [LINKS.podIdentity],
+    ),
+  );
 }
 
 function agentUnreachableRemedy(claims: TokenClaimsOutput | undefined): Remedy {
@@ -134,14 +276,26 @@ export const podIdentityAgent: Check<'pod-identity.agent'> = {
     const answered = first;
     const outcome = answered.outcome as AgentAnswer;
     if (outcome.kind === 'refused') {
+      const answerContext: AnswerContext = {
+        claims,
+        region: upstream.output('env.region')?.region ?? regionOfIssuer(claims?.iss),
+        nowS: ctx.clock.now() / 1000,
+        fullUri: env.fullUri,
+      };
       const finding: FindingInput = {
         code: outcome.code,
-        summary: `The Pod Identity agent answered HTTP ${outcome.status} "${outcome.body}". ${outcome.explanation} ${SDK_MASK}`,
-        evidence: { tried, status: outcome.status, body: outcome.body },
-        remedy: remedyFor(outcome, claims),
+        summary: `The Pod Identity agent answered HTTP ${outcome.status} "${outcome.body}". ${explanationOf(outcome, answerContext)} ${SDK_MASK}`,
+        evidence: {
+          tried,
+          status: outcome.status,
+          body: outcome.body,
+          answer: outcome.refusal,
+          eksAuthCode: outcome.eksAuthCode ?? null,
+        },
+        ...remedyFor(outcome, answerContext),
       };
       return {
-        status: outcome.code === 'STS_THROTTLED' ? 'warn' : 'fail',
+        status: severityOf(outcome.code) === 'warning' ? 'warn' : 'fail',
         summary:
           outcome.status === 200
             ? 'the agent answered HTTP 200 without credentials'
@@ -172,3 +326,8 @@ export const podIdentityAgent: Check<'pod-identity.agent'> = {
     }
   },
 };
+
+/** The region of an EKS issuer URL (https://oidc.eks.REGION.amazonaws.com/id/...), when AWS_REGION is not set. */
+function regionOfIssuer(iss: string | undefined): string | undefined {
+  return iss === undefined ? undefined : /^https:\/\/oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com/.exec(iss)?.[1];
+}

@@ -30,6 +30,7 @@ export const LINKS = {
   tokenPermissions: 'https://kubernetes.io/docs/concepts/storage/projected-volumes/#serviceaccounttoken',
   associateOidc: 'https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html',
   imds: 'https://docs.aws.amazon.com/eks/latest/userguide/best-practices-security.html',
+  clock: 'https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/set-time.html',
 } as const;
 
 /** The workload that owns the pod, after following ReplicaSet -> Deployment where readable. */

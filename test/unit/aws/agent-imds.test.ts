@@ -13,45 +13,120 @@ afterEach(() => servers.closeAll());
 const signal = () => new AbortController().signal;
 
 describe(mapAgentAnswer, () => {
-  // Bodies as the agent sends them (docs/mechanics.md 5: request.go, errors.go, EKS Auth errors relayed).
+  // Bodies as the agent sends them, each from aws/eks-pod-identity-agent @d4dc0f3: its own messages
+  // (internal/validation/request.go, internal/middleware/rate_limiter/rate_limiter.go), and EKS Auth's errors
+  // as pkg/errors/errors.go HandleCredentialFetchingError relays them ("[id]: (Code): msg, fault: f" with
+  // EKS Auth's status; "[]" with 500 when EKS Auth never answered, errors_test.go "operational with response,
+  // no reply" with the empty RequestID of eks-pod-identity-agent#50), status codes from the eks-auth model.
   it.each([
-    [400, 'Service account token cannot be empty', 'POD_IDENTITY_TOKEN_REJECTED'],
+    // request.go validateToken / request_test.go
+    [400, 'Service account token cannot be empty\n', 'POD_IDENTITY_TOKEN_REJECTED', 'token-empty'],
     [
       400,
-      'Service account token cannot be parsed: token contains an invalid number of segments',
+      'Service account token cannot be parsed: token is malformed: token contains an invalid number of segments\n',
       'POD_IDENTITY_TOKEN_REJECTED',
+      'token-unparsable',
     ],
-    [400, 'Service account token failed basic claim validations: token is expired', 'POD_IDENTITY_TOKEN_REJECTED'],
     [
       400,
-      '[r-1]: (AccessDeniedException): Unauthorized Exception! EKS does not have permissions to assume the associated role., fault: client',
-      'POD_IDENTITY_ACCESS_DENIED',
+      'Service account token failed basic claim validations: token is expired\n',
+      'POD_IDENTITY_TOKEN_REJECTED',
+      'token-expired',
     ],
-    [403, 'EKS does not have permissions to assume the associated role', 'POD_IDENTITY_ACCESS_DENIED'],
-    [404, '[r-2]: (ResourceNotFoundException): No association found, fault: client', 'POD_IDENTITY_NO_ASSOCIATION'],
+    [
+      400,
+      'Service account token failed basic claim validations: token is not valid yet\n',
+      'CLOCK_SKEW',
+      'token-not-yet-valid',
+    ],
+    // request.go validateRequestTargetHost / request_test.go
     [
       403,
-      'Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not 10.0.0.1',
-      'POD_IDENTITY_AGENT_UNREACHABLE',
+      'Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not 10.0.0.1\n',
+      'POD_IDENTITY_URI_REFUSED',
+      'address-refused',
     ],
-    [400, '[r-3]: (InvalidTokenException): bad, fault: client', 'POD_IDENTITY_TOKEN_REJECTED'],
-    [429, '[r-4]: (ThrottlingException): slow down, fault: client', 'STS_THROTTLED'],
-    [500, '[r-5]: (InternalServerException): boom, fault: server', 'STS_ERROR'],
-    [200, 'not json', 'STS_ERROR'],
-  ] as const)('HTTP %i "%s" is %s', (status, body, code) => {
+    // rate_limiter.go RateLimitMiddleware
+    [429, 'Too Many Requests\n', 'POD_IDENTITY_AGENT_RATE_LIMITED', 'rate-limited'],
+    // errors.go, no reply from EKS Auth
+    [500, '[]\n', 'POD_IDENTITY_EKS_AUTH_UNREACHABLE', 'eks-auth-unreachable'],
+    // errors.go relaying the eks-auth modelled errors
+    [
+      400,
+      '[r-1]: (AccessDeniedException): Unauthorized Exception! EKS does not have permissions to assume the associated role., fault: client\n',
+      'POD_IDENTITY_ACCESS_DENIED',
+      'trust-denied',
+    ],
+    [
+      400,
+      '[r-6]: (AccessDeniedException): User: arn:aws:sts::111122223333:assumed-role/node-role/i-0a1b is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: arn:aws:eks:us-west-2:111122223333:cluster/demo, fault: client\n',
+      'POD_IDENTITY_ACCESS_DENIED',
+      'node-role-denied',
+    ],
+    [403, 'EKS does not have permissions to assume the associated role', 'POD_IDENTITY_ACCESS_DENIED', 'trust-denied'],
+    [
+      404,
+      '[r-2]: (ResourceNotFoundException): No association found, fault: client\n',
+      'POD_IDENTITY_NO_ASSOCIATION',
+      'no-association',
+    ],
+    [
+      400,
+      '[r-3]: (InvalidTokenException): bad, fault: client\n',
+      'POD_IDENTITY_TOKEN_REJECTED',
+      'eks-auth-token-invalid',
+    ],
+    [
+      400,
+      '[r-7]: (ExpiredTokenException): Token is expired, fault: client\n',
+      'POD_IDENTITY_TOKEN_REJECTED',
+      'eks-auth-token-expired',
+    ],
+    [
+      429,
+      '[r-4]: (ThrottlingException): Rate exceeded, fault: client\n',
+      'POD_IDENTITY_THROTTLED',
+      'eks-auth-throttled',
+    ],
+    [
+      500,
+      '[r-5]: (InternalServerException): boom, fault: server\n',
+      'POD_IDENTITY_EKS_AUTH_UNAVAILABLE',
+      'eks-auth-unavailable',
+    ],
+    [
+      503,
+      '[r-8]: (ServiceUnavailableException): try later, fault: server\n',
+      'POD_IDENTITY_EKS_AUTH_UNAVAILABLE',
+      'eks-auth-unavailable',
+    ],
+    [
+      400,
+      '[r-9]: (InvalidParameterException): The cluster name is invalid, fault: client\n',
+      'POD_IDENTITY_REQUEST_INVALID',
+      'eks-auth-request-invalid',
+    ],
+    [
+      400,
+      '[r-10]: (InvalidRequestException): bad request, fault: client\n',
+      'POD_IDENTITY_REQUEST_INVALID',
+      'eks-auth-request-invalid',
+    ],
+    [200, 'not json', 'STS_ERROR', 'no-credentials'],
+  ] as const)('HTTP %i "%s" is %s', (status, body, code, refusal) => {
     const answer = mapAgentAnswer(status, body);
     expect(answer.kind).toBe('refused');
-    expect(answer.kind === 'refused' && answer.code).toBe(code);
+    expect(answer.kind === 'refused' && [answer.code, answer.refusal]).toEqual([code, refusal]);
   });
 
-  it('does not blame EKS Auth for a bare error page: it says the agent gave no reason, or is not the agent', () => {
+  it("tells the agent's own 429 from EKS Auth's throttling, and a missing EKS Auth from a bare error page", () => {
+    const own = mapAgentAnswer(429, 'Too Many Requests\n');
+    const eksAuth = mapAgentAnswer(429, '[r-4]: (ThrottlingException): Rate exceeded, fault: client\n');
+    expect(own.kind === 'refused' && own.explanation).toMatch(/agent's own rate limiter/);
+    expect(eksAuth.kind === 'refused' && eksAuth.explanation).toMatch(/EKS Auth throttled the agent/);
     const bare = mapAgentAnswer(500, 'Internal Server Error\n');
-    expect(bare).toMatchObject({ kind: 'refused', code: 'STS_ERROR' });
+    expect(bare).toMatchObject({ kind: 'refused', code: 'STS_ERROR', refusal: 'not-the-agent' });
     expect(bare.kind === 'refused' && bare.explanation).toMatch(/^HTTP 500 without the agent's error format/);
-    const relayed = mapAgentAnswer(500, '[r-5]: (InternalServerException): boom, fault: server');
-    expect(relayed.kind === 'refused' && relayed.explanation).toMatch(
-      /^The agent could not get credentials from EKS Auth/,
-    );
   });
 
   it('never shows the credentials of a body sent with another status than 200', () => {
@@ -163,6 +238,90 @@ describe('pod-identity.agent', () => {
     expect(finding?.remedy.commands.join('\n')).toContain('"Service":"pods.eks.amazonaws.com"');
     expect(finding?.remedy.commands.join('\n')).toContain('sts:TagSession');
     expect(finding?.summary).toContain('not a valid container metadata service hostname');
+  });
+
+  const answering = (status: number, body: string) =>
+    servers.http((_req, res) => res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(body));
+  const podClaims = (exp: number) => ({
+    alg: 'RS256',
+    kid: 'k',
+    iss: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABC',
+    sub: 'system:serviceaccount:shop:cart',
+    aud: ['pods.eks.amazonaws.com'],
+    exp,
+    iat: exp - 80_000,
+    nbf: exp - 80_000,
+    namespace: 'shop',
+    serviceAccount: 'cart',
+    podName: 'cart-7d9f8b6c5d-x2x9q',
+  });
+  const runWithClaims = (agent: string, exp: number, init: Parameters<typeof fixtureContext>[0] = {}) =>
+    podIdentityAgent.run(
+      fixtureContext(init),
+      upstreamOf({
+        'env.pod-identity': { fullUri: `${agent}/v1/credentials`, tokenFile: tokenFile.path },
+        'token.file': tokenFile,
+        'token.claims': podClaims(exp),
+      }),
+      signal(),
+    );
+
+  it('500 "[]": EKS Auth out of reach, with the eks-auth VPC endpoint of this region in the commands', async () => {
+    const outcome = await runWithClaims(await answering(500, '[]\n'), Math.floor(Date.now() / 1000) + 3600);
+    const finding = outcome.findings?.[0];
+    expect(finding?.code).toBe('POD_IDENTITY_EKS_AUTH_UNREACHABLE');
+    // No AWS_REGION here: the region comes from the cluster's issuer.
+    expect(finding?.remedy.commands.join('\n')).toContain('Values=com.amazonaws.eu-west-1.eks-auth');
+    expect(finding?.remedy.commands.join('\n')).not.toContain('<REGION>');
+    expect(finding?.remedy.summary).toContain('eks-auth.eu-west-1.api.aws');
+  });
+
+  it('ExpiredTokenException from EKS Auth for a token this clock still takes: the clock, not the token', async () => {
+    const body = '[r-7]: (ExpiredTokenException): Token is expired, fault: client\n';
+    const valid = await runWithClaims(await answering(400, body), Math.floor(Date.now() / 1000) + 3600);
+    expect(valid.findings?.[0]?.code).toBe('POD_IDENTITY_TOKEN_REJECTED');
+    expect(valid.findings?.[0]?.summary).toContain("the node's clock is behind AWS's");
+    expect(valid.findings?.[0]?.remedy.commands).toContain('date -u');
+    expect(valid.findings?.[0]?.remedy.summary).not.toMatch(/STS|upgrade/i);
+    const expired = await runWithClaims(await answering(400, body), Math.floor(Date.now() / 1000) - 600);
+    expect(expired.findings?.[0]?.summary).toContain('the kubelet stopped rotating this file');
+    expect(expired.findings?.[0]?.remedy.commands).toEqual([
+      'kubectl delete pod cart-7d9f8b6c5d-x2x9q -n shop   # its controller creates a new one',
+    ]);
+  });
+
+  it('403 for the address: a URI problem, fixed by the webhook\'s URI, not "install the agent"', async () => {
+    const outcome = await runWithClaims(
+      await answering(
+        403,
+        'Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not localhost\n',
+      ),
+      Math.floor(Date.now() / 1000) + 3600,
+    );
+    const finding = outcome.findings?.[0];
+    expect(finding?.code).toBe('POD_IDENTITY_URI_REFUSED');
+    expect(finding?.remedy.commands.join('\n')).toContain('AWS_CONTAINER_CREDENTIALS_FULL_URI-');
+    expect(finding?.remedy.commands.join('\n')).not.toContain('create-addon');
+    const known = finding?.remedyFor?.({
+      namespace: 'shop',
+      podName: 'cart-7d9f8b6c5d-x2x9q',
+      owner: { kind: 'Deployment', name: 'cart' },
+      skipLabel: false,
+    });
+    expect(known?.commands).toEqual([
+      'kubectl set env deployment/cart -n shop AWS_CONTAINER_CREDENTIALS_FULL_URI-   # rolls out new pods',
+    ]);
+  });
+
+  it('429 from the agent itself and throttling by EKS Auth are warnings with their own codes', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const own = await runWithClaims(await answering(429, 'Too Many Requests\n'), exp);
+    const eksAuth = await runWithClaims(
+      await answering(429, '[r]: (ThrottlingException): Rate exceeded, fault: client\n'),
+      exp,
+    );
+    expect([own.status, own.findings?.[0]?.code]).toEqual(['warn', 'POD_IDENTITY_AGENT_RATE_LIMITED']);
+    expect([eksAuth.status, eksAuth.findings?.[0]?.code]).toEqual(['warn', 'POD_IDENTITY_THROTTLED']);
   });
 
   it('reports a refused agent as POD_IDENTITY_AGENT_UNREACHABLE', async () => {

@@ -1,4 +1,5 @@
 import type { FindingCode } from '../run/findings';
+import { isSignatureTimeError } from './clock';
 import type { NetFailureKind } from './http';
 import { NetError, describeNetFailure } from './http';
 
@@ -112,8 +113,16 @@ export function classifyStsAnswer(wireCode: string, rawMessage: string, httpStat
         return base('ROLE_ARN_INVALID', 'STS says AWS_ROLE_ARN is not a valid role ARN.');
       }
       return base('STS_ERROR', 'STS rejected a parameter of the request.');
-    case 'InvalidClientTokenId':
     case 'SignatureDoesNotMatch':
+    case 'InvalidSignature':
+      if (isSignatureTimeError(message)) {
+        return base(
+          'CLOCK_SKEW',
+          "STS refused the request's signature for its time: the request was signed with this machine's clock, which differs from STS's by more than STS allows (15 minutes). The credentials are fine; the clock is not.",
+        );
+      }
+      return base('STS_ERROR', 'STS does not accept these credentials (a wrong, deleted or deactivated access key).');
+    case 'InvalidClientTokenId':
     case 'UnrecognizedClient':
       return base('STS_ERROR', 'STS does not accept these credentials (a wrong, deleted or deactivated access key).');
     default:

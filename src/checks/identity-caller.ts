@@ -376,6 +376,7 @@ export const identityCaller: Check<'identity.caller'> = {
                 roleArn: undefined,
                 claims: undefined,
                 operation: `GetCallerIdentity with ${resolved.label}`,
+                nowMs: ctx.clock.now(),
               }),
             ],
           };

@@ -1,6 +1,7 @@
 import type { RoleArn } from '../aws/arn';
 import type { Secret } from '../aws/secrets';
 import type { CredentialSource } from '../run/types';
+import type { ClockSkewOutput } from './clock-skew';
 import type { MechanismOutput } from './env-mechanism';
 import type { KubePodOutput } from './kube-pod';
 import type { KubeServiceAccountOutput } from './kube-serviceaccount';
@@ -127,6 +128,7 @@ export interface CheckOutputs {
   'identity.imds': ImdsOutput;
   'identity.caller': CallerOutput;
   'sts.endpoints': StsEndpointsOutput;
+  'clock.skew': ClockSkewOutput;
   'kube.pod': KubePodOutput;
   'kube.serviceaccount': KubeServiceAccountOutput;
   'kube.webhook': KubeWebhookOutput;

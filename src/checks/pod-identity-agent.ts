@@ -8,7 +8,7 @@ import type { PodIdentityAgentOutput, TokenClaimsOutput } from './outputs';
 import { severityOf } from '../run/findings';
 import { assertNever } from '../run/types';
 import type { PodRef } from './remedies';
-import { LINKS, ns, podRemedy, remedy, replacePod, setEnvCommands } from './remedies';
+import { LINKS, clockRemedy, ns, podRemedy, remedy, replacePod, setEnvCommands } from './remedies';
 import type { ShellValue } from './shell';
 import { ShellFragment, placeholder, sh } from './shell';
 
@@ -40,7 +40,6 @@ function listAssociations(claims: TokenClaimsOutput | undefined): string {
 }
 
 const AGENT_LOGS = 'kubectl logs -n kube-system -l app.kubernetes.io/name=eks-pod-identity-agent --tail=50';
-const CLOCK_COMMANDS = ['date -u', 'chronyc tracking   # on the node: the offset and the NTP source'];
 
 /** What the check knows beside the answer: the pod, the token's claims, the region, this machine's clock. */
 interface AnswerContext {
@@ -104,21 +103,9 @@ function remedyFor(
         ),
       };
     case 'token-not-yet-valid':
-      return {
-        remedy: remedy("Fix the node's time synchronisation (chrony / Amazon Time Sync Service).", CLOCK_COMMANDS, [
-          LINKS.clock,
-        ]),
-      };
+      return { remedy: clockRemedy() };
     case 'eks-auth-token-expired':
-      if (claims?.exp !== undefined && claims.exp > context.nowS + 60) {
-        return {
-          remedy: remedy(
-            "Fix the node's time synchronisation (chrony / Amazon Time Sync Service): the token is valid, the clock is not.",
-            CLOCK_COMMANDS,
-            [LINKS.clock],
-          ),
-        };
-      }
+      if (claims?.exp !== undefined && claims.exp > context.nowS + 60) return { remedy: clockRemedy() };
       return tokenRemedy(pod);
     case 'token-empty':
     case 'token-unparsable':

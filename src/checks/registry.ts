@@ -1,4 +1,5 @@
 import type { Check } from '../run/types';
+import { clockSkew } from './clock-skew';
 import { envIrsa } from './env-irsa';
 import { envMechanism } from './env-mechanism';
 import { envPodIdentity } from './env-pod-identity';
@@ -41,6 +42,8 @@ export const CHECKS: readonly Check[] = [
   identityImds,
   identityCaller,
   stsEndpoints,
+  // After the checks whose failures a wrong clock explains; ranked with env for the root cause by its stage.
+  clockSkew,
   // The Kubernetes side: last in the report, but ranked first for the root cause by their stage.
   kubePod,
   kubeWebhook,

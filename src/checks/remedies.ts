@@ -231,6 +231,22 @@ function shellWordOf(value: ShellValue): string {
   return sh`${value}`;
 }
 
+/**
+ * The one remedy of a clock that is off (CLOCK_SKEW, and the token and signature failures it causes): the
+ * node's time synchronisation. Pods share their node's clock, so nothing in the pod fixes it.
+ */
+export function clockRemedy(): Remedy {
+  return remedy(
+    "Fix the node's time synchronisation: chrony (or systemd-timesyncd) with the Amazon Time Sync Service at 169.254.169.123 (fd00:ec2::123 on IPv6), which EKS AMIs configure by default. Neither upgrading the SDK nor recreating the pod helps while the clock is off.",
+    [
+      'date -u',
+      'chronyc tracking   # on the node: the offset and the NTP source',
+      'chronyc sources -v   # on the node',
+    ],
+    [LINKS.clock],
+  );
+}
+
 /** Deleting the pod: its controller recreates it, and the kubelet projects a fresh token. */
 export function deletePodCommand(namespace: string | undefined, podName: string | undefined, why: string): string {
   return `kubectl delete pod ${podName ?? '<POD>'} -n ${ns(namespace)}   # ${why}`;

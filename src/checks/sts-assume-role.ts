@@ -33,6 +33,7 @@ export const stsAssumeRole: Check<'sts.assume-role'> = {
       roleArn: irsa.roleArn,
       claims: upstream.output('token.claims'),
       operation,
+      nowMs: ctx.clock.now(),
     });
 
     let assumed: AssumedRole;

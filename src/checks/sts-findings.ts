@@ -1,11 +1,18 @@
 import type { RoleArn } from '../aws/arn';
+import {
+  CLOCK_SKEW_THRESHOLD_S,
+  awsNowFromMessage,
+  describeSkew,
+  expirationFromMessage,
+  skewSeconds,
+} from '../aws/clock';
 import { IRSA_AUDIENCE } from '../aws/env-names';
 import type { StsFailure } from '../aws/sts-errors';
 import type { FindingInput, Remedy } from '../run/types';
 import { issuerHostPath } from './issuer-discovery';
 import type { TokenClaimsOutput } from './outputs';
-import { LINKS, deletePodCommand, ns, remedy } from './remedies';
-import { shellQuote } from './shell';
+import { LINKS, clockRemedy, ns, podRemedy, remedy, replacePod } from './remedies';
+import { sh, shellQuote } from './shell';
 
 /** What the STS checks know when they turn an StsFailure into a finding. */
 export interface StsCallFacts {
@@ -15,13 +22,21 @@ export interface StsCallFacts {
   readonly claims: TokenClaimsOutput | undefined;
   /** Which call failed, in the user's words, e.g. "AssumeRoleWithWebIdentity". */
   readonly operation: string;
+  /** This machine's clock when the answer came, to hold against the time STS states in its message. */
+  readonly nowMs?: number;
 }
 
 /**
  * The trust-policy statement this token needs (docs/mechanics.md 3.2, 3.4): Federated = the provider ARN in the role's
  * account, and StringEquals on the issuer's :sub and :aud keys.
  */
-export function irsaTrustStatement(role: RoleArn, iss: string, namespace: string, serviceAccount: string): object {
+export function irsaTrustStatement(
+  role: RoleArn,
+  iss: string,
+  namespace: string,
+  serviceAccount: string,
+  audience: string = IRSA_AUDIENCE,
+): object {
   const host = issuerHostPath(iss);
   return {
     Effect: 'Allow',
@@ -30,10 +45,16 @@ export function irsaTrustStatement(role: RoleArn, iss: string, namespace: string
     Condition: {
       StringEquals: {
         [`${host}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
-        [`${host}:aud`]: IRSA_AUDIENCE,
+        [`${host}:aud`]: audience,
       },
     },
   };
+}
+
+/** The token's audience as the trust policy and the provider must name it: the SA's annotation, or the default. */
+function audienceOf(claims: TokenClaimsOutput | undefined): string {
+  if (!claims || claims.aud.includes(IRSA_AUDIENCE)) return IRSA_AUDIENCE;
+  return claims.aud[0] ?? IRSA_AUDIENCE;
 }
 
 function trustPolicyRemedy(facts: StsCallFacts): Remedy {
@@ -53,6 +74,7 @@ function trustPolicyRemedy(facts: StsCallFacts): Remedy {
     claims.iss,
     ns(claims.namespace),
     claims.serviceAccount ?? '<SERVICE_ACCOUNT>',
+    audienceOf(claims),
   );
   const document = JSON.stringify({ Version: '2012-10-17', Statement: [statement] });
   return remedy(
@@ -116,19 +138,30 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
           [LINKS.associateOidc],
         ),
       };
-    case 'OIDC_AUDIENCE_NOT_ALLOWED':
+    case 'OIDC_AUDIENCE_NOT_ALLOWED': {
+      const audience = audienceOf(facts.claims);
+      const custom = audience !== IRSA_AUDIENCE;
       return {
         ...base,
-        summary: `${said} The token's aud is ${JSON.stringify(facts.claims?.aud ?? [])}.`,
+        summary: `${said} The token's aud is ${JSON.stringify(facts.claims?.aud ?? [])}${custom ? ` (the ServiceAccount's eks.amazonaws.com/audience): the provider must list "${audience}" as a client ID, and the trust policy's :aud must name it` : ''}.`,
         evidence: { ...evidence, tokenAud: facts.claims?.aud ?? [] },
         remedy: remedy(
-          "Add the token's audience to the provider's client-ID list, or fix the ServiceAccount's eks.amazonaws.com/audience annotation (default sts.amazonaws.com).",
+          custom
+            ? `Add "${audience}" to the provider's client-ID list if that audience is intended; otherwise remove (or fix) the ServiceAccount's eks.amazonaws.com/audience annotation so new pods get sts.amazonaws.com.`
+            : "Add sts.amazonaws.com to the provider's client-ID list.",
           [
-            `aws iam get-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --query ClientIDList`,
-            `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --client-id ${IRSA_AUDIENCE}`,
+            sh`aws iam get-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --query ClientIDList`,
+            sh`aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --client-id ${audience}`,
           ],
           [LINKS.oidcTroubleshoot],
         ),
+      };
+    }
+    case 'CLOCK_SKEW':
+      return {
+        ...base,
+        summary: `${said}${clockWords(failure.message, facts.nowMs)}`,
+        remedy: clockRemedy(),
       };
     case 'OIDC_KEYS_UNRETRIEVABLE':
       return {
@@ -140,16 +173,31 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
           [LINKS.oidcTroubleshoot],
         ),
       };
-    case 'STS_TOKEN_EXPIRED':
+    case 'STS_TOKEN_EXPIRED': {
+      const awsNow = awsNowFromMessage(failure.message);
+      const skew = awsNow !== undefined && facts.nowMs !== undefined ? skewSeconds(awsNow, facts.nowMs) : undefined;
+      const exp = facts.claims?.exp ?? expirationFromMessage(failure.message);
+      const expWords = exp !== undefined ? ` The token's exp is ${new Date(exp * 1000).toISOString()}.` : '';
+      if (skew !== undefined && Math.abs(skew) >= CLOCK_SKEW_THRESHOLD_S) {
+        return {
+          ...base,
+          summary: `${said}${expWords}${clockWords(failure.message, facts.nowMs)} By this pod's clock the token is ${exp !== undefined && facts.nowMs !== undefined && exp * 1000 > facts.nowMs ? 'still valid' : 'expired too'}: the clocks disagree, the token file is not stale.`,
+          evidence: { ...evidence, skewSeconds: skew },
+          remedy: clockRemedy(),
+        };
+      }
       return {
         ...base,
-        summary: `${said}${facts.claims?.exp ? ` The token's exp is ${new Date(facts.claims.exp * 1000).toISOString()}.` : ''}`,
-        remedy: remedy(
-          'Read the token file fresh on every refresh (upgrade the SDK), check the node clock, and recreate the pod if the kubelet stopped rotating the token.',
-          ['date -u', deletePodCommand(facts.claims?.namespace, facts.claims?.podName, 'its controller recreates it')],
-          [LINKS.irsaTroubleshoot],
+        summary: `${said}${expWords}${awsNow !== undefined ? " STS's clock and this pod's agree: the token really is past its exp." : ''}`,
+        ...podRemedy({ namespace: facts.claims?.namespace, podName: facts.claims?.podName }, (pod) =>
+          remedy(
+            'The token file is not being refreshed: mount the projected volume directly (no subPath, no copy) and replace the pod so the kubelet writes a fresh token; an app that read the token once must read the file again on every refresh (the current SDKs do).',
+            replacePod(pod),
+            [LINKS.irsaTroubleshoot],
+          ),
         ),
       };
+    }
     case 'STS_REGION_DISABLED':
       return {
         ...base,
@@ -182,12 +230,17 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
       };
     case 'STS_UNREACHABLE': {
       const host = hostOf(facts.endpoint);
+      const service = `com.amazonaws.${regionWord(facts.region)}.sts`;
       return {
         ...base,
         summary: `STS at ${facts.endpoint} did not answer ${facts.operation}: ${failure.explanation}. Every SDK in this pod that uses this endpoint fails the same way.`,
         remedy: remedy(
-          'Let the pod reach the regional STS endpoint: an STS interface VPC endpoint (com.amazonaws.<region>.sts) with private DNS in private subnets, security groups and NetworkPolicies that allow 443 to it, and the STS host in NO_PROXY when a proxy is set.',
-          [`getent hosts ${host}`, `curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 5 ${facts.endpoint}`],
+          `Let the pod reach the regional STS endpoint: an STS interface VPC endpoint (${service}) with private DNS in private subnets, security groups and NetworkPolicies that allow 443 to it, and the STS host in NO_PROXY when a proxy is set.`,
+          [
+            sh`getent hosts ${host}`,
+            sh`curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 5 ${facts.endpoint}`,
+            sh`aws ec2 describe-vpc-endpoints --region ${regionWord(facts.region)} --filters Name=service-name,Values=${service} --query 'VpcEndpoints[].[VpcEndpointId,State,PrivateDnsEnabled]'`,
+          ],
           [LINKS.stsEndpoint],
         ),
       };
@@ -205,6 +258,19 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
         ),
       };
   }
+}
+
+/** A region as it may appear inside a service name; anything that is not one becomes the placeholder. */
+function regionWord(region: string): string {
+  return /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region) ? region : '<REGION>';
+}
+
+/** What STS's own message says of its clock against this one. */
+function clockWords(message: string, nowMs: number | undefined): string {
+  const awsNow = awsNowFromMessage(message);
+  if (awsNow === undefined || nowMs === undefined) return '';
+  const skew = skewSeconds(awsNow, nowMs);
+  return ` STS's clock said ${new Date(awsNow).toISOString()}, this pod's ${new Date(nowMs).toISOString()}: this clock is ${describeSkew(skew)} STS's.`;
 }
 
 function hostOf(url: string): string {

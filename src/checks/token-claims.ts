@@ -5,7 +5,7 @@ import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { TokenClaimsOutput } from './outputs';
 import type { PodRef } from './remedies';
-import { LINKS, podRemedy, recreateWorkload, remedy, replacePod } from './remedies';
+import { LINKS, clockRemedy, podRemedy, recreateWorkload, remedy, replacePod } from './remedies';
 import { placeholder, sh } from './shell';
 
 /** Tolerated clock difference for nbf/iat in the future. */
@@ -196,10 +196,7 @@ export const tokenClaims: Check<'token.claims'> = {
         code: 'TOKEN_NOT_YET_VALID',
         summary: `The token's ${name} (${iso(value)}) is ${humanDuration(value - nowS)} in the future of this pod's clock (tolerance ${SKEW_TOLERANCE_S} s): clock skew between this node and the API server. STS and the Pod Identity agent reject a token that is not yet valid.`,
         evidence: { ...times, nbf: nbf !== undefined ? iso(nbf) : null, skewSeconds: Math.round(value - nowS) },
-        remedy: remedy("Fix the node's time synchronisation (chrony / Amazon Time Sync Service).", [
-          'date -u',
-          'chronyc tracking   # on the node',
-        ]),
+        remedy: clockRemedy(),
       });
     }
 

@@ -24,6 +24,12 @@ export const AGENT_BOUND_HOST = '127.0.0.1';
 
 export type AgentMode = 'ok' | 'blackhole' | 'disabled';
 
+/**
+ * How EKS Auth answers the agent: `unreachable` never (the agent's 500 "[]"), `throttled` ThrottlingException,
+ * `unavailable` ServiceUnavailableException (aws/eks-pod-identity-agent pkg/errors/errors.go relays each).
+ */
+export type EksAuthFault = 'ok' | 'unreachable' | 'throttled' | 'unavailable';
+
 export interface PodIdentityAssociation {
   readonly namespace: string;
   readonly serviceAccount: string;
@@ -35,6 +41,7 @@ export interface PodIdentityAssociation {
 export interface AgentOptions {
   readonly book: CredentialBook;
   readonly mode: AgentMode;
+  readonly eksAuth?: EksAuthFault;
   readonly clusterName: string;
   readonly associations: readonly PodIdentityAssociation[];
 }
@@ -83,6 +90,17 @@ export async function startAgent(options: AgentOptions): Promise<SimulatedAgent>
 
     // EKS Auth's side: the association of the token's namespace/ServiceAccount, then the role's trust.
     const id = requestId();
+    switch (options.eksAuth ?? 'ok') {
+      case 'unreachable':
+        // A response error with status 0 and no request id: errors.go writes "[]" with 500.
+        return plain(res, 500, '[]');
+      case 'throttled':
+        return plain(res, 429, `[${id}]: (ThrottlingException): Rate exceeded, fault: client`);
+      case 'unavailable':
+        return plain(res, 503, `[${id}]: (ServiceUnavailableException): Service is unavailable, fault: server`);
+      case 'ok':
+        break;
+    }
     const sub = typeof claims.sub === 'string' ? claims.sub : '';
     const [, namespace = '', serviceAccount = ''] = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub) ?? [];
     const audiences = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];

@@ -13,7 +13,7 @@ import { createFileView } from '../context/files';
 import { createNetClient } from '../aws/http';
 import type { FindingCode } from '../run/findings';
 import type { Verdict } from '../run/types';
-import type { AgentMode } from './agent';
+import type { AgentMode, EksAuthFault } from './agent';
 import { startAgent } from './agent';
 import { CredentialBook, uniqueIdBody } from './identities';
 import type { ImdsMode } from './imds';
@@ -39,6 +39,9 @@ export const SCENARIO_NAMES = [
   'no-oidc-provider',
   'token-expired-at-sts',
   'sts-clock-ahead',
+  'clock-skew',
+  'custom-audience',
+  'role-name-annotation',
   'jwks-unreachable',
   'sts-blackhole',
   'sts-region-disabled',
@@ -48,6 +51,7 @@ export const SCENARIO_NAMES = [
   'healthy-pod-identity',
   'pod-identity-access-denied',
   'pod-identity-no-association',
+  'pod-identity-eks-auth-unreachable',
   'agent-unreachable',
   'issuer-unreachable',
   'imds-reachable',
@@ -74,6 +78,8 @@ export interface Scenario {
 
 export interface SimulatedEks {
   readonly scenario: Scenario;
+  /** The ServiceAccount annotations the scenario's Kubernetes API shows beyond the defaults. */
+  readonly serviceAccount: { readonly audience: string | undefined; readonly roleArnAnnotation: string | undefined };
   /** Exactly what the webhook injects for the scenario, plus the endpoint variables pointing at the sim. */
   readonly env: Record<string, string>;
   /** App paths (as the pod sees them) to contents. */
@@ -111,7 +117,17 @@ interface Setup {
   readonly sts?: { readonly fault?: StsFault; readonly clockSkewSeconds?: number };
   /** hop-limit-1 (the AL2023 default) unless the scenario says otherwise. */
   readonly imds?: ImdsMode;
-  readonly agent?: { readonly mode?: AgentMode; readonly association?: 'ok' | 'denied' | 'missing' };
+  readonly agent?: {
+    readonly mode?: AgentMode;
+    readonly association?: 'ok' | 'denied' | 'missing';
+    readonly eksAuth?: EksAuthFault;
+  };
+  /**
+   * The ServiceAccount as the demo's Kubernetes API serves it: its eks.amazonaws.com/audience (also the
+   * token's audience, the provider's client ID and the trust policy's :aud), and the role-arn value when it
+   * is a role name the webhook composes into AWS_ROLE_ARN.
+   */
+  readonly serviceAccount?: { readonly audience?: string; readonly roleArnAnnotation?: string };
   /** AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY of an IAM user, hand-set beside IRSA. */
   readonly staticKeys?: boolean;
 }
@@ -160,13 +176,31 @@ const DEFINITIONS: Record<ScenarioName, Definition> = {
   },
   'sts-clock-ahead': {
     description:
-      "A one-hour token that is still valid by this pod's clock, but STS's clock is an hour ahead: ExpiredTokenException.",
-    expect: broken('STS_TOKEN_EXPIRED'),
+      "A one-hour token that is still valid by this pod's clock, but AWS's clock is an hour ahead (this node's is behind): STS says ExpiredTokenException, and the clock is the cause.",
+    expect: broken('CLOCK_SKEW', ['STS_TOKEN_EXPIRED']),
     setup: {
       mechanism: 'irsa',
       token: { issuedAtOffsetSeconds: -600, ttlSeconds: 3_600 },
       sts: { clockSkewSeconds: 3_600 },
     },
+  },
+  'clock-skew': {
+    description:
+      "This node's clock is 20 minutes behind AWS's: the token is fine and STS hands out the role, but every signed call fails with SignatureDoesNotMatch: Signature expired.",
+    expect: broken('CLOCK_SKEW'),
+    setup: { mechanism: 'irsa', token: { issuedAtOffsetSeconds: -60 }, sts: { clockSkewSeconds: 1_200 } },
+  },
+  'custom-audience': {
+    description:
+      'The ServiceAccount sets eks.amazonaws.com/audience: sts.example.com; the IAM OIDC provider lists it as a client ID and the trust policy names it: healthy.',
+    expect: { rootCause: null, verdict: 'healthy', exitCode: 0 },
+    setup: { mechanism: 'irsa', serviceAccount: { audience: 'sts.example.com' } },
+  },
+  'role-name-annotation': {
+    description:
+      'The ServiceAccount names the role by name (eks.amazonaws.com/role-arn: shop-checkout) and the webhook composed the ARN from the cluster account: healthy, no restart needed.',
+    expect: { rootCause: null, verdict: 'healthy', exitCode: 0 },
+    setup: { mechanism: 'irsa', serviceAccount: { roleArnAnnotation: 'shop-checkout' } },
   },
   'jwks-unreachable': {
     description:
@@ -217,6 +251,12 @@ const DEFINITIONS: Record<ScenarioName, Definition> = {
     description: 'The Pod Identity association of this ServiceAccount was deleted: ResourceNotFoundException.',
     expect: broken('POD_IDENTITY_NO_ASSOCIATION'),
     setup: { mechanism: 'pod-identity', agent: { association: 'missing' } },
+  },
+  'pod-identity-eks-auth-unreachable': {
+    description:
+      'A private cluster without the eks-auth VPC endpoint: the agent runs but cannot reach EKS Auth and answers HTTP 500 "[]".',
+    expect: broken('POD_IDENTITY_EKS_AUTH_UNREACHABLE'),
+    setup: { mechanism: 'pod-identity', agent: { eksAuth: 'unreachable' } },
   },
   'agent-unreachable': {
     description: 'The Pod Identity agent accepts connections and never answers (hung, or traffic dropped).',
@@ -286,7 +326,8 @@ export async function startSimulatedEks(
     });
     closers.push(issuer.close);
 
-    const clientIds = setup.provider === 'wrong-audience' ? ['sts.amazon.com'] : [IRSA_AUDIENCE];
+    const audience = setup.serviceAccount?.audience ?? IRSA_AUDIENCE;
+    const clientIds = setup.provider === 'wrong-audience' ? ['sts.amazon.com'] : [audience];
     const providers: Record<string, readonly OidcProviderEntry[]> =
       setup.provider === 'missing' ? {} : { [SIM_ACCOUNT]: [{ url: issuer.hostPath, clientIds }] };
     const trustPolicy = {
@@ -300,7 +341,7 @@ export async function startSimulatedEks(
             StringEquals: {
               [`${issuer.hostPath}:sub`]:
                 setup.trustSubject ?? `system:serviceaccount:${SIM_NAMESPACE}:${SIM_SERVICE_ACCOUNT}`,
-              [`${issuer.hostPath}:aud`]: IRSA_AUDIENCE,
+              [`${issuer.hostPath}:aud`]: audience,
             },
           },
         },
@@ -331,6 +372,7 @@ export async function startSimulatedEks(
     const agent = await startAgent({
       book,
       mode: setup.agent?.mode ?? 'ok',
+      eksAuth: setup.agent?.eksAuth,
       clusterName: SIM_CLUSTER,
       associations:
         association === 'missing'
@@ -366,7 +408,7 @@ export async function startSimulatedEks(
     if (setup.mechanism === 'irsa') {
       env.AWS_ROLE_ARN = SIM_ROLE_ARN;
       env.AWS_WEB_IDENTITY_TOKEN_FILE = IRSA_TOKEN_PATH;
-      files[IRSA_TOKEN_PATH] = await issuer.mintToken({ ...who, audience: [IRSA_AUDIENCE], ...setup.token });
+      files[IRSA_TOKEN_PATH] = await issuer.mintToken({ ...who, audience: [audience], ...setup.token });
     } else if (setup.mechanism === 'pod-identity') {
       env.AWS_CONTAINER_CREDENTIALS_FULL_URI = agent.credentialsUri;
       env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = POD_IDENTITY_TOKEN_PATH;
@@ -393,6 +435,10 @@ export async function startSimulatedEks(
 
     return {
       scenario: SCENARIOS.find((s) => s.name === name) as Scenario,
+      serviceAccount: {
+        audience: setup.serviceAccount?.audience,
+        roleArnAnnotation: setup.serviceAccount?.roleArnAnnotation,
+      },
       env,
       files,
       urls: { issuer: issuer.issuer, sts: sts.url, imds: imds.url, agent: agent.credentialsUri },
@@ -448,6 +494,8 @@ export async function startDemoKubeApi(
       podName: SIM_POD,
       roleArn: SIM_ROLE_ARN,
       region: SIM_REGION,
+      ...(sim.serviceAccount.audience ? { audience: sim.serviceAccount.audience } : {}),
+      ...(sim.serviceAccount.roleArnAnnotation ? { roleArnAnnotation: sim.serviceAccount.roleArnAnnotation } : {}),
     }).state,
   );
   const file = `${SIM_HOME}/.kube/config`;

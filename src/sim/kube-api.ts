@@ -489,6 +489,10 @@ export interface KubeWorld {
   readonly podName: string;
   readonly roleArn: string;
   readonly region: string;
+  /** The ServiceAccount's eks.amazonaws.com/audience, which the webhook also gives the token volume. */
+  readonly audience?: string;
+  /** The role-arn annotation when it is a role name (the webhook composed `roleArn` from it). */
+  readonly roleArnAnnotation?: string;
 }
 
 export const DEFAULT_WORLD: KubeWorld = {
@@ -564,15 +568,13 @@ export function injectPodIdentity(container: Container, region: string): Contain
   };
 }
 
-function tokenVolume(mechanism: 'irsa' | 'pod-identity') {
+function tokenVolume(mechanism: 'irsa' | 'pod-identity', audience = 'sts.amazonaws.com') {
   return mechanism === 'irsa'
     ? {
         name: 'aws-iam-token',
         projected: {
           defaultMode: 420,
-          sources: [
-            { serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 86400, path: 'token' } },
-          ],
+          sources: [{ serviceAccountToken: { audience, expirationSeconds: 86400, path: 'token' } }],
         },
       }
     : {
@@ -678,7 +680,7 @@ function pod(world: KubeWorld, parts: PodParts): KubeObject {
     },
     spec: {
       // The webhook prepends its volume (docs/mechanics.md 1.3).
-      volumes: [...(parts.tokenVolume ? [tokenVolume(parts.tokenVolume)] : []), KUBE_API_ACCESS],
+      volumes: [...(parts.tokenVolume ? [tokenVolume(parts.tokenVolume, world.audience)] : []), KUBE_API_ACCESS],
       ...(parts.initContainers ? { initContainers: parts.initContainers } : {}),
       containers: parts.containers,
       ...(parts.ephemeralContainers ? { ephemeralContainers: parts.ephemeralContainers } : {}),
@@ -797,7 +799,10 @@ function irsaEnv(roleArn: string, region: string): Record<string, string> {
 
 export function kubeScenario(name: KubeScenarioName, world: KubeWorld = DEFAULT_WORLD): KubeScenario {
   const { roleArn, region } = world;
-  const annotated = { 'eks.amazonaws.com/role-arn': roleArn };
+  const annotated = {
+    'eks.amazonaws.com/role-arn': world.roleArnAnnotation ?? roleArn,
+    ...(world.audience ? { 'eks.amazonaws.com/audience': world.audience } : {}),
+  };
   const base = {
     user: `system:serviceaccount:${world.namespace}:${world.serviceAccount}`,
     token: 'sim-token-not-a-secret',

@@ -82,6 +82,7 @@ const SESSION_NAME = /^[\w+=,.@-]*$/;
 
 export async function startSts(options: StsOptions): Promise<SimulatedSts> {
   let fault: StsFault = options.fault ?? 'none';
+  const stsNow = () => Date.now() + (options.clockSkewSeconds ?? 0) * 1000;
   const actions: string[] = [];
   const roleIds = new Map(options.roles.map((r) => [r.arn, `AROA${uniqueIdBody()}`]));
   const pendingFetches = new Set<http.ClientRequest>();
@@ -94,6 +95,8 @@ export async function startSts(options: StsOptions): Promise<SimulatedSts> {
         'content-type': 'text/xml',
         'content-length': Buffer.byteLength(xml),
         'x-amzn-requestid': id,
+        // STS's clock, skewed as the scenario says (every AWS answer carries it).
+        date: new Date(stsNow()).toUTCString(),
       });
       res.end(xml);
     };
@@ -113,6 +116,7 @@ export async function startSts(options: StsOptions): Promise<SimulatedSts> {
         );
       }
       if (action === '') throw new StsError(400, 'MissingAction', 'Missing Action');
+      checkSignatureTime(req, params, stsNow());
       const version = params.get('Version');
       if (version !== undefined && version !== STS_VERSION) {
         throw new StsError(400, 'InvalidAction', `Could not find operation ${action} for version ${version}`);
@@ -180,7 +184,7 @@ export async function startSts(options: StsOptions): Promise<SimulatedSts> {
 
     await verifyAgainstIssuer(token as string, iss);
 
-    const now = Math.floor(Date.now() / 1000) + (options.clockSkewSeconds ?? 0);
+    const now = Math.floor(stsNow() / 1000);
     const exp = typeof claims.exp === 'number' ? claims.exp : undefined;
     if (exp !== undefined && exp <= now) {
       // The wording STS uses, epoch seconds on both sides (docs/failure-modes.md row 9).
@@ -351,6 +355,43 @@ export async function startSts(options: StsOptions): Promise<SimulatedSts> {
 }
 
 type Params = { get(name: string): string | undefined };
+
+/** How far a SigV4 request time may be from STS's clock (its messages say "- 15 min."). */
+const SIGNATURE_WINDOW_MS = 15 * 60_000;
+
+function amzDate(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
+
+/**
+ * SigV4's time check, in STS's words (aws/aws-cli#6676, convox/rack#235): a signed request whose X-Amz-Date is
+ * more than 15 minutes from STS's clock is SignatureDoesNotMatch, "Signature expired" or "not yet current".
+ */
+function checkSignatureTime(req: http.IncomingMessage, params: Params, nowMs: number): void {
+  const header = req.headers['x-amz-date'];
+  const signed = (Array.isArray(header) ? header[0] : header) ?? params.get('X-Amz-Date');
+  if (signed === undefined) return;
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(signed);
+  if (!m) return;
+  const signedMs = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  if (signedMs < nowMs - SIGNATURE_WINDOW_MS) {
+    throw new StsError(
+      403,
+      'SignatureDoesNotMatch',
+      `Signature expired: ${signed} is now earlier than ${amzDate(nowMs - SIGNATURE_WINDOW_MS)} (${amzDate(nowMs)} - 15 min.)`,
+    );
+  }
+  if (signedMs > nowMs + SIGNATURE_WINDOW_MS) {
+    throw new StsError(
+      403,
+      'SignatureDoesNotMatch',
+      `Signature not yet current: ${signed} is still later than ${amzDate(nowMs + SIGNATURE_WINDOW_MS)} (${amzDate(nowMs)} + 15 min.)`,
+    );
+  }
+}
 
 /** Query parameters and, for POST, the form body (body wins), as the Query protocol allows both. */
 async function readParams(req: http.IncomingMessage): Promise<Params> {

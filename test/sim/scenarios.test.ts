@@ -44,6 +44,10 @@ describe('the scenario list', () => {
       'no-oidc-provider',
       'token-expired-at-sts',
       'sts-clock-ahead',
+      'clock-skew',
+      'custom-audience',
+      'role-name-annotation',
+      'pod-identity-eks-auth-unreachable',
       'jwks-unreachable',
       'sts-blackhole',
       'node-role-fallback',
@@ -171,6 +175,39 @@ describe('a simulated EKS per scenario', () => {
     const sim = await start(name);
     const r = await assumeAsThePod(sim);
     expect([r.status, r.code]).toEqual([status, code]);
+  });
+
+  it.each([['custom-audience'], ['role-name-annotation']] as const)(
+    '%s: STS accepts the pod as it is (the audience is a client ID of the provider and in the trust)',
+    async (name) => {
+      const sim = await start(name);
+      expect((await assumeAsThePod(sim)).status).toBe(200);
+    },
+  );
+
+  it("clock-skew: STS's Date is 20 minutes ahead, and a signed call from this clock is refused as SigV4 does", async () => {
+    const sim = await start('clock-skew');
+    const probe = await fetch(sim.env.AWS_ENDPOINT_URL_STS ?? '');
+    const skew = (Date.parse(probe.headers.get('date') ?? '') - Date.now()) / 1000;
+    expect(skew).toBeGreaterThan(1_190);
+    expect(skew).toBeLessThan(1_210);
+    const dir = mkdtempSync(path.join(tmpdir(), 'skew-'));
+    dirs.push(dir);
+    const credentials = await fromTokenFile({
+      webIdentityTokenFile: materialize(sim, dir).env.AWS_WEB_IDENTITY_TOKEN_FILE as string,
+      roleArn: SIM_ROLE_ARN,
+      clientConfig: { region: 'us-west-2', endpoint: sim.env.AWS_ENDPOINT_URL_STS, maxAttempts: 1 },
+    })();
+    const error = await new STSClient({
+      region: 'us-west-2',
+      endpoint: sim.env.AWS_ENDPOINT_URL_STS,
+      credentials,
+      maxAttempts: 1,
+    })
+      .send(new GetCallerIdentityCommand({}))
+      .catch((e: unknown) => e as { name: string; message: string });
+    expect(error).toMatchObject({ name: 'SignatureDoesNotMatch' });
+    expect((error as { message: string }).message).toMatch(/^Signature expired: \d{8}T\d{6}Z is now earlier than/);
   });
 
   it('token-expired-at-sts holds an expired token; sts-clock-ahead a valid one', async () => {

@@ -12,6 +12,8 @@ import type { RegionOutput, SdkFamily } from './outputs';
 import { readPodSelf } from '../context/pod-self';
 import type { PodRef } from './remedies';
 import { LINKS, ns, podRemedy, remedy, saName, setEnvCommands } from './remedies';
+import type { ShellValue } from './shell';
+import { ShellFragment } from './shell';
 
 /** Disables AWS_ENDPOINT_URL(_STS) in all three SDK families (docs/mechanics.md 4.1 "Other environment variables"). */
 const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS';
@@ -152,9 +154,10 @@ export const envRegion: Check<'env.region'> = {
     const notes: string[] = [];
     const self = await readPodSelf(ctx);
     const namespace = ns(self.namespace);
-    const regionValue = region ?? '<REGION>';
-    const setRegion = (pod: PodRef) =>
-      setEnvCommands(pod, [`AWS_REGION=${regionValue}`, `AWS_DEFAULT_REGION=${regionValue}`]);
+    // A known region is a value from the env (quoted); an unknown one is the placeholder the user fills in.
+    const assign = (name: string): ShellValue =>
+      region === undefined ? new ShellFragment(`${name}=<REGION>`) : `${name}=${region}`;
+    const setRegion = (pod: PodRef) => setEnvCommands(pod, [assign('AWS_REGION'), assign('AWS_DEFAULT_REGION')]);
 
     if (!awsRegion && !defaultRegion) {
       findings.push({
@@ -231,7 +234,7 @@ export const envRegion: Check<'env.region'> = {
           remedy(
             'Set AWS_DEFAULT_REGION (boto3 reads only that one) and AWS_STS_REGIONAL_ENDPOINTS=regional, or annotate the ServiceAccount with eks.amazonaws.com/sts-regional-endpoints=true and recreate the pod.',
             [
-              ...setEnvCommands(pod, [`AWS_DEFAULT_REGION=${regionValue}`, 'AWS_STS_REGIONAL_ENDPOINTS=regional']),
+              ...setEnvCommands(pod, [assign('AWS_DEFAULT_REGION'), 'AWS_STS_REGIONAL_ENDPOINTS=regional']),
               `kubectl annotate serviceaccount ${saName(self.serviceAccount)} -n ${namespace} --overwrite eks.amazonaws.com/sts-regional-endpoints=true   # or the webhook's way, for the pods created after it`,
             ],
             [LINKS.stsEndpoint],

@@ -158,7 +158,7 @@ export function replacePod(pod: PodRef): string[] {
  * Deployment, StatefulSet or DaemonSet rolls out new pods by itself, so no restart follows it; a pod's own
  * env cannot be changed, so a bare pod or a Job is edited in its manifest and recreated.
  */
-export function setEnvCommands(pod: PodRef, assignments: readonly string[]): string[] {
+export function setEnvCommands(pod: PodRef, assignments: readonly ShellValue[]): string[] {
   const namespace = nsWord(pod);
   const words = new ShellFragment(assignments.map(shellWordOf).join(' '));
   const owner = usableOwner(pod.owner);
@@ -174,7 +174,7 @@ export function setEnvCommands(pod: PodRef, assignments: readonly string[]): str
     return [sh`kubectl set env replicaset/${owner.name} -n ${namespace} ${words}`, ...replacePod(pod)];
   }
   // Only the variable names go into the comment: a value from outside could end a comment with a newline.
-  const names = assignments.map((a) => a.replace(/(=[\s\S]*|-)$/, '')).join(' ');
+  const names = assignments.map((a) => String(a).replace(/(=[\s\S]*|-)$/, '')).join(' ');
   return [sh`# change ${new ShellFragment(names)} in the pod spec of the manifest, then:`, ...recreateWorkload(pod)];
 }
 

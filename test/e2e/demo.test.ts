@@ -68,17 +68,35 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor demo', () => {
       runs.forEach((run, index) => {
         const report = parseReport(run.stdout) as unknown as {
           findings: { code: string; remedy: { commands: string[] } }[];
+          checks: { id: string; status: string }[];
         };
+        // Where the demo serves the pod's Kubernetes API, kube.pod knows the owner: deployment/checkout.
+        const ownerKnown = report.checks.some((c) => c.id === 'kube.pod' && c.status !== 'skip');
+        const leftover = ownerKnown
+          ? /<(NAMESPACE|POD|SERVICE_ACCOUNT|INSTANCE_ID|DEPLOYMENT)>/
+          : /<(NAMESPACE|POD|SERVICE_ACCOUNT|INSTANCE_ID)>/;
         for (const finding of report.findings) {
           for (const command of finding.remedy.commands) {
-            const known = command.match(/<(NAMESPACE|POD|SERVICE_ACCOUNT|INSTANCE_ID)>/);
-            if (known) leftovers.push(`${batch[index]?.name} ${finding.code}: ${command.slice(0, 120)}`);
+            if (leftover.test(command))
+              leftovers.push(`${batch[index]?.name} ${finding.code}: ${command.slice(0, 120)}`);
           }
         }
       });
     }
     expect(leftovers).toEqual([]);
   }, 120_000);
+
+  it('one cause, one remedy: the expired token of token.claims and of STS is replaced the same way, in its Deployment', () => {
+    const report = JSON.parse(demo(['token-expired-at-sts', '--output', 'json']).stdout) as {
+      findings: { code: string; remedy: { commands: string[] } }[];
+    };
+    const recreate = (code: string) =>
+      report.findings.find((f) => f.code === code)?.remedy.commands.filter((c) => /^kubectl (delete|rollout)/.test(c));
+    expect(recreate('TOKEN_EXPIRED')).toEqual([
+      'kubectl delete pod checkout-7d9f8b6c5-x2k4q -n shop   # its Deployment checkout creates a new one',
+    ]);
+    expect(recreate('STS_TOKEN_EXPIRED')).toEqual(recreate('TOKEN_EXPIRED'));
+  });
 
   it('refuses an unknown scenario and a second one with exit 2 and a pointer to --list', () => {
     const unknown = demo(['no-such-scenario']);

@@ -226,7 +226,7 @@ export function mapAgentAnswer(status: number, rawBody: string): AgentAnswer {
   if (status >= 500 && (NO_REPLY.test(text) || (!relayed && TRANSPORT.test(text)))) {
     return refused(
       'eks-auth-unreachable',
-      'POD_IDENTITY_EKS_AUTH_UNREACHABLE',
+      'EKS_AUTH_UNREACHABLE',
       'The agent got no answer from EKS Auth (it gives up after 1 s): the node cannot reach eks-auth.<region>.api.aws, which a private cluster reaches through an eks-auth interface VPC endpoint, and other nodes through a NAT gateway or an egress proxy.',
     );
   }

@@ -200,10 +200,6 @@ export const FINDING_CODES = {
     meaning: "the agent's own rate limiter on this node answered 429: too many credential requests from this node",
   },
   POD_IDENTITY_THROTTLED: { severity: 'warning', meaning: 'EKS Auth throttled the agent (ThrottlingException)' },
-  POD_IDENTITY_EKS_AUTH_UNREACHABLE: {
-    severity: 'error',
-    meaning: 'the agent could not reach EKS Auth (HTTP 500 with an empty request id): eks-auth VPC endpoint or egress',
-  },
   POD_IDENTITY_EKS_AUTH_UNAVAILABLE: {
     severity: 'warning',
     meaning: 'EKS Auth answered 500/503 (InternalServerException, ServiceUnavailableException): transient, retry',

@@ -255,7 +255,7 @@ const DEFINITIONS: Record<ScenarioName, Definition> = {
   'pod-identity-eks-auth-unreachable': {
     description:
       'A private cluster without the eks-auth VPC endpoint: the agent runs but cannot reach EKS Auth and answers HTTP 500 "[]".',
-    expect: broken('POD_IDENTITY_EKS_AUTH_UNREACHABLE'),
+    expect: broken('EKS_AUTH_UNREACHABLE'),
     setup: { mechanism: 'pod-identity', agent: { eksAuth: 'unreachable' } },
   },
   'agent-unreachable': {

@@ -49,7 +49,7 @@ describe(mapAgentAnswer, () => {
     // rate_limiter.go RateLimitMiddleware
     [429, 'Too Many Requests\n', 'POD_IDENTITY_AGENT_RATE_LIMITED', 'rate-limited'],
     // errors.go, no reply from EKS Auth
-    [500, '[]\n', 'POD_IDENTITY_EKS_AUTH_UNREACHABLE', 'eks-auth-unreachable'],
+    [500, '[]\n', 'EKS_AUTH_UNREACHABLE', 'eks-auth-unreachable'],
     // errors.go relaying the eks-auth modelled errors
     [
       400,
@@ -269,7 +269,7 @@ describe('pod-identity.agent', () => {
   it('500 "[]": EKS Auth out of reach, with the eks-auth VPC endpoint of this region in the commands', async () => {
     const outcome = await runWithClaims(await answering(500, '[]\n'), Math.floor(Date.now() / 1000) + 3600);
     const finding = outcome.findings?.[0];
-    expect(finding?.code).toBe('POD_IDENTITY_EKS_AUTH_UNREACHABLE');
+    expect(finding?.code).toBe('EKS_AUTH_UNREACHABLE');
     // No AWS_REGION here: the region comes from the cluster's issuer.
     expect(finding?.remedy.commands.join('\n')).toContain('Values=com.amazonaws.eu-west-1.eks-auth');
     expect(finding?.remedy.commands.join('\n')).not.toContain('<REGION>');

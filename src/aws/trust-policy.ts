@@ -1,3 +1,5 @@
+import { shellQuote } from '../checks/shell';
+
 /**
  * A role trust policy evaluated offline against this pod's AssumeRoleWithWebIdentity request, the way IAM
  * does it (docs/mechanics.md 3.2 and 3.4): explicit Deny wins, then any Allow statement whose
@@ -874,7 +876,8 @@ export function renderTrustPolicyEksctl(
   input: CorrectedTrustInput,
   roleName: string,
 ): { command: string; config: string } {
-  const command = `eksctl create iamserviceaccount --cluster <CLUSTER> --namespace ${input.namespace} --name ${input.serviceAccount} --role-name ${roleName} --attach-policy-arn <POLICY_ARN> --approve`;
+  const word = (value: string) => (/^<[A-Z_]+>$/.test(value) ? value : shellQuote(value));
+  const command = `eksctl create iamserviceaccount --cluster <CLUSTER> --namespace ${word(input.namespace)} --name ${word(input.serviceAccount)} --role-name ${word(roleName)} --attach-policy-arn <POLICY_ARN> --approve`;
   const config = [
     'iam:',
     '  withOIDC: true',

@@ -20,7 +20,7 @@ import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run/types';
 import type { PrecedenceOutput, SdkFamily } from './outputs';
 import type { PodRef } from './remedies';
-import { LINKS, ns, podRemedy, remedy, setEnvCommands } from './remedies';
+import { LINKS, podRemedy, remedy, setEnvCommands } from './remedies';
 import { placeholder, sh } from './shell';
 
 /** Shared config files are a few KiB; anything past this is not read (and said so). */
@@ -402,13 +402,15 @@ async function overrideFinding(
   const commands = (pod: PodRef): string[] => [
     ...(usesEnvKeys
       ? [
-          `kubectl get pod ${self.podName ?? '<POD>'} -n ${ns(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": env="}{.env[*].name}{" envFrom="}{.envFrom}{"\\n"}{end}'`,
+          sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": env="}{.env[*].name}{" envFrom="}{.envFrom}{"\\n"}{end}'`,
           ...setEnvCommands(pod, ['AWS_ACCESS_KEY_ID-', 'AWS_SECRET_ACCESS_KEY-', 'AWS_SESSION_TOKEN-']),
         ]
       : []),
     ...(usesProfile && inputs.profileSet ? setEnvCommands(pod, ['AWS_PROFILE-']) : []),
     ...(usesProfile
-      ? [`ls -l ${inputs.profileWhere.split(' and ').join(' ')}   # remove this file from the image or volume`]
+      ? [
+          `${['ls -l', ...inputs.profileWhere.split(' and ').map((file) => sh`${file}`)].join(' ')}   # remove this file from the image or volume`,
+        ]
       : []),
   ];
   return {

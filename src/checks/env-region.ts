@@ -11,9 +11,9 @@ import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { RegionOutput, SdkFamily } from './outputs';
 import { readPodSelf } from '../context/pod-self';
 import type { PodRef } from './remedies';
-import { LINKS, ns, podRemedy, remedy, saName, setEnvCommands } from './remedies';
+import { LINKS, podRemedy, remedy, setEnvCommands } from './remedies';
 import type { ShellValue } from './shell';
-import { ShellFragment } from './shell';
+import { ShellFragment, placeholder, sh } from './shell';
 
 /** Disables AWS_ENDPOINT_URL(_STS) in all three SDK families (docs/mechanics.md 4.1 "Other environment variables"). */
 const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS';
@@ -153,7 +153,6 @@ export const envRegion: Check<'env.region'> = {
     const findings: FindingInput[] = [];
     const notes: string[] = [];
     const self = await readPodSelf(ctx);
-    const namespace = ns(self.namespace);
     // A known region is a value from the env (quoted); an unknown one is the placeholder the user fills in.
     const assign = (name: string): ShellValue =>
       region === undefined ? new ShellFragment(`${name}=<REGION>`) : `${name}=${region}`;
@@ -235,7 +234,7 @@ export const envRegion: Check<'env.region'> = {
             'Set AWS_DEFAULT_REGION (boto3 reads only that one) and AWS_STS_REGIONAL_ENDPOINTS=regional, or annotate the ServiceAccount with eks.amazonaws.com/sts-regional-endpoints=true and recreate the pod.',
             [
               ...setEnvCommands(pod, [assign('AWS_DEFAULT_REGION'), 'AWS_STS_REGIONAL_ENDPOINTS=regional']),
-              `kubectl annotate serviceaccount ${saName(self.serviceAccount)} -n ${namespace} --overwrite eks.amazonaws.com/sts-regional-endpoints=true   # or the webhook's way, for the pods created after it`,
+              sh`kubectl annotate serviceaccount ${self.serviceAccount ?? placeholder('SERVICE_ACCOUNT')} -n ${self.namespace ?? placeholder('NAMESPACE')} --overwrite eks.amazonaws.com/sts-regional-endpoints=true   # or the webhook's way, for the pods created after it`,
             ],
             [LINKS.stsEndpoint],
           ),

@@ -36,7 +36,8 @@ export const kubePod: Check<'kube.pod'> = {
   stage: 'kube',
   dependsOn: [],
   // env.mechanism may already have named the app's process (EPHEMERAL_CONTAINER): one finding, not two.
-  uses: ['env.mechanism'],
+  // kube.webhook tells whether the webhook's objectSelector honours the skip label.
+  uses: ['env.mechanism', 'kube.webhook'],
   needs: 'kube',
   // Two sequential reads (pod, then its ReplicaSet), each bounded by KUBE_CALL_TIMEOUT_MS.
   timeoutMs: 6_000,
@@ -93,10 +94,13 @@ export const kubePod: Check<'kube.pod'> = {
     const findings: FindingInput[] = [];
     const podRef: PodRef = { namespace, podName, owner: owner ?? null, skipLabel: mutation.skipLabel };
 
-    if (mutation.skipLabel && mutation.mechanism === 'none') {
+    // The label means something only through the webhook's objectSelector: when the configuration was read
+    // and has none, the label is not why this pod was not mutated.
+    const selector = upstream.output('kube.webhook')?.skipLabelSelector;
+    if (mutation.skipLabel && mutation.mechanism === 'none' && selector !== false) {
       findings.push({
         code: 'WEBHOOK_SKIP_LABEL',
-        summary: `Pod ${namespace}/${podName} carries the label ${SKIP_WEBHOOK_LABEL_KEY}, which the webhook's objectSelector excludes (DoesNotExist): it was never mutated, so it has no IRSA or Pod Identity variables and no token. Recreating the pod does not help, the new pod keeps the label: remove the label from ${owner ? `the pod template of ${describeOwner(owner)}` : "the pod's manifest"}.`,
+        summary: `Pod ${namespace}/${podName} carries the label ${SKIP_WEBHOOK_LABEL_KEY}, which the webhook's objectSelector excludes (DoesNotExist${selector === undefined ? ' in the configuration EKS manages; kube.webhook could not confirm it here' : ''}): it was never mutated, so it has no IRSA or Pod Identity variables and no token. Recreating the pod does not help, the new pod keeps the label: remove the label from ${owner ? `the pod template of ${describeOwner(owner)}` : "the pod's manifest"}.`,
         evidence: {
           label: SKIP_WEBHOOK_LABEL_KEY,
           value: pod.metadata?.labels?.[SKIP_WEBHOOK_LABEL_KEY] ?? null,
@@ -213,7 +217,9 @@ export const kubePod: Check<'kube.pod'> = {
             : null,
         skipLabel: mutation.skipLabel
           ? mutation.mechanism === 'none'
-            ? `${SKIP_WEBHOOK_LABEL_KEY} is set: the webhook skips this pod`
+            ? selector === false
+              ? `${SKIP_WEBHOOK_LABEL_KEY} is set, but the webhook configuration has no objectSelector for it: the label is not why this pod was not mutated`
+              : `${SKIP_WEBHOOK_LABEL_KEY} is set: the webhook skips this pod`
             : `${SKIP_WEBHOOK_LABEL_KEY} is set, but the pod was mutated (the label was added after it was created, or the webhook configuration has no such objectSelector)`
           : null,
         hostNetwork: mutation.hostNetwork

@@ -5,7 +5,7 @@ import type { KubeClient, KubeUnavailable } from '../kube/client';
 import { KubeApiError, isUnavailable, kubeClientFor } from '../kube/client';
 import type { Check, CheckOutcome } from '../run/types';
 import { knownDetails, kubeconfigCommandFindings, outcomeOfKubeFailure } from './kube-remedies';
-import { LINKS, remedy } from './remedies';
+import { LINKS, SKIP_WEBHOOK_LABEL_KEY, remedy } from './remedies';
 
 export const WEBHOOK_CONFIGURATION = 'pod-identity-webhook';
 /** The webhook entry's name on EKS, and in the self-hosted manifest (docs/mechanics.md 1.6). */
@@ -14,6 +14,8 @@ const WEBHOOK_ENTRY_NAMES: readonly string[] = ['iam-for-pods.amazonaws.com', 'p
 export interface KubeWebhookOutput {
   readonly configurationName: string;
   readonly failurePolicy: string | undefined;
+  /** The webhook's objectSelector excludes pods with the eks.amazonaws.com/skip-pod-identity-webhook label. */
+  readonly skipLabelSelector: boolean;
 }
 
 /**
@@ -89,7 +91,11 @@ async function webhookOutcome(
   const entry =
     (configuration.webhooks ?? []).find((w) => WEBHOOK_ENTRY_NAMES.includes(w.name)) ?? configuration.webhooks?.[0];
   const failurePolicy = entry?.failurePolicy;
-  const output: KubeWebhookOutput = { configurationName: name, failurePolicy };
+  const output: KubeWebhookOutput = {
+    configurationName: name,
+    failurePolicy,
+    skipLabelSelector: honoursSkipLabel(configuration),
+  };
   // failurePolicy Ignore (the EKS default) lets pods through unmutated when the webhook times out or fails,
   // with nothing in the pod's events (docs/mechanics.md 1.6).
   const ignoreNote =
@@ -114,6 +120,19 @@ async function webhookOutcome(
       reinvocationPolicy: entry?.reinvocationPolicy ?? null,
     }),
   };
+}
+
+/**
+ * Whether the webhook's objectSelector excludes pods with the skip label (deploy/mutatingwebhook.yaml:
+ * DoesNotExist). The label means nothing without it; some EKS clusters show an empty selector
+ * (docs/mechanics.md 1.6).
+ */
+export function honoursSkipLabel(configuration: V1MutatingWebhookConfiguration): boolean {
+  const entry =
+    (configuration.webhooks ?? []).find((w) => WEBHOOK_ENTRY_NAMES.includes(w.name)) ?? configuration.webhooks?.[0];
+  return (entry?.objectSelector?.matchExpressions ?? []).some(
+    (e) => e.key === SKIP_WEBHOOK_LABEL_KEY && e.operator === 'DoesNotExist',
+  );
 }
 
 function rulesWords(entry: V1MutatingWebhook): string {

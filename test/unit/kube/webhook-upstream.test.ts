@@ -167,9 +167,10 @@ async function diagnose(
   saAnnotations: Record<string, string>,
   token: { aud?: string[] } = {},
   only = 'env.mechanism,env.irsa,token.file,token.claims,kube.pod,kube.webhook,kube.serviceaccount',
+  webhook: KubeObject = eksWebhookConfiguration(),
 ): Promise<Report> {
   api = await startKubeApi({
-    objects: [owned(pod), replicaSet, serviceAccount(saAnnotations), eksWebhookConfiguration()],
+    objects: [owned(pod), replicaSet, serviceAccount(saAnnotations), webhook],
     user: `system:serviceaccount:${NAMESPACE}:${SA}`,
     token: 'sim-token-not-a-secret',
     namespace: NAMESPACE,
@@ -214,6 +215,21 @@ describe('the checks on pods the webhook mutated (or skipped), through the Kuber
       expect(finding.remedy.commands.join('\n')).not.toMatch(/rollout restart|delete pod/);
     }
     expect(codes(report)).toContain('IRSA_ENV_MISSING');
+  });
+
+  it('the skip label under a webhook configuration without that objectSelector is not the reason', async () => {
+    // Some EKS clusters show an empty objectSelector (docs/mechanics.md 1.6): the label then changes nothing.
+    const { submitted } = webhookFixture('rawPodWithoutVolumes');
+    const pod = {
+      ...submitted,
+      metadata: { ...submitted.metadata, labels: { 'eks.amazonaws.com/skip-pod-identity-webhook': 'true' } },
+    } as PodLike & Record<string, unknown>;
+    const config = eksWebhookConfiguration() as KubeObject & { webhooks: Record<string, unknown>[] };
+    const plain = { ...config, webhooks: config.webhooks.map((w) => ({ ...w, objectSelector: {} })) } as KubeObject;
+    const report = await diagnose(pod, { 'eks.amazonaws.com/role-arn': ROLE }, {}, undefined, plain);
+    expect(codes(report)).not.toContain('WEBHOOK_SKIP_LABEL');
+    expect(check(report, 'kube.pod')?.details?.skipLabel).toContain('the label is not why');
+    expect(report.rootCause?.code).toBe('SA_ROLE_CHANGED_RESTART_NEEDED');
   });
 
   it("the pod's own aws-iam-token volume: TOKEN_VOLUME_OVERRIDDEN, with the Deployment to recreate", async () => {

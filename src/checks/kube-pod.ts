@@ -2,6 +2,7 @@ import { readPodSelf } from '../context/pod-self';
 import { KubeApiError, isUnavailable, kubeClientFor } from '../kube/client';
 import type { ContainerMutation, PodMutation } from '../kube/mutation';
 import { analysePodMutation, controllerOf, locateOwnContainer } from '../kube/mutation';
+import { WEBHOOK_CONFIGURATION, honoursSkipLabel } from './kube-webhook';
 import type { Check, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
 import type { KubeOwner } from './kube-remedies';
@@ -22,6 +23,8 @@ export interface KubePodOutput {
   readonly specRoleArn: string | undefined;
   /** The ephemeral container this process most likely runs in (see locateOwnContainer). */
   readonly ephemeralSelf: string | undefined;
+  /** The pod was not mutated because of the skip label (WEBHOOK_SKIP_LABEL). */
+  readonly skippedByLabel: boolean;
 }
 
 const PREFIX = 'eks.amazonaws.com/';
@@ -36,8 +39,7 @@ export const kubePod: Check<'kube.pod'> = {
   stage: 'kube',
   dependsOn: [],
   // env.mechanism may already have named the app's process (EPHEMERAL_CONTAINER): one finding, not two.
-  // kube.webhook tells whether the webhook's objectSelector honours the skip label.
-  uses: ['env.mechanism', 'kube.webhook'],
+  uses: ['env.mechanism'],
   needs: 'kube',
   // Two sequential reads (pod, then its ReplicaSet), each bounded by KUBE_CALL_TIMEOUT_MS.
   timeoutMs: 6_000,
@@ -94,13 +96,22 @@ export const kubePod: Check<'kube.pod'> = {
     const findings: FindingInput[] = [];
     const podRef: PodRef = { namespace, podName, owner: owner ?? null, skipLabel: mutation.skipLabel };
 
-    // The label means something only through the webhook's objectSelector: when the configuration was read
-    // and has none, the label is not why this pod was not mutated.
-    const selector = upstream.output('kube.webhook')?.skipLabelSelector;
-    if (mutation.skipLabel && mutation.mechanism === 'none' && selector !== false) {
+    // The label means something only through the webhook's objectSelector: when the configuration can be
+    // read and has none, the label is not why this pod was not mutated. Read only for such a pod, and any
+    // failure (it is cluster-scoped, usually not readable) leaves it unknown.
+    let selector: boolean | undefined;
+    if (mutation.skipLabel && mutation.mechanism === 'none') {
+      try {
+        selector = honoursSkipLabel(await client.readMutatingWebhookConfiguration(WEBHOOK_CONFIGURATION, signal));
+      } catch (error) {
+        if (!(error instanceof KubeApiError)) throw error;
+      }
+    }
+    const skippedByLabel = mutation.skipLabel && mutation.mechanism === 'none' && selector !== false;
+    if (skippedByLabel) {
       findings.push({
         code: 'WEBHOOK_SKIP_LABEL',
-        summary: `Pod ${namespace}/${podName} carries the label ${SKIP_WEBHOOK_LABEL_KEY}, which the webhook's objectSelector excludes (DoesNotExist${selector === undefined ? ' in the configuration EKS manages; kube.webhook could not confirm it here' : ''}): it was never mutated, so it has no IRSA or Pod Identity variables and no token. Recreating the pod does not help, the new pod keeps the label: remove the label from ${owner ? `the pod template of ${describeOwner(owner)}` : "the pod's manifest"}.`,
+        summary: `Pod ${namespace}/${podName} carries the label ${SKIP_WEBHOOK_LABEL_KEY}, which the webhook's objectSelector excludes (DoesNotExist${selector === undefined ? ' in the configuration EKS manages; the configuration was not readable here to confirm it' : ''}): it was never mutated, so it has no IRSA or Pod Identity variables and no token. Recreating the pod does not help, the new pod keeps the label: remove the label from ${owner ? `the pod template of ${describeOwner(owner)}` : "the pod's manifest"}.`,
         evidence: {
           label: SKIP_WEBHOOK_LABEL_KEY,
           value: pod.metadata?.labels?.[SKIP_WEBHOOK_LABEL_KEY] ?? null,
@@ -190,6 +201,7 @@ export const kubePod: Check<'kube.pod'> = {
       owner,
       specRoleArn,
       ephemeralSelf: ephemeralSelf?.name,
+      skippedByLabel,
     };
     const regular = mutation.containers.filter((c) => c.kind !== 'ephemeral');
     const summary =

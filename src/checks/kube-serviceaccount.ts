@@ -136,12 +136,7 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
     // The role this pod actually got: our own env, or (in a debug container) what the webhook wrote into
     // the app containers.
     const podRole = podRoleArn;
-    if (
-      !podRole &&
-      mutation.skipLabel &&
-      mutation.mechanism === 'none' &&
-      upstream.output('kube.webhook')?.skipLabelSelector !== false
-    ) {
+    if (!podRole && pod.skippedByLabel) {
       return {
         status: 'pass',
         summary: `ServiceAccount ${name} ${roleArn ? `names ${roleArn}` : 'has no role annotation'}; the pod was not mutated because it carries the skip label (see kube.pod)`,

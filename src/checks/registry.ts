@@ -45,8 +45,7 @@ export const CHECKS: readonly Check[] = [
   // After the checks whose failures a wrong clock explains; ranked with env for the root cause by its stage.
   clockSkew,
   // The Kubernetes side: last in the report, but ranked first for the root cause by their stage.
-  // The webhook's configuration first: kube.pod reads whether its objectSelector honours the skip label.
-  kubeWebhook,
   kubePod,
+  kubeWebhook,
   kubeServiceAccount,
 ] as readonly Check[];

@@ -246,13 +246,3 @@ export function clockRemedy(): Remedy {
     [LINKS.clock],
   );
 }
-
-/** Deleting the pod: its controller recreates it, and the kubelet projects a fresh token. */
-export function deletePodCommand(namespace: string | undefined, podName: string | undefined, why: string): string {
-  return `kubectl delete pod ${podName ?? '<POD>'} -n ${ns(namespace)}   # ${why}`;
-}
-
-/** The command that recreates the pod's workload so the webhook mutates the new pods. */
-export function restartCommands(namespace: string | undefined, podName: string | undefined): string[] {
-  return recreateWorkload({ namespace, podName });
-}

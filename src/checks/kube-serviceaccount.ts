@@ -33,9 +33,8 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
   dependsOn: [],
   // The pod as kube.pod read it, also when kube.pod found it broken (a skip label, its own token volume):
   // the ServiceAccount still has its own say. A missing webhook explains a pod without variables better
-  // than a late annotation does; the token's audience is judged against the annotation and against what
-  // STS did with it.
-  uses: ['kube.pod', 'kube.webhook', 'token.claims', 'sts.assume-role'],
+  // than a late annotation does.
+  uses: ['kube.pod', 'kube.webhook'],
   needs: 'kube',
   async run(ctx, upstream, signal) {
     const pod = upstream.output('kube.pod');
@@ -86,13 +85,7 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
       owner: describeOwner(owner),
     });
     const restart = recreateCommands(owner, namespace, podName);
-    const audience = audienceVerdict(
-      mutation,
-      output.audience,
-      annotations[AUDIENCE_ANNOTATION] !== undefined,
-      upstream.output('token.claims')?.aud,
-      upstream.status('sts.assume-role'),
-    );
+    const audience = audienceVerdict(mutation, output.audience, annotations[AUDIENCE_ANNOTATION] !== undefined);
     if (audience.note) details.audience = audience.note;
     const podIdentity =
       Boolean(ctx.env[AWS_CONTAINER_CREDENTIALS_FULL_URI]) ||
@@ -209,15 +202,15 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
     }
     if (audience.finding) {
       return {
-        status: 'fail',
-        summary: `the pod's token audience is not the ServiceAccount's ${output.audience}: restart needed`,
+        status: 'warn',
+        summary: `the pod's token audience is not the ServiceAccount's ${output.audience}: new pods get that one`,
         output,
         details,
         findings: [
           {
             ...audience.finding,
             remedy: remedy(
-              `Recreate the pod (${describeOwner(owner)}) so the webhook projects a token with the ServiceAccount's audience ${output.audience}; if that audience is not the one you want, fix the ${AUDIENCE_ANNOTATION} annotation first. The IAM OIDC provider must list it as a client ID, and the trust policy's :aud must name it.`,
+              `If the ServiceAccount's audience ${output.audience} is the one you want, recreate the pod (${describeOwner(owner)}) so the webhook projects a token with it (the IAM OIDC provider must list it as a client ID, and the trust policy's :aud must name it); otherwise fix the ${AUDIENCE_ANNOTATION} annotation before the next rollout.`,
               restart,
               [LINKS.irsaTroubleshoot],
             ),
@@ -249,46 +242,34 @@ export function injectedRoleArn(annotation: string, podRoleArn: string | undefin
 }
 
 interface AudienceVerdict {
-  /** A detail line: what the audience is and who accepted it. */
+  /** A detail line: what the audience is. */
   readonly note?: string;
-  /** The token's audience is not the ServiceAccount's and nothing shows that it works. */
+  /** The pod's token has another audience than the ServiceAccount now asks for. */
   readonly finding?: Omit<FindingInput, 'remedy'>;
 }
 
 /**
- * The IRSA token's audience judged against the ServiceAccount (the webhook projects the token with the
+ * The audience of the pod's projected IRSA token (the volume the webhook wrote at creation from the
  * eks.amazonaws.com/audience annotation, or sts.amazonaws.com: cache.go addSA, handler.go getPodSpecPatch)
- * and against STS: an audience STS accepted is not a problem, whatever it is.
+ * against what the ServiceAccount asks for now. Any audience can work: whether this one does is what STS says
+ * (sts.assume-role), so a difference is a warning about the pods to come, never a root cause.
  */
-function audienceVerdict(
-  mutation: KubePodOutput['mutation'],
-  expected: string,
-  annotated: boolean,
-  tokenAud: readonly string[] | undefined,
-  sts: ReturnType<Parameters<Check['run']>[1]['status']>,
-): AudienceVerdict {
+function audienceVerdict(mutation: KubePodOutput['mutation'], expected: string, annotated: boolean): AudienceVerdict {
   if (mutation.mechanism !== 'irsa') return {};
-  const volume = mutation.tokenVolumes.find((v) => v.mechanism === 'irsa' && v.projectedToken);
-  const podAud = tokenAud ?? (volume?.audience !== undefined ? [volume.audience] : undefined);
+  const podAud = mutation.tokenVolumes.find((v) => v.mechanism === 'irsa' && v.projectedToken)?.audience;
   if (podAud === undefined) return {};
-  const custom = expected !== IRSA_AUDIENCE;
-  if (podAud.includes(expected)) {
-    if (!custom) return {};
-    return {
-      note: `${expected} (${AUDIENCE_ANNOTATION}): ${sts === 'pass' ? 'STS accepted the token, so the IAM OIDC provider lists it as a client ID and the trust policy allows it' : "works when the IAM OIDC provider lists it as a client ID and the trust policy's :aud names it"}`,
-    };
-  }
-  const shown = podAud.map((a) => `"${a}"`).join(', ') || 'empty';
-  if (sts === 'pass') {
-    return {
-      note: `the pod's token has audience ${shown} and STS accepts it; the ServiceAccount now asks for "${expected}"${annotated ? '' : ' (the default)'}, which new pods will get`,
-    };
+  if (podAud === expected) {
+    return expected === IRSA_AUDIENCE
+      ? {}
+      : {
+          note: `${expected} (${AUDIENCE_ANNOTATION}): it works when the IAM OIDC provider lists it as a client ID and the trust policy's :aud names it, which sts.assume-role shows`,
+        };
   }
   return {
     finding: {
-      code: 'TOKEN_AUDIENCE_MISMATCH',
-      summary: `The pod's token has audience ${shown}, but its ServiceAccount asks for "${expected}"${annotated ? ` (${AUDIENCE_ANNOTATION})` : ' (no audience annotation: the default)'}: the annotation changed after the pod was created (the webhook sets the audience only at creation), or the token volume was written by hand.${sts === 'fail' ? ' STS did not accept this token.' : ''}`,
-      evidence: { tokenAudience: [...podAud], serviceAccountAudience: expected, annotated },
+      code: 'SA_AUDIENCE_CHANGED',
+      summary: `The pod's token has audience "${podAud}", but its ServiceAccount now asks for "${expected}"${annotated ? ` (${AUDIENCE_ANNOTATION})` : ' (no audience annotation: the default)'}: the annotation changed after the pod was created (the webhook sets the audience only at creation). This pod keeps "${podAud}"; whether STS accepts it, sts.assume-role shows. Pods created from now on get "${expected}".`,
+      evidence: { podTokenAudience: podAud, serviceAccountAudience: expected, annotated },
     },
   };
 }

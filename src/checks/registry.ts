@@ -35,6 +35,9 @@ export const CHECKS: readonly Check[] = [
   // trust.policy stays after token.claims and env.irsa (its dependencies) and before sts.assume-role, whose
   // AccessDenied it explains.
   trustPolicyCheck,
+  // Before the AWS calls whose failures a wrong clock explains (expired tokens, expired signatures): the
+  // earlier check of a stage is the root cause.
+  clockSkew,
   // The AWS chain: after every env and token check they read.
   issuerDiscovery,
   stsAssumeRole,
@@ -42,8 +45,6 @@ export const CHECKS: readonly Check[] = [
   identityImds,
   identityCaller,
   stsEndpoints,
-  // After the checks whose failures a wrong clock explains; ranked with env for the root cause by its stage.
-  clockSkew,
   // The Kubernetes side: last in the report, but ranked first for the root cause by their stage.
   kubePod,
   kubeWebhook,

@@ -208,6 +208,11 @@ export const FINDING_CODES = {
     severity: 'error',
     meaning: "EKS Auth says the agent's request is invalid (InvalidParameterException, InvalidRequestException)",
   },
+  SA_AUDIENCE_CHANGED: {
+    severity: 'warning',
+    meaning:
+      "the ServiceAccount's eks.amazonaws.com/audience is not the audience of this pod's token: pods created from now on get the other one",
+  },
   POD_IDENTITY_TRUST_POLICY_DENIED: {
     severity: 'error',
     meaning:

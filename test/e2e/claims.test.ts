@@ -97,7 +97,7 @@ describe('--offline on a pod STS would refuse', () => {
       expect(report.verdict).toBe('degraded');
       expect(report.verification.credentials).toBe('not-checked');
       expect(report.verification.headline).toBe(
-        'INCOMPLETE: no problem in env and token; STS not called: --offline; not checked: OIDC issuer, sts.endpoints, caller identity and Kubernetes objects (--offline)',
+        'INCOMPLETE: no problem in env and token; STS not called: --offline; not checked: OIDC issuer, clock.skew, sts.endpoints, caller identity and Kubernetes objects (--offline)',
       );
       expect(json.code).toBe(0);
       const text = await runBinary(['--offline', '--output', 'text'], freshEnv);

@@ -1,4 +1,13 @@
-import { shellQuote } from '../checks/shell';
+import type { ShellCommand } from '../checks/shell';
+import {
+  Placeholder,
+  namespaceArg,
+  placeholder,
+  roleNameArg,
+  serviceAccountArg,
+  sh,
+  yamlScalar,
+} from '../checks/shell';
 
 /**
  * A role trust policy evaluated offline against this pod's AssumeRoleWithWebIdentity request, the way IAM
@@ -875,17 +884,24 @@ export function renderTrustPolicyTerraform(input: CorrectedTrustInput, name = 'i
 export function renderTrustPolicyEksctl(
   input: CorrectedTrustInput,
   roleName: string,
-): { command: string; config: string } {
-  const word = (value: string) => (/^<[A-Z_]+>$/.test(value) ? value : shellQuote(value));
-  const command = `eksctl create iamserviceaccount --cluster <CLUSTER> --namespace ${word(input.namespace)} --name ${word(input.serviceAccount)} --role-name ${word(roleName)} --attach-policy-arn <POLICY_ARN> --approve`;
+): { command: ShellCommand; config: string } {
+  // A name the caller could not know is its placeholder (<NAMESPACE>); one that is not a valid name becomes one.
+  const given = (value: string, check: (v: string) => string | Placeholder): string | Placeholder => {
+    const known = /^<([A-Z_]+)>$/.exec(value);
+    return known ? placeholder(known[1] ?? 'VALUE') : check(value);
+  };
+  const namespace = given(input.namespace, namespaceArg);
+  const serviceAccount = given(input.serviceAccount, serviceAccountArg);
+  const role = given(roleName, roleNameArg);
+  const command = sh`eksctl create iamserviceaccount --cluster ${placeholder('CLUSTER')} --namespace ${namespace} --name ${serviceAccount} --role-name ${role} --attach-policy-arn ${placeholder('POLICY_ARN')} --approve`;
   const config = [
     'iam:',
     '  withOIDC: true',
     '  serviceAccounts:',
     '    - metadata:',
-    `        name: ${input.serviceAccount}`,
-    `        namespace: ${input.namespace}`,
-    `      roleName: ${roleName}`,
+    `        name: ${yamlScalar(serviceAccount)}`,
+    `        namespace: ${yamlScalar(namespace)}`,
+    `      roleName: ${yamlScalar(role)}`,
     '      attachPolicyARNs:',
     '        - <POLICY_ARN>',
     '',
@@ -908,9 +924,8 @@ export function providerArnFor(iss: string, role: { readonly partition: string; 
 }
 
 /** `aws iam update-assume-role-policy` with the document inline, quoted for a POSIX shell. */
-export function updateAssumeRolePolicyCommand(roleName: string, policy: TrustPolicyJson): string {
-  const json = JSON.stringify(policy).replace(/'/g, `'\\''`);
-  return `aws iam update-assume-role-policy --role-name ${roleName} --policy-document '${json}'`;
+export function updateAssumeRolePolicyCommand(roleName: string, policy: TrustPolicyJson): ShellCommand {
+  return sh`aws iam update-assume-role-policy --role-name ${roleNameArg(roleName)} --policy-document ${JSON.stringify(policy)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

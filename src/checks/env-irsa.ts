@@ -6,7 +6,7 @@ import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { IrsaEnvOutput } from './outputs';
 import { LINKS, podRemedy, recreateWorkload, remedy, setEnvCommands } from './remedies';
-import { ShellFragment, placeholder, sh } from './shell';
+import { namespaceArg, placeholder, podArg, serviceAccountArg, sh } from './shell';
 
 const KNOWN_PARTITIONS: readonly Partition[] = [
   'aws',
@@ -127,7 +127,7 @@ function partialFinding(hasRole: boolean, namespace: string | undefined, pod: st
       remedy(
         `Remove the hand-set ${present} from the container spec so the webhook injects both variables and the token volume into the new pods.`,
         [
-          sh`kubectl get pod ${pod ?? placeholder('POD')} -n ${namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
+          sh`kubectl get pod ${podArg(pod)} -n ${namespaceArg(namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
           ...setEnvCommands(ref, [`${present}-`]),
         ],
         [LINKS.irsa, LINKS.irsaTroubleshoot],
@@ -181,8 +181,8 @@ function invalidArnFinding(
 ): FindingInput {
   // A role name or path/name: what the webhook injects verbatim unless it composes ARNs (cache.go addSA).
   const bareName = !value.includes('arn:') && /^[\w+=,.@/-]{1,512}$/.test(value) && !value.startsWith('/');
-  const sa = serviceAccount ?? placeholder('SERVICE_ACCOUNT');
-  const nsWord = namespace ?? placeholder('NAMESPACE');
+  const sa = serviceAccountArg(serviceAccount);
+  const nsWord = namespaceArg(namespace);
   return {
     code: 'ROLE_ARN_INVALID',
     summary: `AWS_ROLE_ARN "${value.slice(0, 200)}" is not a valid IAM role ARN: ${describeRoleArnProblem(value)}. STS rejects the web identity call with "ValidationError: Request ARN is invalid". The webhook copies the ServiceAccount annotation eks.amazonaws.com/role-arn verbatim (it only logs a warning for a bad value).`,
@@ -194,7 +194,7 @@ function invalidArnFinding(
           : 'Fix the eks.amazonaws.com/role-arn annotation of the ServiceAccount (or the hand-set AWS_ROLE_ARN), then recreate the pod.',
         [
           sh`kubectl get serviceaccount ${sa} -n ${nsWord} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'`,
-          sh`kubectl annotate serviceaccount ${sa} -n ${nsWord} --overwrite ${new ShellFragment(`eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/`)}${bareName ? value : placeholder('ROLE_NAME')}`,
+          sh`kubectl annotate serviceaccount ${sa} -n ${nsWord} --overwrite eks.amazonaws.com/role-arn=arn:aws:iam::${placeholder('ACCOUNT_ID')}:role/${bareName ? value : placeholder('ROLE_NAME')}`,
           ...recreateWorkload(ref),
         ],
         [LINKS.irsaTroubleshoot],

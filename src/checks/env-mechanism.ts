@@ -16,7 +16,7 @@ import {
   remedy,
   removeSkipLabelCommands,
 } from './remedies';
-import { placeholder, sh } from './shell';
+import { namespaceArg, placeholder, serviceAccountArg, sh } from './shell';
 
 export interface MechanismOutput {
   readonly mechanism: Mechanism;
@@ -62,7 +62,9 @@ export const envMechanism: Check<'env.mechanism'> = {
               'This container has both IRSA (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) and Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) variables. The webhook never injects both, so one set was added by hand; SDKs use the IRSA role and ignore the Pod Identity association.',
             remedy: remedy(
               'Keep one mechanism: remove the hand-set variables from the pod spec, then recreate the pod.',
-              ['kubectl get pod <POD> -o yaml | grep -n -E "AWS_ROLE_ARN|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_CONTAINER_"'],
+              [
+                sh`kubectl get pod ${placeholder('POD')} -o yaml | grep -n -E "AWS_ROLE_ARN|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_CONTAINER_"`,
+              ],
               [LINKS.podIdentity],
             ),
           },
@@ -75,8 +77,8 @@ export const envMechanism: Check<'env.mechanism'> = {
     }
 
     const self = await readPodSelf(ctx);
-    const saWord = self.serviceAccount ?? placeholder('SERVICE_ACCOUNT');
-    const nsWord = self.namespace ?? placeholder('NAMESPACE');
+    const saWord = serviceAccountArg(self.serviceAccount);
+    const nsWord = namespaceArg(self.namespace);
     // A kubectl debug container shares the app's process namespace but never gets the webhook's env
     // (docs/mechanics.md 1.3): if another container of the pod has the variables, say so.
     const injectedPeers =
@@ -98,8 +100,8 @@ export const envMechanism: Check<'env.mechanism'> = {
             summary: `This looks like a debug (ephemeral) container: the webhook never mutates those, so it has no IRSA or Pod Identity variables, while process ${peer.pid} (${peer.command.slice(0, 80)}) of another container has them. Diagnose that container instead of this one.`,
             evidence: { pid: peer.pid, command: peer.command.slice(0, 200), variables: peer.awsEnvNames ?? [] },
             remedy: remedy('Re-run irsa-doctor against the app container through /proc.', [
-              `irsa-doctor --target ${peer.pid}`,
-              'irsa-doctor --target auto',
+              sh`irsa-doctor --target ${peer.pid}`,
+              sh`irsa-doctor --target auto`,
             ]),
           },
         ],

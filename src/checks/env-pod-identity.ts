@@ -11,7 +11,7 @@ import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { PodIdentityEnvOutput } from './outputs';
 import { LINKS, podRemedy, recreateWorkload, remedy, setEnvCommands } from './remedies';
-import { placeholder, sh } from './shell';
+import { namespaceArg, placeholder, podArg, sh } from './shell';
 
 /** The addresses the EKS Pod Identity agent binds, and the only Host values it answers (docs/mechanics.md 5). */
 const AGENT_HOSTS: ReadonlySet<string> = new Set(['169.254.170.23', '[fd00:ec2::23]']);
@@ -191,8 +191,8 @@ function partialFinding(hasUri: boolean, namespace: string | undefined, pod: str
       remedy(
         'Remove the hand-set AWS_CONTAINER_* variable from the container spec so the webhook injects the pair and the token volume, then recreate the pod.',
         [
-          sh`kubectl get pod ${pod ?? placeholder('POD')} -n ${namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
-          sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${namespace ?? placeholder('NAMESPACE')}`,
+          sh`kubectl get pod ${podArg(pod)} -n ${namespaceArg(namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .env[*]}{.name}{" "}{end}{"\\n"}{end}'`,
+          sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${namespaceArg(namespace)}`,
           ...recreateWorkload(ref),
         ],
         [LINKS.podIdentity],

@@ -21,7 +21,8 @@ import type { Check, CheckOutcome, CredentialSource, FindingInput } from '../run
 import type { PrecedenceOutput, SdkFamily } from './outputs';
 import type { PodRef } from './remedies';
 import { LINKS, podRemedy, remedy, setEnvCommands } from './remedies';
-import { placeholder, sh } from './shell';
+import type { ShellCommand } from './shell';
+import { namespaceArg, pathArg, placeholder, podArg, sh } from './shell';
 
 /** Shared config files are a few KiB; anything past this is not read (and said so). */
 const MAX_PROFILE_FILE_BYTES = 256 * 1024;
@@ -107,6 +108,8 @@ export interface ChainInputs {
   readonly profile: ProfileKeys | undefined;
   /** Where the profile's credentials come from, for messages. */
   readonly profileWhere: string;
+  /** The same files as a list (the paths in profileWhere). */
+  readonly profileFiles: readonly string[];
   readonly credentialsFileHasProfileKeys: boolean;
   readonly webIdentityFile: string | undefined;
   readonly roleArn: string | undefined;
@@ -136,9 +139,10 @@ export async function readChainInputs(ctx: Context): Promise<ChainInputs & { fil
   for (const file of [config, credentials]) {
     for (const [name, keys] of file?.sections ?? []) profiles.set(name, { ...profiles.get(name), ...keys });
   }
-  const where = [fromCredentials ? credentials?.path : undefined, fromConfig ? config?.path : undefined]
-    .filter((p): p is string => p !== undefined)
-    .join(' and ');
+  const profileFiles = [fromCredentials ? credentials?.path : undefined, fromConfig ? config?.path : undefined].filter(
+    (p): p is string => p !== undefined,
+  );
+  const where = profileFiles.join(' and ');
   return {
     files,
     staticKeyId: env[AWS_ACCESS_KEY_ID] && env[AWS_SECRET_ACCESS_KEY] ? env[AWS_ACCESS_KEY_ID] : undefined,
@@ -146,6 +150,7 @@ export async function readChainInputs(ctx: Context): Promise<ChainInputs & { fil
     profileName,
     profile,
     profileWhere: where,
+    profileFiles,
     credentialsFileHasProfileKeys: Boolean(fromCredentials?.aws_access_key_id),
     webIdentityFile: env[AWS_WEB_IDENTITY_TOKEN_FILE] || undefined,
     roleArn: env[AWS_ROLE_ARN] || undefined,
@@ -399,17 +404,17 @@ async function overrideFinding(
   const parts = overriding.map((c) => `${FAMILY_NAMES[c.sdk]} uses ${c.detail}`);
   const usesEnvKeys = overriding.some((c) => c.source === 'static-keys');
   const usesProfile = overriding.some((c) => c.source === 'profile');
-  const commands = (pod: PodRef): string[] => [
+  const commands = (pod: PodRef): ShellCommand[] => [
     ...(usesEnvKeys
       ? [
-          sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": env="}{.env[*].name}{" envFrom="}{.envFrom}{"\\n"}{end}'`,
+          sh`kubectl get pod ${podArg(self.podName)} -n ${namespaceArg(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": env="}{.env[*].name}{" envFrom="}{.envFrom}{"\\n"}{end}'`,
           ...setEnvCommands(pod, ['AWS_ACCESS_KEY_ID-', 'AWS_SECRET_ACCESS_KEY-', 'AWS_SESSION_TOKEN-']),
         ]
       : []),
     ...(usesProfile && inputs.profileSet ? setEnvCommands(pod, ['AWS_PROFILE-']) : []),
     ...(usesProfile
       ? [
-          `${['ls -l', ...inputs.profileWhere.split(' and ').map((file) => sh`${file}`)].join(' ')}   # remove this file from the image or volume`,
+          sh`ls -l ${inputs.profileFiles.map((file) => pathArg(file, 'FILE'))}   # remove this file from the image or volume`,
         ]
       : []),
   ];
@@ -439,8 +444,8 @@ async function profileNotFoundFinding(
   choices: readonly ChainChoice[],
 ): Promise<FindingInput> {
   const self = await readPodSelf(ctx);
-  const pod = self.podName ?? placeholder('POD');
-  const namespace = self.namespace ?? placeholder('NAMESPACE');
+  const pod = podArg(self.podName);
+  const namespace = namespaceArg(self.namespace);
   const profile = inputs.profileSet ?? '';
   const js = choices.find((c) => c.sdk === 'js-v3');
   const looked = inputs.files.map((f) => `${f.path} (${f.state === 'read' ? 'no such profile' : 'absent'})`);
@@ -485,7 +490,7 @@ function credentialProcessFinding(inputs: ChainInputs, choices: readonly ChainCh
     },
     remedy: remedy(
       `Read the command before anything runs it: the SDK runs it as the app's user, through /bin/sh. If the pod should use its own role, remove the profile (or AWS_PROFILE) so the chain reaches IRSA or Pod Identity.`,
-      inputs.profileWhere.split(' and ').map((file) => sh`ls -l ${file}`),
+      inputs.profileFiles.map((file) => sh`ls -l ${pathArg(file, 'FILE')}`),
       [LINKS.sdkChain],
     ),
   };

@@ -13,7 +13,7 @@ import { readPodSelf } from '../context/pod-self';
 import type { PodRef } from './remedies';
 import { LINKS, podRemedy, remedy, setEnvCommands } from './remedies';
 import type { ShellValue } from './shell';
-import { ShellFragment, placeholder, sh } from './shell';
+import { fragment, namespaceArg, placeholder, serviceAccountArg, sh } from './shell';
 
 /** Disables AWS_ENDPOINT_URL(_STS) in all three SDK families (docs/mechanics.md 4.1 "Other environment variables"). */
 const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS = 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS';
@@ -153,9 +153,9 @@ export const envRegion: Check<'env.region'> = {
     const findings: FindingInput[] = [];
     const notes: string[] = [];
     const self = await readPodSelf(ctx);
-    // A known region is a value from the env (quoted); an unknown one is the placeholder the user fills in.
-    const assign = (name: string): ShellValue =>
-      region === undefined ? new ShellFragment(`${name}=<REGION>`) : `${name}=${region}`;
+    // A region that looks like one is a value from the env (quoted); else the placeholder the user fills in.
+    const regionValue = region !== undefined && looksLikeRegion(region) ? region : placeholder('REGION');
+    const assign = (name: 'AWS_REGION' | 'AWS_DEFAULT_REGION'): ShellValue => fragment(sh`${name}=${regionValue}`);
     const setRegion = (pod: PodRef) => setEnvCommands(pod, [assign('AWS_REGION'), assign('AWS_DEFAULT_REGION')]);
 
     if (!awsRegion && !defaultRegion) {
@@ -234,7 +234,7 @@ export const envRegion: Check<'env.region'> = {
             'Set AWS_DEFAULT_REGION (boto3 reads only that one) and AWS_STS_REGIONAL_ENDPOINTS=regional, or annotate the ServiceAccount with eks.amazonaws.com/sts-regional-endpoints=true and recreate the pod.',
             [
               ...setEnvCommands(pod, [assign('AWS_DEFAULT_REGION'), 'AWS_STS_REGIONAL_ENDPOINTS=regional']),
-              sh`kubectl annotate serviceaccount ${self.serviceAccount ?? placeholder('SERVICE_ACCOUNT')} -n ${self.namespace ?? placeholder('NAMESPACE')} --overwrite eks.amazonaws.com/sts-regional-endpoints=true   # or the webhook's way, for the pods created after it`,
+              sh`kubectl annotate serviceaccount ${serviceAccountArg(self.serviceAccount)} -n ${namespaceArg(self.namespace)} --overwrite eks.amazonaws.com/sts-regional-endpoints=true   # or the webhook's way, for the pods created after it`,
             ],
             [LINKS.stsEndpoint],
           ),

@@ -14,7 +14,8 @@ import { assertNever } from '../run/types';
 import { errnoCode } from '../context/files';
 import type { CallerOutput } from './outputs';
 import { readPodSelf } from '../context/pod-self';
-import { LINKS, ns, remedy, saName } from './remedies';
+import { LINKS, remedy } from './remedies';
+import { INSTANCE_ID, matching, namespaceArg, serviceAccountArg, sh } from './shell';
 import { stsFinding } from './sts-findings';
 import { readChainInputs } from './env-precedence';
 import { MAX_TOKEN_BYTES } from './token-file';
@@ -311,7 +312,8 @@ export const identityCaller: Check<'identity.caller'> = {
     const resolved = await resolveCredentials(ctx, upstream, source, target, deadlineSignal(signal, 7_000));
     const details = { source, via: choice.detail.slice(0, 200) };
     const self = await readPodSelf(ctx);
-    const saIn = `${saName(self.serviceAccount)} -n ${ns(self.namespace)}`;
+    const serviceAccount = serviceAccountArg(self.serviceAccount);
+    const namespace = namespaceArg(self.namespace);
 
     let callerArn: string;
     switch (resolved.kind) {
@@ -343,7 +345,7 @@ export const identityCaller: Check<'identity.caller'> = {
           remedy: remedy(
             'Give the pod an identity: annotate its ServiceAccount with eks.amazonaws.com/role-arn (IRSA) or create a Pod Identity association, then recreate the pod.',
             [
-              `kubectl annotate serviceaccount ${saIn} eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
+              sh`kubectl annotate serviceaccount ${serviceAccount} -n ${namespace} eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
             ],
             [LINKS.sdkChain, LINKS.irsa],
           ),
@@ -442,8 +444,8 @@ export const identityCaller: Check<'identity.caller'> = {
               remedy: remedy(
                 'Make the pod use its own role (fix the findings above: ServiceAccount annotation, then recreate the pod), and block IMDS for pods with a hop limit of 1 so a miss fails loudly instead of falling back.',
                 [
-                  `kubectl get serviceaccount ${saIn} -o jsonpath='{.metadata.annotations}'`,
-                  `aws ec2 modify-instance-metadata-options --instance-id ${upstream.output('identity.imds')?.instanceId ?? '<INSTANCE_ID>'} --http-put-response-hop-limit 1 --http-tokens required`,
+                  sh`kubectl get serviceaccount ${serviceAccount} -n ${namespace} -o jsonpath='{.metadata.annotations}'`,
+                  sh`aws ec2 modify-instance-metadata-options --instance-id ${matching(upstream.output('identity.imds')?.instanceId, INSTANCE_ID, 'INSTANCE_ID')} --http-put-response-hop-limit 1 --http-tokens required`,
                 ],
                 [LINKS.irsaTroubleshoot, LINKS.imds],
               ),
@@ -469,7 +471,7 @@ export const identityCaller: Check<'identity.caller'> = {
               },
               remedy: remedy(
                 'Remove the credential source that wins over web identity (static keys, AWS_PROFILE, a mounted ~/.aws), or point AWS_ROLE_ARN at the role you mean.',
-                ['env | grep -E "^AWS_" | sed -E "s/(SECRET_ACCESS_KEY|SESSION_TOKEN)=.*/\\1=<hidden>/"'],
+                [sh`env | grep -E "^AWS_" | sed -E "s/(SECRET_ACCESS_KEY|SESSION_TOKEN)=.*/\\1=<hidden>/"`],
                 [LINKS.sdkChain],
               ),
             },

@@ -3,6 +3,7 @@ import type { Check, CheckOutcome } from '../run/types';
 import { assertNever } from '../run/types';
 import type { ImdsOutput } from './outputs';
 import { LINKS, remedy } from './remedies';
+import { INSTANCE_ID, matching, sh } from './shell';
 
 /**
  * identity.imds: can this pod reach the node's instance metadata, and which role does the node have?
@@ -66,7 +67,6 @@ export const identityImds: Check<'identity.imds'> = {
       case 'credentials': {
         // The credentials themselves are dropped here: only the fact that they are obtainable is reported.
         const nodeRole = reach.nodeRoleArn ?? `role ${reach.roleName}`;
-        const instance = reach.instanceId ?? '<INSTANCE_ID>';
         const sdkNote =
           fallsBack && fallsBack.length > 0
             ? ` From this env, ${fallsBack.join(', ')} would use these node credentials.`
@@ -90,8 +90,8 @@ export const identityImds: Check<'identity.imds'> = {
               remedy: remedy(
                 'Require IMDSv2 with a hop limit of 1 so pods (one hop further than the node) cannot read it; set it in the node group launch template for new nodes.',
                 [
-                  `aws ec2 modify-instance-metadata-options --instance-id ${instance} --http-put-response-hop-limit 1 --http-tokens required`,
-                  'aws ec2 create-launch-template-version --launch-template-id <LT_ID> --source-version <VERSION> --launch-template-data \'{"MetadataOptions":{"HttpTokens":"required","HttpPutResponseHopLimit":1}}\'',
+                  sh`aws ec2 modify-instance-metadata-options --instance-id ${matching(reach.instanceId, INSTANCE_ID, 'INSTANCE_ID')} --http-put-response-hop-limit 1 --http-tokens required`,
+                  sh`aws ec2 create-launch-template-version --launch-template-id <LT_ID> --source-version <VERSION> --launch-template-data '{"MetadataOptions":{"HttpTokens":"required","HttpPutResponseHopLimit":1}}'`,
                 ],
                 [LINKS.imds],
               ),

@@ -7,7 +7,7 @@ import { issuerHostOf } from '../aws/trust-policy';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { IssuerOutput } from './outputs';
 import { LINKS, podRemedy, remedy, replacePod } from './remedies';
-import { sh } from './shell';
+import { placeholder, sh, urlArg } from './shell';
 
 const OIDC_TIMEOUT_MS = 3_000;
 /** Discovery documents and JWKS are a few KiB; anything far larger is not one. */
@@ -184,7 +184,7 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
           evidence: { url, reason: why },
           remedy: remedy(
             'Nothing to do on EKS unless STS reports OIDC_KEYS_UNRETRIEVABLE; for a self-hosted issuer make discovery and JWKS publicly reachable over https.',
-            [`curl -sS --max-time 5 ${discoveryUrl}`],
+            [sh`curl -sS --max-time 5 ${urlArg(discoveryUrl, 'DISCOVERY_URL')}`],
             [LINKS.oidcTroubleshoot],
           ),
         },
@@ -204,7 +204,7 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
             url === discoveryUrl
               ? "Check the cluster's service-account issuer: on EKS it is https://oidc.eks.REGION.amazonaws.com/id/ID; a token with another iss was not minted by this cluster's API server."
               : "A Kubernetes issuer serves its keys next to its discovery document (ISSUER/openid/v1/jwks on EKS, ISSUER/keys for a self-hosted S3 issuer); publish a discovery document whose jwks_uri is on the issuer's own host.",
-            [sh`curl -sS --max-time 5 ${discoveryUrl}`],
+            [sh`curl -sS --max-time 5 ${urlArg(discoveryUrl, 'DISCOVERY_URL')}`],
             [LINKS.oidcTroubleshoot],
           ),
         },
@@ -230,8 +230,8 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
             remedy: remedy(
               "Publish a discovery document whose issuer equals the API server's --service-account-issuer exactly (on EKS this is managed: check that the token really comes from this cluster).",
               [
-                `curl -sS ${discoveryUrl}`,
-                'aws eks describe-cluster --name <CLUSTER> --query cluster.identity.oidc.issuer',
+                sh`curl -sS ${urlArg(discoveryUrl, 'DISCOVERY_URL')}`,
+                sh`aws eks describe-cluster --name ${placeholder('CLUSTER')} --query cluster.identity.oidc.issuer`,
               ],
               [LINKS.oidcTroubleshoot],
             ),
@@ -269,7 +269,7 @@ export const issuerDiscovery: Check<'issuer.discovery'> = {
         ...podRemedy({ namespace: claims.namespace, podName: claims.podName }, (pod) =>
           remedy(
             'Use a token minted by this cluster for this issuer: replace the pod so the kubelet projects a fresh token, and check that AWS_WEB_IDENTITY_TOKEN_FILE points at the projected token, not a copied one.',
-            [sh`curl -sS ${jwksUri}`, ...replacePod(pod)],
+            [sh`curl -sS ${urlArg(jwksUri, 'JWKS_URI')}`, ...replacePod(pod)],
             [LINKS.oidcTroubleshoot],
           ),
         ),

@@ -9,7 +9,7 @@ import type { KubeOwner } from './kube-remedies';
 import { describeOwner, knownDetails, outcomeOfKubeFailure } from './kube-remedies';
 import type { PodRef } from './remedies';
 import { LINKS, SKIP_WEBHOOK_LABEL_KEY, recreateWorkload, remedy, removeSkipLabelCommands } from './remedies';
-import { sh } from './shell';
+import { kubeLabel, namespaceArg, placeholder, podArg, sh } from './shell';
 
 export interface KubePodOutput {
   readonly namespace: string;
@@ -135,7 +135,7 @@ export const kubePod: Check<'kube.pod'> = {
         remedy: remedy(
           `Rename or remove the pod's own "${volume.name}" volume (and its volumeMounts) so the webhook adds its projected token volume, then recreate the pod.`,
           [
-            sh`kubectl get pod ${podName} -n ${namespace} -o jsonpath='{range .spec.volumes[*]}{.name}{"\n"}{end}'`,
+            sh`kubectl get pod ${podArg(podName)} -n ${namespaceArg(namespace)} -o jsonpath='{range .spec.volumes[*]}{.name}{"\\n"}{end}'`,
             ...recreateWorkload(podRef),
           ],
           [LINKS.irsa],
@@ -154,8 +154,8 @@ export const kubePod: Check<'kube.pod'> = {
         remedy: remedy(
           notInjectedRemedySummary(mutation.notInjected),
           [
-            sh`kubectl get pod ${podName} -n ${namespace} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/skip-containers}{"\\n"}'`,
-            sh`kubectl get pod ${podName} -n ${namespace} -o jsonpath='{range .spec.initContainers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}{range .spec.containers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}'`,
+            sh`kubectl get pod ${podArg(podName)} -n ${namespaceArg(namespace)} -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/skip-containers}{"\\n"}'`,
+            sh`kubectl get pod ${podArg(podName)} -n ${namespaceArg(namespace)} -o jsonpath='{range .spec.initContainers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}{range .spec.containers[*]}{.name}{": "}{.env[*].name}{"\\n"}{end}'`,
             ...recreateWorkload(podRef),
           ],
           [LINKS.irsa],
@@ -182,9 +182,9 @@ export const kubePod: Check<'kube.pod'> = {
             ? `This debug container shares the process namespace of "${shared}": re-run with --target auto.`
             : `This debug container was started without --target, so it cannot see the app's processes: start one that targets the app container and run irsa-doctor --target auto in it.`,
           shared
-            ? ['irsa-doctor --target auto']
+            ? [sh`irsa-doctor --target auto`]
             : [
-                `kubectl debug -it ${podName} -n ${namespace} --image=<IRSA_DOCTOR_IMAGE> --target=${app?.name ?? '<APP_CONTAINER>'} -- /irsa-doctor --target auto`,
+                sh`kubectl debug -it ${podArg(podName)} -n ${namespaceArg(namespace)} --image=${placeholder('IRSA_DOCTOR_IMAGE')} --target=${kubeLabel(app?.name, 'APP_CONTAINER')} -- /irsa-doctor --target auto`,
               ],
           ['https://kubernetes.io/docs/tasks/debug/debug-application/debug-running-pod/#ephemeral-container'],
         ),

@@ -12,7 +12,8 @@ import type { CheckOutcome, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
 import type { KubeOwner } from './remedies';
 import { ns, recreateWorkload, remedy } from './remedies';
-import { placeholder, sh } from './shell';
+import type { ShellCommand } from './shell';
+import { namespaceArg, placeholder, sh } from './shell';
 
 export const RBAC_LINK = 'https://kubernetes.io/docs/reference/access-authn-authz/rbac/';
 /** The RBAC objects are a document to save and apply, not a command: no `$` prompt in front of them. */
@@ -24,7 +25,7 @@ export type { KubeOwner } from './remedies';
  * How to get a pod the webhook mutates with the current ServiceAccount: only pod creation is mutated
  * (docs/mechanics.md 1.5), so the pod must be recreated, and how depends on what owns it.
  */
-export function recreateCommands(owner: KubeOwner | undefined, namespace: string, podName: string): string[] {
+export function recreateCommands(owner: KubeOwner | undefined, namespace: string, podName: string): ShellCommand[] {
   return recreateWorkload({ namespace, podName, owner: owner ?? null });
 }
 
@@ -53,9 +54,9 @@ export function forbiddenFinding(
         evidence: { status: error.status ?? null, message: error.message, subject: who },
         remedy: remedy(
           `Allow ${who} to read pods, serviceaccounts and replicasets in ${ns(self.namespace)} (read-only): either the two kubectl create commands, or the same objects as YAML (also in examples/rbac.yaml); then re-run.`,
-          namespaceRbacCommands(ns(self.namespace), subject),
+          namespaceRbacCommands(self.namespace, subject),
           [RBAC_LINK],
-          [{ title: RBAC_YAML_TITLE, language: 'yaml', text: namespaceRbacYaml(ns(self.namespace), subject) }],
+          [{ title: RBAC_YAML_TITLE, language: 'yaml', text: namespaceRbacYaml(self.namespace, subject) }],
         ),
       };
     case 'webhook':
@@ -128,9 +129,7 @@ export function kubeconfigCommandFindings(
     evidence: { kubeconfig: file, user: command.user, kind: command.kind, wouldRun: command.wouldRun, run: false },
     remedy: remedy(
       'Give irsa-doctor credentials that need no program: a kubeconfig with a token (kubectl create token) passed with --kubeconfig, or run it in the pod, where it uses the ServiceAccount token.',
-      [
-        sh`kubectl create token ${placeholder('SERVICE_ACCOUNT')} -n ${self.namespace ?? placeholder('NAMESPACE')} --duration=10m`,
-      ],
+      [sh`kubectl create token ${placeholder('SERVICE_ACCOUNT')} -n ${namespaceArg(self.namespace)} --duration=10m`],
       ['https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins'],
     ),
   }));

@@ -6,6 +6,7 @@ import type { Check, FindingInput } from '../run/types';
 import type { KubePodOutput } from './kube-pod';
 import { describeOwner, knownDetails, outcomeOfKubeFailure, recreateCommands } from './kube-remedies';
 import { LINKS, remedy } from './remedies';
+import { namespaceArg, placeholder, roleArnArg, serviceAccountArg, sh } from './shell';
 
 export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
 export const AUDIENCE_ANNOTATION = 'eks.amazonaws.com/audience';
@@ -109,9 +110,9 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
         remedy: remedy(
           'Keep one mechanism: remove the annotation (Pod Identity stays), or delete the Pod Identity association (IRSA takes over) and recreate the pod.',
           [
-            `kubectl annotate serviceaccount ${name} -n ${namespace} ${ROLE_ARN_ANNOTATION}-`,
-            `aws eks list-pod-identity-associations --cluster-name <CLUSTER> --namespace ${namespace} --service-account ${name}`,
-            `aws eks delete-pod-identity-association --cluster-name <CLUSTER> --association-id <ASSOCIATION_ID>   # only to go back to IRSA`,
+            sh`kubectl annotate serviceaccount ${serviceAccountArg(name)} -n ${namespaceArg(namespace)} ${ROLE_ARN_ANNOTATION}-`,
+            sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${namespaceArg(namespace)} --service-account ${serviceAccountArg(name)}`,
+            sh`aws eks delete-pod-identity-association --cluster-name ${placeholder('CLUSTER')} --association-id ${placeholder('ASSOCIATION_ID')}   # only to go back to IRSA`,
             ...restart,
           ],
           [LINKS.podIdentity],
@@ -151,7 +152,7 @@ export const kubeServiceAccount: Check<'kube.serviceaccount'> = {
         remedy: remedy(
           `Annotate the ServiceAccount with the IAM role, then recreate the pod (${describeOwner(owner)}) so the webhook injects the variables.`,
           [
-            `kubectl annotate serviceaccount ${name} -n ${namespace} ${ROLE_ARN_ANNOTATION}=${podRole ?? 'arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>'}`,
+            sh`kubectl annotate serviceaccount ${serviceAccountArg(name)} -n ${namespaceArg(namespace)} ${ROLE_ARN_ANNOTATION}=${roleArnArg(podRole)}`,
             ...restart,
           ],
           [LINKS.irsa, LINKS.irsaTroubleshoot],

@@ -6,6 +6,7 @@ import { KubeApiError, isUnavailable, kubeClientFor } from '../kube/client';
 import type { Check, CheckOutcome } from '../run/types';
 import { knownDetails, kubeconfigCommandFindings, outcomeOfKubeFailure } from './kube-remedies';
 import { LINKS, SKIP_WEBHOOK_LABEL_KEY, remedy } from './remedies';
+import { sh } from './shell';
 
 export const WEBHOOK_CONFIGURATION = 'pod-identity-webhook';
 /** The webhook entry's name on EKS, and in the self-hosted manifest (docs/mechanics.md 1.6). */
@@ -77,8 +78,8 @@ async function webhookOutcome(
           remedy: remedy(
             'On EKS, restore the managed webhook configuration (AWS support or the re:Post article below describe it); on a self-managed cluster, deploy amazon-eks-pod-identity-webhook. Then recreate the pods.',
             [
-              'kubectl get mutatingwebhookconfigurations',
-              `kubectl get mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION} -o yaml`,
+              sh`kubectl get mutatingwebhookconfigurations`,
+              sh`kubectl get mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION} -o yaml`,
             ],
             [LINKS.irsaTroubleshoot, 'https://github.com/aws/amazon-eks-pod-identity-webhook'],
           ),

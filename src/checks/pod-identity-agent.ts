@@ -8,9 +8,9 @@ import type { PodIdentityAgentOutput, TokenClaimsOutput } from './outputs';
 import { severityOf } from '../run/findings';
 import { assertNever } from '../run/types';
 import type { PodRef } from './remedies';
-import { LINKS, clockRemedy, ns, podRemedy, remedy, replacePod, setEnvCommands } from './remedies';
-import type { ShellValue } from './shell';
-import { ShellFragment, placeholder, sh } from './shell';
+import { LINKS, clockRemedy, podRemedy, remedy, replacePod, setEnvCommands } from './remedies';
+import type { ShellCommand, ShellValue } from './shell';
+import { namespaceArg, placeholder, podArg, serviceAccountArg, sh } from './shell';
 
 const SDK_MASK =
   'The JS SDK hides this behind "169.254.170.23 is not a valid container metadata service hostname" (its fallback provider only accepts loopback), so apps log that instead of the real cause.';
@@ -29,17 +29,17 @@ export const POD_IDENTITY_TRUST_POLICY = {
 
 function who(claims: TokenClaimsOutput | undefined): { namespace: ShellValue; serviceAccount: ShellValue } {
   return {
-    namespace: claims?.namespace ?? placeholder('NAMESPACE'),
-    serviceAccount: claims?.serviceAccount ?? placeholder('SERVICE_ACCOUNT'),
+    namespace: namespaceArg(claims?.namespace),
+    serviceAccount: serviceAccountArg(claims?.serviceAccount),
   };
 }
 
-function listAssociations(claims: TokenClaimsOutput | undefined): string {
+function listAssociations(claims: TokenClaimsOutput | undefined): ShellCommand {
   const { namespace, serviceAccount } = who(claims);
   return sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${namespace} --service-account ${serviceAccount}`;
 }
 
-const AGENT_LOGS = 'kubectl logs -n kube-system -l app.kubernetes.io/name=eks-pod-identity-agent --tail=50';
+const AGENT_LOGS = sh`kubectl logs -n kube-system -l app.kubernetes.io/name=eks-pod-identity-agent --tail=50`;
 
 /** What the check knows beside the answer: the pod, the token's claims, the region, this machine's clock. */
 interface AnswerContext {
@@ -67,7 +67,7 @@ function remedyFor(
   const { claims } = context;
   const { namespace, serviceAccount } = who(claims);
   const pod = { namespace: claims?.namespace, podName: claims?.podName };
-  const region = context.region ?? placeholder('REGION');
+  const region = shellSafeRegion(context.region);
   switch (answer.refusal) {
     case 'trust-denied':
       return {
@@ -149,7 +149,7 @@ function remedyFor(
         remedy: remedy(
           "Check that the eks-pod-identity-agent add-on runs with this cluster's name (the --cluster-name argument of its DaemonSet) and is up to date.",
           [
-            `kubectl get daemonset eks-pod-identity-agent -n kube-system -o jsonpath='{.spec.template.spec.containers[0].args}{"\\n"}'`,
+            sh`kubectl get daemonset eks-pod-identity-agent -n kube-system -o jsonpath='{.spec.template.spec.containers[0].args}{"\\n"}'`,
             sh`aws eks describe-addon --cluster-name ${placeholder('CLUSTER')} --addon-name eks-pod-identity-agent`,
             AGENT_LOGS,
           ],
@@ -161,8 +161,8 @@ function remedyFor(
         remedy: remedy(
           `Let the nodes reach EKS Auth (eks-auth.${context.region ?? '<REGION>'}.api.aws, HTTPS): in a private cluster an interface VPC endpoint com.amazonaws.${context.region ?? '<REGION>'}.eks-auth with private DNS whose security group allows 443 from the nodes, otherwise a NAT gateway or proxy (the agent honours HTTPS_PROXY).`,
           [
-            sh`aws ec2 describe-vpc-endpoints --region ${region} --filters Name=service-name,Values=${new ShellFragment(`com.amazonaws.${shellSafeRegion(context.region)}.eks-auth`)} --query 'VpcEndpoints[].[VpcEndpointId,State,PrivateDnsEnabled]'`,
-            sh`aws ec2 create-vpc-endpoint --region ${region} --vpc-id ${placeholder('VPC_ID')} --vpc-endpoint-type Interface --service-name ${new ShellFragment(`com.amazonaws.${shellSafeRegion(context.region)}.eks-auth`)} --subnet-ids ${placeholder('PRIVATE_SUBNET_IDS')} --security-group-ids ${placeholder('SECURITY_GROUP_ID')} --private-dns-enabled`,
+            sh`aws ec2 describe-vpc-endpoints --region ${region} --filters Name=service-name,Values=com.amazonaws.${region}.eks-auth --query 'VpcEndpoints[].[VpcEndpointId,State,PrivateDnsEnabled]'`,
+            sh`aws ec2 create-vpc-endpoint --region ${region} --vpc-id ${placeholder('VPC_ID')} --vpc-endpoint-type Interface --service-name com.amazonaws.${region}.eks-auth --subnet-ids ${placeholder('PRIVATE_SUBNET_IDS')} --security-group-ids ${placeholder('SECURITY_GROUP_ID')} --private-dns-enabled`,
             AGENT_LOGS,
           ],
           ['https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html'],
@@ -178,8 +178,8 @@ function remedyFor(
 }
 
 /** A region name as it may appear inside a word of a command; anything else becomes the placeholder. */
-function shellSafeRegion(region: string | undefined): string {
-  return region !== undefined && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region) ? region : '<REGION>';
+function shellSafeRegion(region: string | undefined): ShellValue {
+  return region !== undefined && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region) ? region : placeholder('REGION');
 }
 
 /** A new pod, so the kubelet projects a fresh token: the one remedy of every token problem of this pod. */
@@ -197,9 +197,9 @@ function agentUnreachableRemedy(claims: TokenClaimsOutput | undefined): Remedy {
   return remedy(
     'Make the agent reachable: the eks-pod-identity-agent DaemonSet must run on this node; the pod must not use hostNetwork; NO_PROXY must include 169.254.170.23 and fd00:ec2::23 when a proxy is set; no iptables/NetworkPolicy may drop 169.254.170.23:80; the node needs IPv6 enabled unless the agent runs IPv4-only.',
     [
-      'kubectl get daemonset eks-pod-identity-agent -n kube-system',
-      `kubectl get pod ${claims?.podName ?? '<POD>'} -n ${ns(claims?.namespace)} -o jsonpath={.spec.hostNetwork}`,
-      'aws eks create-addon --cluster-name <CLUSTER> --addon-name eks-pod-identity-agent',
+      sh`kubectl get daemonset eks-pod-identity-agent -n kube-system`,
+      sh`kubectl get pod ${podArg(claims?.podName)} -n ${namespaceArg(claims?.namespace)} -o jsonpath={.spec.hostNetwork}`,
+      sh`aws eks create-addon --cluster-name ${placeholder('CLUSTER')} --addon-name eks-pod-identity-agent`,
     ],
     [LINKS.podIdentity],
   );

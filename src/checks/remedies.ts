@@ -1,8 +1,11 @@
 import type { PodFacts, Remedy, Snippet } from '../run/types';
-import type { ShellValue } from './shell';
-import { ShellFragment, placeholder, sh } from './shell';
+import type { ShellCommand, ShellValue } from './shell';
+import { fragment, kubeName, namespaceArg, placeholder, podArg, sh } from './shell';
 
-/** Placeholders the user fills in are written <LIKE_THIS>; values the tool knows are filled in. */
+/**
+ * Names for the prose of a finding (summaries, remedy text): the value as found, escaped by the renderers,
+ * or the placeholder. Commands take their values through the argument helpers of shell.ts instead.
+ */
 export function ns(namespace: string | undefined): string {
   return namespace ?? '<NAMESPACE>';
 }
@@ -13,7 +16,7 @@ export function saName(serviceAccount: string | undefined): string {
 
 export function remedy(
   summary: string,
-  commands: readonly string[] = [],
+  commands: readonly ShellCommand[] = [],
   links: readonly string[] = [],
   snippets: readonly Snippet[] = [],
 ): Remedy {
@@ -75,12 +78,13 @@ export function podRemedy(
 /** Workloads whose pod template `kubectl rollout restart` and `kubectl set env` act on. */
 const ROLLING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
+/** The pod and namespace as command arguments: valid Kubernetes names, or their placeholders (shell.ts). */
 function podWord(pod: PodRef): ShellValue {
-  return pod.podName ?? placeholder('POD');
+  return podArg(pod.podName);
 }
 
 function nsWord(pod: PodRef): ShellValue {
-  return pod.namespace ?? placeholder('NAMESPACE');
+  return namespaceArg(pod.namespace);
 }
 
 /** A pod name inside a `#` comment, where quoting does not help (a newline would end the comment). */
@@ -101,7 +105,7 @@ function usableOwner(owner: KubeOwner | null | undefined): KubeOwner | null | un
 }
 
 function workloadWord(owner: KubeOwner): ShellValue {
-  return new ShellFragment(`${owner.kind.toLowerCase()}/${owner.name}`);
+  return fragment(sh`${owner.kind.toLowerCase()}/${kubeName(owner.name, 'OWNER_NAME')}`);
 }
 
 /**
@@ -109,13 +113,13 @@ function workloadWord(owner: KubeOwner): ShellValue {
  * spec (it acts only on pod creation, docs/mechanics.md 1.5). The one remedy of every cause that needs the
  * webhook to run again.
  */
-export function recreateWorkload(pod: PodRef): string[] {
+export function recreateWorkload(pod: PodRef): ShellCommand[] {
   const namespace = nsWord(pod);
   const name = podWord(pod);
   const owner = usableOwner(pod.owner);
   if (owner === undefined) {
     return [
-      sh`kubectl get pod ${name} -n ${namespace} -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}{"\n"}'`,
+      sh`kubectl get pod ${name} -n ${namespace} -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}{"\\n"}'`,
       sh`kubectl rollout restart deployment/${placeholder('DEPLOYMENT')} -n ${namespace}   # or statefulset/daemonset; a bare pod: kubectl delete pod ${podInComment(pod)} and re-apply it`,
     ];
   }
@@ -132,7 +136,7 @@ export function recreateWorkload(pod: PodRef): string[] {
       return [sh`kubectl delete pod ${name} -n ${namespace}   # ReplicaSet ${owner.name} creates a new one`];
     case 'Job':
       return [
-        sh`kubectl delete job ${owner.name} -n ${namespace}   # a Job's pods are not restarted in place`,
+        sh`kubectl delete job ${kubeName(owner.name, 'JOB')} -n ${namespace}   # a Job's pods are not restarted in place`,
         sh`kubectl apply -f ${placeholder('JOB_MANIFEST')}.yaml   # re-create the Job from its manifest`,
       ];
     default:
@@ -145,7 +149,7 @@ export function recreateWorkload(pod: PodRef): string[] {
  * writes afresh for a new pod): the controller replaces a deleted pod. A bare pod or a Job's pod is
  * recreated the only way it can be.
  */
-export function replacePod(pod: PodRef): string[] {
+export function replacePod(pod: PodRef): ShellCommand[] {
   const owner = usableOwner(pod.owner);
   if (owner === null || owner?.kind === 'Job') return recreateWorkload(pod);
   return owner === undefined
@@ -158,9 +162,9 @@ export function replacePod(pod: PodRef): string[] {
  * Deployment, StatefulSet or DaemonSet rolls out new pods by itself, so no restart follows it; a pod's own
  * env cannot be changed, so a bare pod or a Job is edited in its manifest and recreated.
  */
-export function setEnvCommands(pod: PodRef, assignments: readonly ShellValue[]): string[] {
+export function setEnvCommands(pod: PodRef, assignments: readonly ShellValue[]): ShellCommand[] {
   const namespace = nsWord(pod);
-  const words = new ShellFragment(assignments.map(shellWordOf).join(' '));
+  const words = fragment(sh`${assignments}`);
   const owner = usableOwner(pod.owner);
   if (owner === undefined) {
     return [
@@ -171,18 +175,21 @@ export function setEnvCommands(pod: PodRef, assignments: readonly ShellValue[]):
     return [sh`kubectl set env ${workloadWord(owner)} -n ${namespace} ${words}   # rolls out new pods`];
   }
   if (owner?.kind === 'ReplicaSet') {
-    return [sh`kubectl set env replicaset/${owner.name} -n ${namespace} ${words}`, ...replacePod(pod)];
+    return [
+      sh`kubectl set env replicaset/${kubeName(owner.name, 'REPLICASET')} -n ${namespace} ${words}`,
+      ...replacePod(pod),
+    ];
   }
   // Only the variable names go into the comment: a value from outside could end a comment with a newline.
-  const names = assignments.map((a) => String(a).replace(/(=[\s\S]*|-)$/, '')).join(' ');
-  return [sh`# change ${new ShellFragment(names)} in the pod spec of the manifest, then:`, ...recreateWorkload(pod)];
+  const names = assignments.map((a) => String(a).replace(/(=[\s\S]*|-)$/, ''));
+  return [sh`# change ${names} in the pod spec of the manifest, then:`, ...recreateWorkload(pod)];
 }
 
 /**
  * A merge patch of the pod template of the workload (`kubectl patch deployment/x --type merge -p ...`);
  * the patch is JSON of ours, quoted as one word.
  */
-export function patchTemplateCommands(pod: PodRef, patch: unknown): string[] {
+export function patchTemplateCommands(pod: PodRef, patch: unknown): ShellCommand[] {
   const json = JSON.stringify(patch);
   const owner = usableOwner(pod.owner);
   if (owner !== undefined && owner !== null && ROLLING_KINDS.has(owner.kind)) {
@@ -203,7 +210,7 @@ export const SKIP_WEBHOOK_LABEL_KEY = 'eks.amazonaws.com/skip-pod-identity-webho
  * label, and the webhook's objectSelector keeps skipping it (docs/mechanics.md 1.1, 1.6). Changing the
  * template of a Deployment, StatefulSet or DaemonSet rolls out new pods by itself.
  */
-export function removeSkipLabelCommands(pod: PodRef): string[] {
+export function removeSkipLabelCommands(pod: PodRef): ShellCommand[] {
   const patch = JSON.stringify([
     { op: 'remove', path: `/spec/template/metadata/labels/${SKIP_WEBHOOK_LABEL_KEY.replace('/', '~1')}` },
   ]);
@@ -218,17 +225,15 @@ export function removeSkipLabelCommands(pod: PodRef): string[] {
     return [sh`kubectl patch ${workloadWord(owner)} -n ${namespace} --type json -p ${patch}   # rolls out new pods`];
   }
   if (owner?.kind === 'ReplicaSet') {
-    return [sh`kubectl patch replicaset/${owner.name} -n ${namespace} --type json -p ${patch}`, ...replacePod(pod)];
+    return [
+      sh`kubectl patch replicaset/${kubeName(owner.name, 'REPLICASET')} -n ${namespace} --type json -p ${patch}`,
+      ...replacePod(pod),
+    ];
   }
   return [
     sh`# remove the label ${SKIP_WEBHOOK_LABEL_KEY} from the pod in the manifest, then:`,
     ...recreateWorkload(pod),
   ];
-}
-
-/** A value as the shell word sh`` would write, for fragments assembled from several values. */
-function shellWordOf(value: ShellValue): string {
-  return sh`${value}`;
 }
 
 /**
@@ -239,9 +244,9 @@ export function clockRemedy(): Remedy {
   return remedy(
     "Fix the node's time synchronisation: chrony (or systemd-timesyncd) with the Amazon Time Sync Service at 169.254.169.123 (fd00:ec2::123 on IPv6), which EKS AMIs configure by default. Neither upgrading the SDK nor recreating the pod helps while the clock is off.",
     [
-      'date -u',
-      'chronyc tracking   # on the node: the offset and the NTP source',
-      'chronyc sources -v   # on the node',
+      sh`date -u`,
+      sh`chronyc tracking   # on the node: the offset and the NTP source`,
+      sh`chronyc sources -v   # on the node`,
     ],
     [LINKS.clock],
   );

@@ -4,6 +4,7 @@ import { jsStsTarget } from '../aws/sts-client';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { SdkFamily, StsEndpointsOutput } from './outputs';
 import { LINKS, remedy } from './remedies';
+import { hostArg, sh, urlArg } from './shell';
 
 const PROBE_TIMEOUT_MS = 1_500;
 
@@ -69,7 +70,10 @@ export const stsEndpoints: Check<'sts.endpoints'> = {
         evidence: { endpoint: js.endpoint, region: js.region, elapsedMs: jsDown.elapsedMs },
         remedy: remedy(
           'Let the pod reach the regional STS endpoint: an STS interface VPC endpoint with private DNS, security groups and NetworkPolicies allowing 443, and the STS host in NO_PROXY when a proxy is set.',
-          [`getent hosts ${host}`, `curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 5 ${js.endpoint}`],
+          [
+            sh`getent hosts ${hostArg(host, 'STS_HOST')}`,
+            sh`curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 5 ${urlArg(js.endpoint, 'STS_ENDPOINT')}`,
+          ],
           [LINKS.stsEndpoint],
         ),
       });

@@ -12,7 +12,17 @@ import type { FindingInput, Remedy } from '../run/types';
 import { issuerHostPath } from './issuer-discovery';
 import type { TokenClaimsOutput } from './outputs';
 import { LINKS, clockRemedy, ns, podRemedy, remedy, replacePod } from './remedies';
-import { sh, shellQuote } from './shell';
+import {
+  arnArg,
+  hostArg,
+  namespaceArg,
+  placeholder,
+  Placeholder,
+  roleNameArg,
+  serviceAccountArg,
+  sh,
+  urlArg,
+} from './shell';
 
 /** What the STS checks know when they turn an StsFailure into a finding. */
 export interface StsCallFacts {
@@ -60,8 +70,8 @@ function audienceOf(claims: TokenClaimsOutput | undefined): string {
 function trustPolicyRemedy(facts: StsCallFacts): Remedy {
   const role = facts.roleArn;
   const claims = facts.claims;
-  const roleName = role?.name ?? '<ROLE_NAME>';
-  const getRole = `aws iam get-role --role-name ${roleName} --query Role.AssumeRolePolicyDocument`;
+  const roleName = roleNameArg(role?.name);
+  const getRole = sh`aws iam get-role --role-name ${roleName} --query Role.AssumeRolePolicyDocument`;
   if (!role || !claims) {
     return remedy(
       "Make the role trust this cluster's OIDC provider with conditions on this ServiceAccount: Federated arn:aws:iam::<ACCOUNT>:oidc-provider/<ISSUER_HOST_PATH>, Action sts:AssumeRoleWithWebIdentity, StringEquals <ISSUER>:sub = system:serviceaccount:<NS>:<SA> and <ISSUER>:aud = sts.amazonaws.com.",
@@ -79,14 +89,18 @@ function trustPolicyRemedy(facts: StsCallFacts): Remedy {
   const document = JSON.stringify({ Version: '2012-10-17', Statement: [statement] });
   return remedy(
     `Compare the role's trust policy with the statement this token needs (issuer ${issuerHostPath(claims.iss)}, sub ${claims.sub}). Watch for a :aud key where :sub is meant, the host typo oidc.<region>.eks, a * under StringEquals (use StringLike), and a provider in another account. update-assume-role-policy replaces the whole document: merge with the statements you keep.`,
-    [getRole, `aws iam update-assume-role-policy --role-name ${roleName} --policy-document ${shellQuote(document)}`],
+    [getRole, sh`aws iam update-assume-role-policy --role-name ${roleName} --policy-document ${document}`],
     [LINKS.irsaTroubleshoot, LINKS.irsa],
   );
 }
 
-function providerArn(facts: StsCallFacts): string {
-  const host = facts.claims ? issuerHostPath(facts.claims.iss) : '<ISSUER_HOST_PATH>';
-  return `arn:${facts.roleArn?.partition ?? 'aws'}:iam::${facts.roleArn?.account ?? '<ACCOUNT>'}:oidc-provider/${host}`;
+/** The IAM OIDC provider ARN of this issuer in the role's account, or its pattern with placeholders. */
+function providerArn(facts: StsCallFacts): string | Placeholder {
+  const pattern = new Placeholder('OIDC_PROVIDER_ARN', 'arn:aws:iam::<ACCOUNT>:oidc-provider/<ISSUER_HOST_PATH>');
+  if (!facts.claims || !facts.roleArn) return pattern;
+  const arn = `arn:${facts.roleArn.partition}:iam::${facts.roleArn.account}:oidc-provider/${issuerHostPath(facts.claims.iss)}`;
+  const checked = arnArg(arn, 'OIDC_PROVIDER_ARN');
+  return typeof checked === 'string' ? checked : pattern;
 }
 
 /** The finding for one classified STS failure, with the remedy filled in from what the check knows. */
@@ -112,7 +126,10 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
       summary: `${facts.endpoint} answered ${facts.operation} with ${failure.message}. ${failure.explanation}`,
       remedy: remedy(
         'Find out what answers at this address: the endpoint variables (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL), a proxy (the STS host belongs in NO_PROXY), or the STS VPC endpoint and its private DNS.',
-        [`curl -sS -i --max-time 5 ${facts.endpoint}`, 'env | grep -i -E "^AWS_ENDPOINT_URL|_proxy="'],
+        [
+          sh`curl -sS -i --max-time 5 ${urlArg(facts.endpoint, 'STS_ENDPOINT')}`,
+          sh`env | grep -i -E "^AWS_ENDPOINT_URL|_proxy="`,
+        ],
         [LINKS.stsEndpoint],
       ),
     };
@@ -131,9 +148,9 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
         remedy: remedy(
           `Register the cluster's issuer as an IAM OIDC provider in account ${account} with client ID sts.amazonaws.com.`,
           [
-            'eksctl utils associate-iam-oidc-provider --cluster <CLUSTER> --approve',
-            `aws iam create-open-id-connect-provider --url ${iss} --client-id-list ${IRSA_AUDIENCE}`,
-            'aws iam list-open-id-connect-providers',
+            sh`eksctl utils associate-iam-oidc-provider --cluster ${placeholder('CLUSTER')} --approve`,
+            sh`aws iam create-open-id-connect-provider --url ${urlArg(facts.claims?.iss, 'ISSUER_URL')} --client-id-list ${IRSA_AUDIENCE}`,
+            sh`aws iam list-open-id-connect-providers`,
           ],
           [LINKS.associateOidc],
         ),
@@ -151,7 +168,7 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
             : "Add sts.amazonaws.com to the provider's client-ID list.",
           [
             sh`aws iam get-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --query ClientIDList`,
-            sh`aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --client-id ${audience}`,
+            sh`aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${providerArn(facts)} --client-id ${audienceArg(audience)}`,
           ],
           [LINKS.oidcTroubleshoot],
         ),
@@ -169,7 +186,9 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
         summary: said,
         remedy: remedy(
           "For EKS this is usually transient: retry. For a self-hosted issuer, serve discovery and JWKS publicly over https with a certificate from a public CA, and keep the token's kid in the JWKS.",
-          [`curl -sS ${iss.replace(/\/+$/, '')}/.well-known/openid-configuration`],
+          [
+            sh`curl -sS ${urlArg(facts.claims ? `${facts.claims.iss.replace(/\/+$/, '')}/.well-known/openid-configuration` : undefined, 'DISCOVERY_URL')}`,
+          ],
           [LINKS.oidcTroubleshoot],
         ),
       };
@@ -223,23 +242,24 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
         remedy: remedy(
           'Fix the eks.amazonaws.com/role-arn annotation of the ServiceAccount (arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>), then recreate the pod.',
           [
-            `kubectl get serviceaccount ${facts.claims?.serviceAccount ?? '<SERVICE_ACCOUNT>'} -n ${ns(facts.claims?.namespace)} -o jsonpath='{.metadata.annotations}'`,
+            sh`kubectl get serviceaccount ${serviceAccountArg(facts.claims?.serviceAccount)} -n ${namespaceArg(facts.claims?.namespace)} -o jsonpath='{.metadata.annotations}'`,
           ],
           [LINKS.irsa],
         ),
       };
     case 'STS_UNREACHABLE': {
       const host = hostOf(facts.endpoint);
-      const service = `com.amazonaws.${regionWord(facts.region)}.sts`;
+      const region = regionWord(facts.region);
+      const service = `com.amazonaws.${region}.sts`;
       return {
         ...base,
         summary: `STS at ${facts.endpoint} did not answer ${facts.operation}: ${failure.explanation}. Every SDK in this pod that uses this endpoint fails the same way.`,
         remedy: remedy(
           `Let the pod reach the regional STS endpoint: an STS interface VPC endpoint (${service}) with private DNS in private subnets, security groups and NetworkPolicies that allow 443 to it, and the STS host in NO_PROXY when a proxy is set.`,
           [
-            sh`getent hosts ${host}`,
-            sh`curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 5 ${facts.endpoint}`,
-            sh`aws ec2 describe-vpc-endpoints --region ${regionWord(facts.region)} --filters Name=service-name,Values=${service} --query 'VpcEndpoints[].[VpcEndpointId,State,PrivateDnsEnabled]'`,
+            sh`getent hosts ${hostArg(host, 'STS_HOST')}`,
+            sh`curl -sS -o /dev/null -w '%{http_code}\\n' --max-time 5 ${urlArg(facts.endpoint, 'STS_ENDPOINT')}`,
+            sh`aws ec2 describe-vpc-endpoints --region ${region} --filters Name=service-name,Values=com.amazonaws.${region}.sts --query 'VpcEndpoints[].[VpcEndpointId,State,PrivateDnsEnabled]'`,
           ],
           [LINKS.stsEndpoint],
         ),
@@ -260,9 +280,16 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
   }
 }
 
+/** An OIDC client ID as an argument: IAM allows up to 255 characters; a space, a control or a leading - is not offered. */
+function audienceArg(audience: string): string | Placeholder {
+  return audience.length <= 255 && /^[\x21-\x7e]+$/.test(audience) && !audience.startsWith('-')
+    ? audience
+    : placeholder('AUDIENCE');
+}
+
 /** A region as it may appear inside a service name; anything that is not one becomes the placeholder. */
-function regionWord(region: string): string {
-  return /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region) ? region : '<REGION>';
+function regionWord(region: string): string | Placeholder {
+  return /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region) ? region : placeholder('REGION');
 }
 
 /** What STS's own message says of its clock against this one. */

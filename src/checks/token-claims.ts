@@ -6,7 +6,7 @@ import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { TokenClaimsOutput } from './outputs';
 import type { PodRef } from './remedies';
 import { LINKS, clockRemedy, podRemedy, recreateWorkload, remedy, replacePod } from './remedies';
-import { placeholder, sh } from './shell';
+import { namespaceArg, pathArg, podArg, serviceAccountArg, sh } from './shell';
 
 /** Tolerated clock difference for nbf/iat in the future. */
 export const SKEW_TOLERANCE_S = 60;
@@ -180,7 +180,7 @@ export const tokenClaims: Check<'token.claims'> = {
         ...podRemedy(podRef, (pod) =>
           remedy(
             'Mount the webhook-projected volume directly (no subPath, no copy) and replace the pod so the kubelet writes a fresh token; check the node clock if the token looks fresh.',
-            [`date -u`, sh`ls -la --time-style=full-iso ${file.path}`, ...replacePod(pod)],
+            [sh`date -u`, sh`ls -la --time-style=full-iso ${pathArg(file.path, 'TOKEN_FILE')}`, ...replacePod(pod)],
             [LINKS.tokenPermissions],
           ),
         ),
@@ -223,7 +223,7 @@ export const tokenClaims: Check<'token.claims'> = {
             [
               ...(file.mechanism === 'irsa'
                 ? [
-                    sh`kubectl annotate serviceaccount ${output.serviceAccount ?? placeholder('SERVICE_ACCOUNT')} -n ${output.namespace ?? self.namespace ?? placeholder('NAMESPACE')} eks.amazonaws.com/audience-`,
+                    sh`kubectl annotate serviceaccount ${serviceAccountArg(output.serviceAccount)} -n ${namespaceArg(output.namespace ?? self.namespace)} eks.amazonaws.com/audience-`,
                   ]
                 : []),
               ...recreateWorkload(pod),
@@ -272,7 +272,7 @@ export const tokenClaims: Check<'token.claims'> = {
             remedy(
               "Use the token the webhook projects for this pod's own ServiceAccount (remove hand-set token paths or copied files), then recreate the pod.",
               [
-                sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{.spec.serviceAccountName}{"\\n"}'`,
+                sh`kubectl get pod ${podArg(self.podName)} -n ${namespaceArg(self.namespace)} -o jsonpath='{.spec.serviceAccountName}{"\\n"}'`,
                 ...recreateWorkload(pod),
               ],
               [LINKS.irsa],
@@ -293,7 +293,7 @@ export const tokenClaims: Check<'token.claims'> = {
             remedy(
               'Mount the projected token volume directly (no subPath); if it is, look at the kubelet on this node; replace the pod so the kubelet writes a fresh token.',
               [
-                sh`ls -la --time-style=full-iso ${file.path.slice(0, file.path.lastIndexOf('/')) || '/'}`,
+                sh`ls -la --time-style=full-iso ${pathArg(file.path.slice(0, file.path.lastIndexOf('/')) || '/', 'TOKEN_DIR')}`,
                 ...replacePod(pod),
               ],
               [LINKS.tokenPermissions],
@@ -362,7 +362,7 @@ function malformed(path: string, why: string, fingerprint: string, podRef: PodRe
         ...podRemedy(podRef, (pod) =>
           remedy(
             `Let the webhook's projected volume provide ${path} (remove whatever writes or mounts something else there), then recreate the pod.`,
-            [sh`ls -la ${path}`, ...recreateWorkload(pod)],
+            [sh`ls -la ${pathArg(path, 'TOKEN_FILE')}`, ...recreateWorkload(pod)],
             [LINKS.tokenPermissions],
           ),
         ),

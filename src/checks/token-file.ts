@@ -7,7 +7,7 @@ import { readPodSelf } from '../context/pod-self';
 import type { Check, CheckOutcome } from '../run/types';
 import type { TokenFileOutput } from './outputs';
 import { LINKS, patchTemplateCommands, podRemedy, recreateWorkload, remedy } from './remedies';
-import { placeholder, sh } from './shell';
+import { namespaceArg, pathArg, podArg, sh } from './shell';
 
 /** A projected ServiceAccount token is 1-2 KiB; 64 KiB is far beyond any JWT the API server issues. */
 export const MAX_TOKEN_BYTES = 64 * 1024;
@@ -138,8 +138,8 @@ export const tokenFile: Check<'token.file'> = {
               remedy(
                 `Point ${target.variable} at the token file (or fix the volumeMount), then recreate the pod.`,
                 [
-                  sh`ls -la ${path}`,
-                  sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.mountPath}{" "}{end}{"\\n"}{end}'`,
+                  sh`ls -la ${pathArg(path, 'TOKEN_FILE')}`,
+                  sh`kubectl get pod ${podArg(self.podName)} -n ${namespaceArg(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.mountPath}{" "}{end}{"\\n"}{end}'`,
                   ...recreateWorkload(pod),
                 ],
                 [LINKS.tokenPermissions],
@@ -177,7 +177,7 @@ export const tokenFile: Check<'token.file'> = {
             ...podRemedy(self, (pod) =>
               remedy(
                 `Point ${target.variable} at the projected token (the webhook sets it), and make sure nothing else is mounted there; then recreate the pod.`,
-                [sh`ls -la ${path}`, ...recreateWorkload(pod)],
+                [sh`ls -la ${pathArg(path, 'TOKEN_FILE')}`, ...recreateWorkload(pod)],
               ),
             ),
           },
@@ -207,7 +207,7 @@ export const tokenFile: Check<'token.file'> = {
             ...podRemedy(self, (pod) =>
               remedy(
                 `Let the webhook's projected volume provide the file: remove whatever mounts or writes ${path}, then recreate the pod.`,
-                [sh`ls -la ${path}`, ...recreateWorkload(pod)],
+                [sh`ls -la ${pathArg(path, 'TOKEN_FILE')}`, ...recreateWorkload(pod)],
                 [LINKS.tokenPermissions],
               ),
             ),
@@ -252,8 +252,8 @@ function missing(
           remedy(
             `Let the webhook inject both the variable and the "${volume}" volumeMount (remove hand-set AWS variables and volume mounts), then recreate the pod.`,
             [
-              sh`kubectl get pod ${self.podName ?? placeholder('POD')} -n ${self.namespace ?? placeholder('NAMESPACE')} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.name}{"="}{.mountPath}{" "}{end}{"\\n"}{end}'`,
-              sh`ls -la ${target.path.slice(0, target.path.lastIndexOf('/')) || '/'}`,
+              sh`kubectl get pod ${podArg(self.podName)} -n ${namespaceArg(self.namespace)} -o jsonpath='{range .spec.containers[*]}{.name}{": "}{range .volumeMounts[*]}{.name}{"="}{.mountPath}{" "}{end}{"\\n"}{end}'`,
+              sh`ls -la ${pathArg(target.path.slice(0, target.path.lastIndexOf('/')) || '/', 'TOKEN_DIR')}`,
               ...recreateWorkload(pod),
             ],
             [LINKS.irsaTroubleshoot],
@@ -299,11 +299,11 @@ function unreadable(
           remedy(
             `Give the pod an fsGroup that this process is in (gid ${fsGroup}) so the token becomes group-readable, or run this container with the same runAsUser${stat ? ` (${stat.uid})` : ''} as the others; then recreate the pod.`,
             [
-              `spec.securityContext: { fsGroup: ${fsGroup} }   # in the pod template`,
+              sh`# in the pod template: spec.securityContext: { fsGroup: ${fsGroup} }`,
               ...patchTemplateCommands(pod, patch),
               ...(stat
                 ? [
-                    `spec.containers[*].securityContext: { runAsUser: ${stat.uid} }   # or: the same uid as the token owner`,
+                    sh`# or the same uid as the token owner: spec.containers[*].securityContext: { runAsUser: ${stat.uid} }`,
                   ]
                 : []),
             ],

@@ -29,7 +29,8 @@ import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import { assertNever } from '../run/types';
 import type { IrsaEnvOutput, TokenClaimsOutput } from './outputs';
 import { LINKS, remedy } from './remedies';
-import { placeholder, sh } from './shell';
+import type { ShellCommand } from './shell';
+import { arnArg, fragment, namespaceArg, placeholder, roleNameArg, serviceAccountArg, sh } from './shell';
 
 /** trust.policy: what the role's trust policy decides for this token, and the policy this pod needs. */
 export interface TrustPolicyOutput {
@@ -130,8 +131,8 @@ export function trustTarget(
 }
 
 /** `aws iam update-assume-role-policy` with the document inline, quoted as one word. */
-function updateCommand(roleName: string | undefined, document: TrustDocumentJson): string {
-  return sh`aws iam update-assume-role-policy --role-name ${roleName ?? placeholder('ROLE_NAME')} --policy-document ${JSON.stringify(document)}`;
+function updateCommand(roleName: string | undefined, document: TrustDocumentJson): ShellCommand {
+  return sh`aws iam update-assume-role-policy --role-name ${roleNameArg(roleName)} --policy-document ${JSON.stringify(document)}`;
 }
 
 function amendedWords(amended: AmendedTrustPolicy): string {
@@ -217,11 +218,11 @@ function outcomeOf(
           [
             ...(code === 'TRUST_POLICY_PRINCIPAL_MISMATCH'
               ? [
-                  sh`aws iam get-open-id-connect-provider --open-id-connect-provider-arn ${target.providerArn}   # must exist in account ${irsa.roleArn.account}`,
+                  sh`aws iam get-open-id-connect-provider --open-id-connect-provider-arn ${arnArg(target.providerArn, 'OIDC_PROVIDER_ARN')}   # must exist in account ${irsa.roleArn.account}`,
                 ]
               : []),
             updateCommand(roleName, amended.document),
-            `${renderTrustPolicyEksctl(target, roleName).command}   # or let eksctl create the role with this trust`,
+            sh`${fragment(renderTrustPolicyEksctl(target, roleName).command)}   # or let eksctl create the role with this trust`,
           ],
           [LINKS.irsa, LINKS.irsaTroubleshoot],
           [
@@ -322,7 +323,7 @@ function podIdentityOutcome(
         remedy: remedy(
           `Let ${POD_IDENTITY_PRINCIPAL} assume the role with ${POD_IDENTITY_ACTIONS.join(' and ')} for ${who}. ${amendedWords(amended)}`,
           [
-            sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${request.namespace || placeholder('NAMESPACE')} --service-account ${request.serviceAccount || placeholder('SERVICE_ACCOUNT')}   # the role of the association`,
+            sh`aws eks list-pod-identity-associations --cluster-name ${placeholder('CLUSTER')} --namespace ${namespaceArg(request.namespace || undefined)} --service-account ${serviceAccountArg(request.serviceAccount || undefined)}   # the role of the association`,
             updateCommand(roleName, amended.document),
           ],
           [LINKS.podIdentity],

@@ -1,5 +1,6 @@
 import { LINKS, remedy } from '../checks/remedies';
-import { placeholder, sh } from '../checks/shell';
+import type { ShellCommand } from '../checks/shell';
+import { Placeholder, arnArg, fragment, matching, placeholder, roleNameArg, sh, urlArg } from '../checks/shell';
 import type { FindingCode } from '../run/findings';
 import type { Remedy } from '../run/types';
 
@@ -66,37 +67,44 @@ function roleName(x: Extracted): string {
   return '<ROLE_NAME>';
 }
 
-function issuerRegion(x: Extracted): string {
+function issuerRegion(x: Extracted): string | Placeholder {
   const url = x.issuerUrls[0] ?? x.providerArns[0] ?? '';
-  return /oidc\.eks\.([a-z0-9-]+)\.amazonaws/.exec(url)?.[1] ?? '<REGION>';
+  return /oidc\.eks\.([a-z0-9-]+)\.amazonaws/.exec(url)?.[1] ?? placeholder('REGION');
 }
 
-/** Role names and ARNs from the pasted text go into commands quoted (they may be redacted as <ROLE> or {x}). */
+/** An IAM action as a permission error names it (service:Action, wildcards allowed). */
+const IAM_ACTION = /^[a-z0-9-]+:[A-Za-z0-9*]+$/;
+
+/**
+ * Role names and ARNs from the pasted text go into commands only when they are valid ones (they may be
+ * redacted as <ROLE> or {x}, or hostile), else as placeholders (src/checks/shell.ts).
+ */
 function roleNameValue(x: Extracted) {
-  const name = roleName(x);
-  return name === '<ROLE_NAME>' ? placeholder('ROLE_NAME') : name;
+  return roleNameArg(roleName(x));
 }
 function roleArnValue(x: Extracted) {
-  const name = roleName(x);
-  return name === '<ROLE_NAME>' ? placeholder('ROLE_ARN') : (x.roleArns[0] ?? `arn:aws:iam::<ACCOUNT_ID>:role/${name}`);
+  const name = roleNameArg(roleName(x));
+  if (x.roleArns[0] !== undefined) return arnArg(x.roleArns[0], 'ROLE_ARN');
+  return typeof name === 'string'
+    ? new Placeholder('ROLE_ARN', `arn:aws:iam::<ACCOUNT_ID>:role/${name}`)
+    : placeholder('ROLE_ARN');
 }
 function callerRoleValue(x: Extracted) {
-  const name = /assumed-role\/([^/\s]{1,128})\//.exec(x.principal ?? '')?.[1];
-  return name ?? placeholder('CALLER_ROLE_NAME');
+  return roleNameArg(/assumed-role\/([^/\s]{1,128})\//.exec(x.principal ?? '')?.[1]);
 }
 /** The caller of a chain is an IAM user ("User: arn:aws:iam::...:user/deployer"), whose policy is a user policy. */
 function callerUser(x: Extracted): string | undefined {
   return /:user\/(?:[^\s/]{1,64}\/){0,8}([^\s/]{1,64})$/.exec(x.principal ?? '')?.[1];
 }
-function callerPolicyCommand(x: Extracted, document: string): string {
+function callerPolicyCommand(x: Extracted, document: string): ShellCommand {
   const user = callerUser(x);
   return user
-    ? sh`aws iam put-user-policy --user-name ${user} --policy-name assume-target --policy-document ${document}`
+    ? sh`aws iam put-user-policy --user-name ${roleNameArg(user)} --policy-name assume-target --policy-document ${document}`
     : sh`aws iam put-role-policy --role-name ${callerRoleValue(x)} --policy-name assume-target --policy-document ${document}`;
 }
 function targetRoleValue(x: Extracted) {
   const name = /:role\/(?:[^\s/]{1,64}\/){0,8}([^\s/]{1,128})$/.exec(x.targetArn ?? '')?.[1];
-  return name ?? placeholder('TARGET_ROLE_NAME');
+  return name === undefined ? placeholder('TARGET_ROLE_NAME') : roleNameArg(name);
 }
 
 /** What a chained AssumeRole also asked for, when the denial names it (session tags, a source identity). */
@@ -112,9 +120,8 @@ function chainActions(x: Extracted, withTags = false): string[] {
   return actions;
 }
 
-const DIAGNOSE = 'kubectl exec -it <POD> -n <NAMESPACE> -- irsa-doctor';
-const RESTART =
-  'kubectl rollout restart deployment/<DEPLOYMENT> -n <NAMESPACE>   # new pods get the webhook env; old ones never do';
+const DIAGNOSE = sh`kubectl exec -it <POD> -n <NAMESPACE> -- irsa-doctor`;
+const RESTART = sh`kubectl rollout restart deployment/<DEPLOYMENT> -n <NAMESPACE>   # new pods get the webhook env; old ones never do`;
 
 const ENTRIES: readonly Explanation[] = [
   {
@@ -130,10 +137,10 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         "Add the STS module to the application's runtime dependencies and redeploy; IRSA itself is fine if irsa-doctor's sts.assume-role passes.",
         [
-          '# Maven: <dependency><groupId>software.amazon.awssdk</groupId><artifactId>sts</artifactId></dependency>',
-          "# Gradle: implementation 'software.amazon.awssdk:sts'",
-          '# .NET: dotnet add package AWSSDK.SecurityToken',
-          `${DIAGNOSE} --only sts.assume-role`,
+          sh`# Maven: <dependency><groupId>software.amazon.awssdk</groupId><artifactId>sts</artifactId></dependency>`,
+          sh`# Gradle: implementation 'software.amazon.awssdk:sts'`,
+          sh`# .NET: dotnet add package AWSSDK.SecurityToken`,
+          sh`${fragment(DIAGNOSE)} --only sts.assume-role`,
         ],
         [LINKS.irsa],
       ),
@@ -155,10 +162,10 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         'Make the pod use its own role: check the ServiceAccount annotation, then recreate the pod so the webhook injects AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE; block IMDS from pods (hop limit 1) so this cannot happen silently.',
         [
-          "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'",
-          "kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.containers[*].env[*].name}'",
+          sh`kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations.eks\\.amazonaws\\.com/role-arn}'`,
+          sh`kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.containers[*].env[*].name}'`,
           RESTART,
-          `${DIAGNOSE} --only env.mechanism,identity.caller,identity.imds`,
+          sh`${fragment(DIAGNOSE)} --only env.mechanism,identity.caller,identity.imds`,
         ],
         [LINKS.irsaTroubleshoot, LINKS.imds],
       ),
@@ -178,8 +185,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         'Let EKS Pod Identity assume the role: trust pods.eks.amazonaws.com with both actions.',
         [
-          `aws iam update-assume-role-policy --role-name ${roleName(x)} --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'`,
-          `${DIAGNOSE} --only pod-identity.agent`,
+          sh`aws iam update-assume-role-policy --role-name ${roleNameValue(x)} --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}'`,
+          sh`${fragment(DIAGNOSE)} --only pod-identity.agent`,
         ],
         [LINKS.podIdentity],
       ),
@@ -199,8 +206,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         "Compare the role's trust policy with the token: run irsa-doctor with the policy file, which names the failing statement and prints the corrected policy.",
         [
-          `aws iam get-role --role-name ${roleName(x)} --query Role.AssumeRolePolicyDocument > trust.json`,
-          `${DIAGNOSE} --trust-policy trust.json   # copy trust.json into the pod first (kubectl cp), or run the tool with --offline where the file is`,
+          sh`aws iam get-role --role-name ${roleNameValue(x)} --query Role.AssumeRolePolicyDocument > trust.json`,
+          sh`${fragment(DIAGNOSE)} --trust-policy trust.json   # copy trust.json into the pod first (kubectl cp), or run the tool with --offline where the file is`,
         ],
         [LINKS.irsaTroubleshoot, LINKS.oidcTroubleshoot],
       ),
@@ -220,9 +227,9 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         "Register the cluster's issuer as an IAM OIDC provider in the role's account.",
         [
-          `eksctl utils associate-iam-oidc-provider --cluster <CLUSTER> --region ${issuerRegion(x)} --approve`,
-          `aws iam create-open-id-connect-provider --url ${x.issuerUrls[0] ?? '<ISSUER_URL>'} --client-id-list sts.amazonaws.com   # in the role's account, for cross-account roles`,
-          'aws iam list-open-id-connect-providers',
+          sh`eksctl utils associate-iam-oidc-provider --cluster <CLUSTER> --region ${issuerRegion(x)} --approve`,
+          sh`aws iam create-open-id-connect-provider --url ${urlArg(x.issuerUrls[0], 'ISSUER_URL')} --client-id-list sts.amazonaws.com   # in the role's account, for cross-account roles`,
+          sh`aws iam list-open-id-connect-providers`,
         ],
         [LINKS.associateOidc, LINKS.oidcTroubleshoot],
       ),
@@ -241,9 +248,9 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         "Make the token's audience and the provider's client IDs agree.",
         [
-          `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${x.providerArns[0] ?? 'arn:aws:iam::<ACCOUNT_ID>:oidc-provider/<ISSUER_HOST>'} --client-id sts.amazonaws.com`,
-          "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'",
-          `${DIAGNOSE} --only token.claims`,
+          sh`aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${arnArg(x.providerArns[0], 'OIDC_PROVIDER_ARN')} --client-id sts.amazonaws.com`,
+          sh`kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'`,
+          sh`${fragment(DIAGNOSE)} --only token.claims`,
         ],
         [LINKS.oidcTroubleshoot],
       ),
@@ -263,9 +270,9 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         "Make the issuer's /.well-known/openid-configuration and JWKS publicly fetchable and containing the token's kid; update the provider thumbprint for self-hosted issuers.",
         [
-          `curl -fsS ${x.issuerUrls[0] ?? '<ISSUER_URL>'}/.well-known/openid-configuration`,
-          `curl -fsS ${x.issuerUrls[0] ?? '<ISSUER_URL>'}/keys`,
-          `${DIAGNOSE} --only issuer.discovery,token.claims`,
+          sh`curl -fsS ${urlArg(x.issuerUrls[0], 'ISSUER_URL')}/.well-known/openid-configuration`,
+          sh`curl -fsS ${urlArg(x.issuerUrls[0], 'ISSUER_URL')}/keys`,
+          sh`${fragment(DIAGNOSE)} --only issuer.discovery,token.claims`,
         ],
         [LINKS.oidcTroubleshoot],
       ),
@@ -283,7 +290,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Let the SDK re-read AWS_WEB_IDENTITY_TOKEN_FILE on every refresh (default SDK chains do), do not mount the token with subPath, and upgrade old SDKs.',
-        [`${DIAGNOSE} --only token.file,token.claims`],
+        [sh`${fragment(DIAGNOSE)} --only token.file,token.claims`],
         [LINKS.tokenPermissions],
       ),
   },
@@ -301,7 +308,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Build clients with the default credential provider chain so credentials refresh before expiry; do not export session credentials into env or files.',
-        [`${DIAGNOSE} --only env.precedence,identity.caller`],
+        [sh`${fragment(DIAGNOSE)} --only env.precedence,identity.caller`],
         [LINKS.sdkChain],
       ),
   },
@@ -310,7 +317,7 @@ const ENTRIES: readonly Explanation[] = [
     meaning: () => "the token's issue time is in the future for the verifier: a clock is wrong",
     causes: () => ["the node's clock is skewed (NTP not running)", 'a hand-made token with a wrong iat/nbf'],
     confirmWith: ['token.claims'],
-    remedy: () => remedy('Fix the node clock (chrony/NTP).', [`${DIAGNOSE} --only token.claims`]),
+    remedy: () => remedy('Fix the node clock (chrony/NTP).', [sh`${fragment(DIAGNOSE)} --only token.claims`]),
   },
   {
     code: 'STS_REGION_DISABLED',
@@ -323,8 +330,8 @@ const ENTRIES: readonly Explanation[] = [
     confirmWith: ['env.region', 'sts.endpoints', 'sts.assume-role'],
     remedy: () =>
       remedy('Activate STS for the region (IAM > Account settings), or point AWS_REGION at an enabled region.', [
-        'aws iam get-account-summary',
-        `${DIAGNOSE} --only env.region,sts.endpoints`,
+        sh`aws iam get-account-summary`,
+        sh`${fragment(DIAGNOSE)} --only env.region,sts.endpoints`,
       ]),
   },
   {
@@ -337,7 +344,7 @@ const ENTRIES: readonly Explanation[] = [
     confirmWith: ['env.irsa', 'kube.serviceaccount'],
     remedy: () =>
       remedy('Fix the annotation to arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>, then recreate the pod.', [
-        'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> --overwrite eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+        sh`kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> --overwrite eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
         RESTART,
       ]),
   },
@@ -354,7 +361,7 @@ const ENTRIES: readonly Explanation[] = [
     confirmWith: ['env.pod-identity', 'token.file', 'token.claims', 'pod-identity.agent'],
     remedy: () =>
       remedy('Check that the app can read the Pod Identity token file and that its SDK supports Pod Identity.', [
-        `${DIAGNOSE} --only token.file,token.claims,pod-identity.agent`,
+        sh`${fragment(DIAGNOSE)} --only token.file,token.claims,pod-identity.agent`,
       ]),
   },
   {
@@ -370,8 +377,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         'Create the association for this namespace and ServiceAccount.',
         [
-          'aws eks list-pod-identity-associations --cluster-name <CLUSTER> --namespace <NAMESPACE>',
-          'aws eks create-pod-identity-association --cluster-name <CLUSTER> --namespace <NAMESPACE> --service-account <SERVICE_ACCOUNT> --role-arn arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+          sh`aws eks list-pod-identity-associations --cluster-name <CLUSTER> --namespace <NAMESPACE>`,
+          sh`aws eks create-pod-identity-association --cluster-name <CLUSTER> --namespace <NAMESPACE> --service-account <SERVICE_ACCOUNT> --role-arn arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
         ],
         [LINKS.podIdentity],
       ),
@@ -389,7 +396,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         "Upgrade the app's AWS SDK to a version that supports EKS Pod Identity (see the AWS list of minimum SDK versions) and let its default chain pick the credentials, or use IRSA for this app.",
-        [`${DIAGNOSE} --only pod-identity.agent   # confirms the agent works for a current SDK`],
+        [sh`${fragment(DIAGNOSE)} --only pod-identity.agent   # confirms the agent works for a current SDK`],
         ['https://docs.aws.amazon.com/eks/latest/userguide/pod-id-minimum-sdk.html'],
       ),
   },
@@ -407,8 +414,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         'Make the agent reachable from the pod.',
         [
-          'kubectl get daemonset eks-pod-identity-agent -n kube-system',
-          `${DIAGNOSE} --only pod-identity.agent,env.proxy`,
+          sh`kubectl get daemonset eks-pod-identity-agent -n kube-system`,
+          sh`${fragment(DIAGNOSE)} --only pod-identity.agent,env.proxy`,
         ],
         [LINKS.podIdentity],
       ),
@@ -426,8 +433,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         "Give the pod an fsGroup so the token is group-readable for the app's uid, then recreate the pod.",
         [
-          'kubectl patch deployment <DEPLOYMENT> -n <NAMESPACE> -p \'{"spec":{"template":{"spec":{"securityContext":{"fsGroup":65534}}}}}\'',
-          `${DIAGNOSE} --only token.file`,
+          sh`kubectl patch deployment <DEPLOYMENT> -n <NAMESPACE> -p '{"spec":{"template":{"spec":{"securityContext":{"fsGroup":65534}}}}}'`,
+          sh`${fragment(DIAGNOSE)} --only token.file`,
         ],
         [LINKS.tokenPermissions],
       ),
@@ -444,7 +451,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Let the webhook inject both the env and the aws-iam-token volume: remove hand-set AWS_* variables and recreate the pod.',
-        ["kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.volumes[*].name}'", RESTART],
+        [sh`kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.volumes[*].name}'`, RESTART],
         [LINKS.irsa],
       ),
   },
@@ -469,9 +476,9 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         'Use the regional STS endpoint and make it reachable (VPC endpoint com.amazonaws.<REGION>.sts or NAT).',
         [
-          'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/sts-regional-endpoints=true',
+          sh`kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/sts-regional-endpoints=true`,
           RESTART,
-          `${DIAGNOSE} --only sts.endpoints,env.region,env.proxy`,
+          sh`${fragment(DIAGNOSE)} --only sts.endpoints,env.region,env.proxy`,
         ],
         [LINKS.stsEndpoint],
       ),
@@ -488,7 +495,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Reuse one SDK client (and its credential cache) per process; consider EKS Pod Identity, whose agent caches credentials.',
-        [`${DIAGNOSE} --only sts.assume-role,identity.caller`],
+        [sh`${fragment(DIAGNOSE)} --only sts.assume-role,identity.caller`],
       ),
   },
   {
@@ -504,7 +511,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Let the webhook set both variables: remove hand-set AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE and recreate the pod.',
-        [`${DIAGNOSE} --only env.mechanism,env.irsa`, RESTART],
+        [sh`${fragment(DIAGNOSE)} --only env.mechanism,env.irsa`, RESTART],
       ),
   },
   {
@@ -521,8 +528,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         'Find which credentials the app signs with and remove the static ones so the SDK uses the role; check that the region matches the credentials.',
         [
-          "kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.containers[*].env[*].name}'",
-          `${DIAGNOSE} --only env.precedence,identity.caller`,
+          sh`kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.spec.containers[*].env[*].name}'`,
+          sh`${fragment(DIAGNOSE)} --only env.precedence,identity.caller`,
         ],
         [LINKS.sdkChain],
       ),
@@ -540,7 +547,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: (x) =>
       remedy(`Grant ${x.action ?? 'the action'} to the role ${roleName(x)} (IRSA/Pod Identity itself works).`, [
         sh`aws iam list-attached-role-policies --role-name ${roleNameValue(x)}`,
-        sh`aws iam simulate-principal-policy --policy-source-arn ${roleArnValue(x)} --action-names ${x.action ?? placeholder('ACTION')}`,
+        sh`aws iam simulate-principal-policy --policy-source-arn ${roleArnValue(x)} --action-names ${matching(x.action, IAM_ACTION, 'ACTION')}`,
       ]),
   },
   {
@@ -555,9 +562,9 @@ const ENTRIES: readonly Explanation[] = [
     confirmWith: ['env.mechanism', 'kube.serviceaccount', 'kube.pod'],
     remedy: () =>
       remedy('Annotate the ServiceAccount with the role and recreate the pod.', [
-        'kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>',
+        sh`kubectl annotate serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> eks.amazonaws.com/role-arn=arn:aws:iam::<ACCOUNT_ID>:role/<ROLE_NAME>`,
         RESTART,
-        `${DIAGNOSE} --only env.mechanism,kube.serviceaccount`,
+        sh`${fragment(DIAGNOSE)} --only env.mechanism,kube.serviceaccount`,
       ]),
   },
   {
@@ -573,7 +580,10 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         "Set AWS_REGION in the pod spec (or the app's client configuration).",
-        ['kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_REGION=<REGION>', `${DIAGNOSE} --only env.region`],
+        [
+          sh`kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_REGION=<REGION>`,
+          sh`${fragment(DIAGNOSE)} --only env.region`,
+        ],
         [LINKS.stsEndpoint],
       ),
   },
@@ -590,7 +600,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Fix the clock of the node (chrony with the Amazon Time Sync Service at 169.254.169.123); the credentials themselves are fine.',
-        ['date -u   # in the pod, compare with an accurate clock', 'chronyc tracking   # on the node'],
+        [sh`date -u   # in the pod, compare with an accurate clock`, sh`chronyc tracking   # on the node`],
         ['https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/set-time.html'],
       ),
   },
@@ -606,7 +616,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Let the webhook inject the env and the aws-iam-token volume; remove hand-set mounts or variables at that path.',
-        [`${DIAGNOSE} --only token.file`, RESTART],
+        [sh`${fragment(DIAGNOSE)} --only token.file`, RESTART],
       ),
   },
   {
@@ -624,8 +634,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         "Check the proxy's logs for the pod, and the role's trust for the proxy's role; better, move the workload to IRSA or EKS Pod Identity.",
         [
-          'kubectl logs -n kube-system -l app=kube2iam --tail=200   # or -l app=kiam-server',
-          "kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.metadata.annotations.iam\\.amazonaws\\.com/role}'",
+          sh`kubectl logs -n kube-system -l app=kube2iam --tail=200   # or -l app=kiam-server`,
+          sh`kubectl get pod <POD> -n <NAMESPACE> -o jsonpath='{.metadata.annotations.iam\\.amazonaws\\.com/role}'`,
         ],
         [LINKS.irsa, LINKS.podIdentity],
       ),
@@ -641,8 +651,8 @@ const ENTRIES: readonly Explanation[] = [
     confirmWith: ['env.proxy', 'sts.endpoints'],
     remedy: () =>
       remedy('Exempt the STS host and the metadata addresses from the proxy, or allow them on it.', [
-        'kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> NO_PROXY=169.254.169.254,169.254.170.23,.amazonaws.com',
-        `${DIAGNOSE} --only env.proxy,sts.endpoints`,
+        sh`kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> NO_PROXY=169.254.169.254,169.254.170.23,.amazonaws.com`,
+        sh`${fragment(DIAGNOSE)} --only env.proxy,sts.endpoints`,
       ]),
   },
   {
@@ -657,8 +667,8 @@ const ENTRIES: readonly Explanation[] = [
     confirmWith: ['pod-identity.agent'],
     remedy: () =>
       remedy('Give the nodes a route to the EKS Auth API (VPC endpoint or NAT), then watch the agent log.', [
-        'kubectl logs -n kube-system daemonset/eks-pod-identity-agent --tail=100',
-        'aws ec2 describe-vpc-endpoints --filters Name=service-name,Values=com.amazonaws.<REGION>.eks-auth',
+        sh`kubectl logs -n kube-system daemonset/eks-pod-identity-agent --tail=100`,
+        sh`aws ec2 describe-vpc-endpoints --filters Name=service-name,Values=com.amazonaws.<REGION>.eks-auth`,
       ]),
   },
   {
@@ -683,7 +693,7 @@ const ENTRIES: readonly Explanation[] = [
             ],
           }),
         ),
-        `${sh`aws iam get-role --role-name ${targetRoleValue(x)} --query Role.AssumeRolePolicyDocument`}   # must allow ${chainActions(x, true).join(', ')} for the caller's ${callerUser(x) ? 'user' : 'role'} ARN`,
+        sh`aws iam get-role --role-name ${targetRoleValue(x)} --query Role.AssumeRolePolicyDocument   # must allow ${chainActions(x, true).join(', ')} for the caller's ${callerUser(x) ? 'user' : 'role'} ARN`,
       ]),
   },
   {
@@ -699,7 +709,10 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         "Find out who the app is: run the doctor in the pod (identity.caller), or get-caller-identity in the app's environment, then read the denial again with that principal in mind.",
-        [`${DIAGNOSE} --only identity.caller`, 'kubectl exec <POD> -n <NAMESPACE> -- aws sts get-caller-identity'],
+        [
+          sh`${fragment(DIAGNOSE)} --only identity.caller`,
+          sh`kubectl exec <POD> -n <NAMESPACE> -- aws sts get-caller-identity`,
+        ],
       ),
   },
   {
@@ -709,7 +722,9 @@ const ENTRIES: readonly Explanation[] = [
     causes: () => ['longer than 64 characters, or characters outside [\\w+=,.@-] (spaces, slashes, colons)'],
     confirmWith: ['env.irsa'],
     remedy: () =>
-      remedy('Use a session name of at most 64 characters from [A-Za-z0-9+=,.@_-].', [`${DIAGNOSE} --only env.irsa`]),
+      remedy('Use a session name of at most 64 characters from [A-Za-z0-9+=,.@_-].', [
+        sh`${fragment(DIAGNOSE)} --only env.irsa`,
+      ]),
   },
   {
     code: 'STS_GLOBAL_ENDPOINT',
@@ -725,8 +740,8 @@ const ENTRIES: readonly Explanation[] = [
       remedy(
         'Make the STS endpoint and the signing region agree: use the regional endpoint of AWS_REGION, and remove endpoint overrides that name another region.',
         [
-          'kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_STS_REGIONAL_ENDPOINTS=regional AWS_REGION=<REGION>',
-          `${DIAGNOSE} --only env.region,sts.endpoints`,
+          sh`kubectl set env deployment/<DEPLOYMENT> -n <NAMESPACE> AWS_STS_REGIONAL_ENDPOINTS=regional AWS_REGION=<REGION>`,
+          sh`${fragment(DIAGNOSE)} --only env.region,sts.endpoints`,
         ],
         [LINKS.stsEndpoint],
       ),
@@ -744,7 +759,7 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         "Find out which credentials the app gets and whose they are: run the doctor in the pod, or get-caller-identity in the app's environment, then read the error again with that in mind.",
-        [DIAGNOSE, 'kubectl exec <POD> -n <NAMESPACE> -- aws sts get-caller-identity'],
+        [DIAGNOSE, sh`kubectl exec <POD> -n <NAMESPACE> -- aws sts get-caller-identity`],
       ),
   },
   {
@@ -762,7 +777,10 @@ const ENTRIES: readonly Explanation[] = [
     remedy: () =>
       remedy(
         'Run the diagnosis in the pod: it says which link of the chain is missing.',
-        [DIAGNOSE, "kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'"],
+        [
+          DIAGNOSE,
+          sh`kubectl get serviceaccount <SERVICE_ACCOUNT> -n <NAMESPACE> -o jsonpath='{.metadata.annotations}'`,
+        ],
         [LINKS.irsaTroubleshoot],
       ),
   },
@@ -776,7 +794,9 @@ const ENTRIES: readonly Explanation[] = [
     ],
     confirmWith: ['token.file', 'token.claims', 'sts.assume-role'],
     remedy: () =>
-      remedy('Run the diagnosis in the pod, which calls STS the same way.', [`${DIAGNOSE} --only sts.assume-role`]),
+      remedy('Run the diagnosis in the pod, which calls STS the same way.', [
+        sh`${fragment(DIAGNOSE)} --only sts.assume-role`,
+      ]),
   },
 ];
 

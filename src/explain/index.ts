@@ -168,7 +168,7 @@ function redactMatch(match: ExplainMatch): ExplainMatch {
     arns: match.arns.map(redactSecrets),
     remedy: {
       summary: redactSecrets(match.remedy.summary),
-      commands: match.remedy.commands.map(redactSecrets),
+      commands: match.remedy.commands.map((c) => redactSecrets(c) as typeof c),
       links: match.remedy.links.map(redactSecrets),
     },
   };

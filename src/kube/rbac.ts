@@ -1,6 +1,11 @@
+import type { Placeholder, ShellCommand } from '../checks/shell';
+import { fragment, heredoc, namespaceArg, placeholder, serviceAccountArg, sh, yamlScalar } from '../checks/shell';
+
 /**
  * The least-privilege RBAC the kube checks need, as YAML with the namespace and subject filled in. The same
- * objects ship in examples/rbac.yaml (a test keeps them in step).
+ * objects ship in examples/rbac.yaml (a test keeps them in step). The subject comes from the API server's
+ * Forbidden message, so every name is validated (a ServiceAccount and a namespace are DNS names, or their
+ * placeholders) and quoted for YAML and the shell: a name cannot add a line, a key or a document to the YAML.
  */
 
 /** Who the API server said was refused: a ServiceAccount (in-cluster) or a kubeconfig user. */
@@ -38,12 +43,13 @@ export function subjectFromForbidden(
 
 function subjectYaml(subject: RbacSubject): string {
   return subject.kind === 'ServiceAccount'
-    ? `  - kind: ServiceAccount\n    name: ${subject.name}\n    namespace: ${subject.namespace ?? '<NAMESPACE>'}`
-    : `  - kind: User\n    apiGroup: rbac.authorization.k8s.io\n    name: '${subject.name.replace(/'/g, "''")}'`;
+    ? `  - kind: ServiceAccount\n    name: ${yamlScalar(serviceAccountArg(subject.name))}\n    namespace: ${yamlScalar(namespaceArg(subject.namespace))}`
+    : `  - kind: User\n    apiGroup: rbac.authorization.k8s.io\n    name: ${yamlScalar(subject.name)}`;
 }
 
 /** Role + RoleBinding: get on this namespace's pods, serviceaccounts and replicasets (to name the Deployment). */
-export function namespaceRbacYaml(namespace: string, subject: RbacSubject): string {
+export function namespaceRbacYaml(namespaceName: string | undefined, subject: RbacSubject): string {
+  const namespace = yamlScalar(namespaceArg(namespaceName));
   return `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
@@ -76,10 +82,7 @@ ${subjectYaml(subject)}`;
  * by name, so it is left out.
  */
 export function webhookReaderRbacYaml(subject: RbacSubject): string {
-  const bindingName =
-    subject.kind === 'ServiceAccount'
-      ? `${WEBHOOK_READER_NAME}-${subject.namespace}-${subject.name}`
-      : WEBHOOK_READER_NAME;
+  const bindingName = yamlScalar(webhookReaderBindingName(subject));
   return `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
@@ -103,34 +106,40 @@ ${subjectYaml(subject)}`;
 }
 
 /** One shell command that applies the YAML: kubectl apply from a quoted heredoc (no shell expansion). */
-export function kubectlApply(yaml: string): string {
-  return `kubectl apply -f - <<'EOF'\n${yaml}\nEOF`;
+export function kubectlApply(yaml: string): ShellCommand {
+  return heredoc(sh`kubectl apply -f -`, yaml);
 }
 
-function subjectFlag(subject: RbacSubject): string {
+/** --serviceaccount=NS:NAME or --user=NAME, quoted as one word. */
+function subjectFlag(subject: RbacSubject): ShellCommand {
   return subject.kind === 'ServiceAccount'
-    ? `--serviceaccount=${subject.namespace ?? '<NAMESPACE>'}:${subject.name}`
-    : `--user=${JSON.stringify(subject.name)}`;
+    ? sh`--serviceaccount=${namespaceArg(subject.namespace)}:${serviceAccountArg(subject.name)}`
+    : sh`--user=${subject.name}`;
 }
 
 /** The same Role and RoleBinding as one-line kubectl commands (what a terminal shows without escapes). */
-export function namespaceRbacCommands(namespace: string, subject: RbacSubject): string[] {
+export function namespaceRbacCommands(namespaceName: string | undefined, subject: RbacSubject): ShellCommand[] {
+  const namespace = namespaceArg(namespaceName);
   return [
-    `kubectl create role ${RBAC_NAME} -n ${namespace} --verb=get --resource=pods,serviceaccounts,replicasets.apps`,
-    `kubectl create rolebinding ${RBAC_NAME} -n ${namespace} --role=${RBAC_NAME} ${subjectFlag(subject)}`,
+    sh`kubectl create role ${RBAC_NAME} -n ${namespace} --verb=get --resource=pods,serviceaccounts,replicasets.apps`,
+    sh`kubectl create rolebinding ${RBAC_NAME} -n ${namespace} --role=${RBAC_NAME} ${fragment(subjectFlag(subject))}`,
   ];
 }
 
-export function webhookReaderRbacCommands(subject: RbacSubject): string[] {
+export function webhookReaderRbacCommands(subject: RbacSubject): ShellCommand[] {
   const bindingName = webhookReaderBindingName(subject);
   return [
-    `kubectl create clusterrole ${WEBHOOK_READER_NAME} --verb=get --resource=mutatingwebhookconfigurations.admissionregistration.k8s.io --resource-name=pod-identity-webhook`,
-    `kubectl create clusterrolebinding ${bindingName} --clusterrole=${WEBHOOK_READER_NAME} ${subjectFlag(subject)}`,
+    sh`kubectl create clusterrole ${WEBHOOK_READER_NAME} --verb=get --resource=mutatingwebhookconfigurations.admissionregistration.k8s.io --resource-name=pod-identity-webhook`,
+    sh`kubectl create clusterrolebinding ${bindingName} --clusterrole=${WEBHOOK_READER_NAME} ${fragment(subjectFlag(subject))}`,
   ];
 }
 
-function webhookReaderBindingName(subject: RbacSubject): string {
-  return subject.kind === 'ServiceAccount'
-    ? `${WEBHOOK_READER_NAME}-${subject.namespace ?? '<NAMESPACE>'}-${subject.name}`
-    : WEBHOOK_READER_NAME;
+/** irsa-doctor-webhook-reader-NS-NAME for a ServiceAccount: a valid object name, or the placeholder. */
+function webhookReaderBindingName(subject: RbacSubject): string | Placeholder {
+  if (subject.kind !== 'ServiceAccount') return WEBHOOK_READER_NAME;
+  const namespace = namespaceArg(subject.namespace);
+  const name = serviceAccountArg(subject.name);
+  return typeof namespace === 'string' && typeof name === 'string'
+    ? `${WEBHOOK_READER_NAME}-${namespace}-${name}`.slice(0, 253).replace(/[-.]+$/, '')
+    : placeholder('BINDING_NAME');
 }

@@ -29,7 +29,7 @@ export function displayValue(value: unknown, max = 400): string {
  * value cannot start a line of its own.
  */
 export function commandLines(command: string): { readonly first: string; readonly rest: readonly string[] } {
-  const heredoc = /^([^\n]*<<-?'?([A-Za-z_]+)'?)\n([\s\S]*)\n\2$/.exec(command);
+  const heredoc = /^([^\n]*<<-?'?([A-Za-z_][A-Za-z0-9_]*)'?)\n([\s\S]*)\n\2$/.exec(command);
   if (!heredoc) return { first: `$ ${escapeControl(command)}`, rest: [] };
   const [, head = '', terminator = '', body = ''] = heredoc;
   return { first: `$ ${escapeControl(head)}`, rest: [...body.split('\n').map(escapeControl), terminator] };

@@ -1,4 +1,5 @@
 import type { Context } from '../context/context';
+import type { ShellCommand } from '../checks/shell';
 import type { CheckId, CheckOutputs } from '../checks/outputs';
 import type { FindingCode, Severity } from './findings';
 
@@ -22,8 +23,11 @@ export type CredentialSource = 'irsa' | 'pod-identity' | 'node-role' | 'static-k
 
 export interface Remedy {
   readonly summary: string;
-  /** Shell commands, one each, shown behind a `$` prompt. */
-  readonly commands: readonly string[];
+  /**
+   * Shell commands, one each, shown behind a `$` prompt. Made only by src/checks/shell.ts (`sh`, `heredoc`):
+   * every value in them is quoted for a POSIX shell.
+   */
+  readonly commands: readonly ShellCommand[];
   readonly links: readonly string[];
   /** Documents to save or paste (YAML, Terraform, eksctl config): shown whole, never behind a `$` prompt. */
   readonly snippets?: readonly Snippet[];

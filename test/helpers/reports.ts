@@ -5,6 +5,8 @@ import type { CheckResult, Finding, Report, Stage, Status } from '../../src/run/
 import { STATUSES } from '../../src/run/types';
 import type { Coverage } from '../../src/run/verification';
 import { verificationOf } from '../../src/run/verification';
+import type { ShellCommand } from '../../src/checks/shell';
+import { sh } from '../../src/checks/shell';
 
 /** Fixture Reports for the renderers: hand-built, so a renderer test does not depend on any check's wording. */
 
@@ -78,7 +80,7 @@ const tokenExpired: Finding = {
   evidence: { exp: '2026-11-22T08:00:00Z' },
   remedy: {
     summary: 'Recreate the pod so the kubelet mounts a fresh token',
-    commands: ['kubectl delete pod cart-7d9f -n shop', 'kubectl get pod -n shop -l app=cart'],
+    commands: [sh`kubectl delete pod cart-7d9f -n shop`, sh`kubectl get pod -n shop -l app=cart`],
     links: ['https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html'],
   },
 };
@@ -98,7 +100,7 @@ const forbidden: Finding = {
   checkId: 'env.irsa',
   summary: 'The SA may not read pods',
   evidence: {},
-  remedy: { summary: 'Grant get on pods', commands: ['kubectl apply -f examples/rbac.yaml'], links: [] },
+  remedy: { summary: 'Grant get on pods', commands: [sh`kubectl apply -f examples/rbac.yaml`], links: [] },
 };
 
 /** Broken with a root cause, one finding of each severity, and every status among its checks. */
@@ -140,12 +142,17 @@ export function hostileReport(): Report {
       ...f,
       summary: `finding ${hostile}`,
       evidence: { claim: `claim ${hostile}` },
-      remedy: { ...f.remedy, commands: [`echo ${hostile}`] },
+      // Raw on purpose (sh would quote them): the renderers must escape even a command that bypassed sh.
+      remedy: { ...f.remedy, commands: [`echo ${hostile}` as ShellCommand] },
     })),
     rootCause: report.rootCause && {
       ...report.rootCause,
       summary: `cause ${hostile}`,
-      remedy: { ...report.rootCause.remedy, commands: [`kubectl ${hostile}`], links: [`https://x/${hostile}`] },
+      remedy: {
+        ...report.rootCause.remedy,
+        commands: [`kubectl ${hostile}` as ShellCommand],
+        links: [`https://x/${hostile}`],
+      },
     },
   };
 }

@@ -643,12 +643,12 @@ describe('explain: a whole log', () => {
     expect(source?.remedy.commands[1]).toMatch(/get-role --role-name Hub --query Role.AssumeRolePolicyDocument {3}#/);
   });
 
-  it('quotes values from the log that reach a command (redacted names are not shell syntax)', () => {
+  it('a value from the log that is not a role name is not offered as one (redacted names are not shell syntax)', () => {
     const [match] = explainMessage(
       'User: arn:aws:sts::1:assumed-role/<ROLE>;rm/x is not authorized to perform: s3:GetObject',
     ).matches;
     expect(match?.code).toBe('ROLE_LACKS_PERMISSION');
-    expect(match?.remedy.commands[0]).toBe("aws iam list-attached-role-policies --role-name '<ROLE>'");
+    expect(match?.remedy.commands[0]).toBe('aws iam list-attached-role-policies --role-name <ROLE_NAME>');
   });
 });
 

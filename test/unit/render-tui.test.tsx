@@ -11,6 +11,7 @@ import type { RunSnapshot } from '../../src/render/tui/store';
 import { FRAME_MS, createRunStore } from '../../src/render/tui/store';
 import { severityLook, statusLook, verdictLook } from '../../src/render/tui/theme';
 import { RunView } from '../../src/render/tui/view';
+import { sh } from '../../src/checks/shell';
 import { fixtureContext } from '../helpers/context';
 import { brokenReport, healthyReport, hostileReport } from '../helpers/reports';
 
@@ -229,14 +230,14 @@ describe(runInInk, () => {
 
   it('writes each fix command after the box as one plain line, however long, root cause first', async () => {
     const terminal = new FakeTerminal();
-    const long = `aws iam update-assume-role-policy --role-name app --policy-document '${'x'.repeat(300)}'`;
+    const long = sh`aws iam update-assume-role-policy --role-name app --policy-document ${'x y'.repeat(100)}`;
     const failing: Check = {
       ...fake('token.claims', 'fail'),
       run: (async (): Promise<CheckOutcome> => ({
         status: 'fail',
         summary: 'expired',
         findings: [
-          { code: 'IMDS_REACHABLE', summary: 'imds', remedy: { summary: 's', commands: ['aws ec2 x'], links: [] } },
+          { code: 'IMDS_REACHABLE', summary: 'imds', remedy: { summary: 's', commands: [sh`aws ec2 x`], links: [] } },
           { code: 'TOKEN_EXPIRED', summary: 'old', remedy: { summary: 's', commands: [long], links: [] } },
         ],
       })) as Check['run'],

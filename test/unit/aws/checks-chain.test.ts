@@ -475,6 +475,8 @@ describe('sts.endpoints', () => {
     );
     expect(outcome.status).toBe('fail');
     expect(outcome.findings?.map((f) => f.code)).toEqual(['STS_UNREACHABLE']);
-    expect(outcome.findings?.[0]?.remedy.commands[0]).toBe(`getent hosts ${bad}`);
+    // Not a host name: the command names the placeholder, and the value stays in the finding's evidence.
+    expect(outcome.findings?.[0]?.remedy.commands[0]).toBe('getent hosts <STS_HOST>');
+    expect(outcome.findings?.[0]?.evidence?.endpoint).toBe(bad);
   });
 });

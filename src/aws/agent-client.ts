@@ -1,6 +1,7 @@
 import type { FindingCode } from '../run/findings';
 import type { NetClient } from './http';
 import { NetError } from './http';
+import { redactText } from '../run/redact';
 import { Secret } from './secrets';
 import type { SessionCredentials } from './sts-client';
 
@@ -244,16 +245,14 @@ export function mapAgentAnswer(status: number, rawBody: string): AgentAnswer {
   );
 }
 
-/** A credential field of a JSON body and its string value (also when the body is cut inside it). */
-const CREDENTIAL_FIELD = /("(?:SecretAccessKey|Token|SessionToken)"\s*:\s*)"(?:[^"\\]|\\.)*"?/gi;
-
 /**
  * The agent's body as it may be shown: a misbehaving agent (or something else on its address) can send the
- * credentials JSON with a non-200 status, and no output may show a secret key or session token
- * (docs/report.md).
+ * credentials JSON with a non-200 status, or echo the token it was sent, and no output may show a secret
+ * key, session token or token (docs/report.md). The redaction pass runs here once more, before the body is
+ * cut to its shown length, so that the cut cannot leave a piece too short to recognise.
  */
 export function redactCredentials(body: string): string {
-  return body.replace(CREDENTIAL_FIELD, '$1"<redacted>"');
+  return redactText(body);
 }
 
 export interface AgentAttempt {

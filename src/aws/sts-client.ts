@@ -61,6 +61,39 @@ export class ForeignAnswerError extends Error {
 }
 
 /**
+ * The STS endpoint is not a URL the SDKs can call (a typo in AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL, or a
+ * region that makes no host name). Thrown before the SDK is involved: otherwise it fails with a bare
+ * "TypeError: Invalid URL", which would read as an answer of STS.
+ */
+export class StsEndpointError extends Error {
+  override readonly name = 'StsEndpointError';
+  constructor(
+    readonly endpoint: string,
+    readonly problem: string,
+  ) {
+    super(`${endpoint.slice(0, 200)} ${problem}`);
+  }
+}
+
+/** Why an STS endpoint URL cannot be called, or undefined when it can. */
+export function stsEndpointProblem(endpoint: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `has the scheme ${url.protocol} (not http or https)`;
+  if (url.hostname === '') return 'has no host';
+  return undefined;
+}
+
+function checkEndpoint(target: StsTarget): void {
+  const problem = stsEndpointProblem(target.endpoint);
+  if (problem) throw new StsEndpointError(target.endpoint, problem);
+}
+
+/**
  * A smithy request handler on top of the Context's NetClient, so SDK calls get the same hard deadlines,
  * abort signal, no-proxy rule and failure classification as every other call of the tool. Network failures
  * surface as NetError, which classifyStsError maps to STS_UNREACHABLE.
@@ -150,6 +183,7 @@ export async function assumeRoleWithWebIdentity(
   params: { readonly roleArn: string; readonly sessionName: string; readonly token: Secret },
   signal: AbortSignal,
 ): Promise<AssumedRole> {
+  checkEndpoint(target);
   const client = stsClient(net, target);
   try {
     const out = await client.send(
@@ -161,7 +195,13 @@ export async function assumeRoleWithWebIdentity(
       { abortSignal: sdkSignal(signal, target) },
     );
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('STS answered without credentials');
+    if (!c?.AccessKeyId || !c.SecretAccessKey) {
+      // An answer of STS (the SDK parsed it), only an incomplete one: classified as STS's, with its status.
+      throw Object.assign(new Error('STS answered without credentials'), {
+        name: 'IncompleteAnswer',
+        $metadata: out.$metadata,
+      });
+    }
     return {
       assumedRoleArn: out.AssumedRoleUser?.Arn ?? '',
       credentials: {
@@ -227,6 +267,7 @@ export async function getCallerIdentity(
   credentials: SessionCredentials,
   signal: AbortSignal,
 ): Promise<CallerIdentity> {
+  checkEndpoint(target);
   const client = stsClient(net, target, credentials);
   try {
     const out = await client.send(new GetCallerIdentityCommand({}), { abortSignal: sdkSignal(signal, target) });

@@ -21,6 +21,8 @@ export interface StsFailure {
   readonly network: NetFailureKind | undefined;
   /** Set when something answered, but not STS (an HTML page, plain text, bytes that are not its XML). */
   readonly foreign?: boolean;
+  /** Set when no request was sent: the endpoint is not callable, or the SDK failed before sending it. */
+  readonly local?: boolean;
 }
 
 const MAX_MESSAGE = 500;
@@ -175,6 +177,18 @@ export function classifyStsError(error: unknown, url = ''): StsFailure {
     const status = typeof field(error, 'status') === 'number' ? (field(error, 'status') as number) : undefined;
     return foreignAnswer(status, message);
   }
+  if (name === 'StsEndpointError') {
+    return {
+      code: 'STS_ENDPOINT_INVALID',
+      wireCode: 'InvalidEndpoint',
+      message: message.slice(0, MAX_MESSAGE),
+      httpStatus: undefined,
+      explanation:
+        'No request was sent: the STS endpoint every SDK in this pod would use (AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else the one the region names) is not a URL, so each SDK fails before calling STS.',
+      network: undefined,
+      local: true,
+    };
+  }
   if (name === 'AbortError') return networkFailure(new NetError('aborted', url, undefined, message));
   if (name === 'TimeoutError') return networkFailure(new NetError('read-timeout', url, undefined, message));
   // A service answer has an HTTP status; the error name is then the modelled exception or the wire code.
@@ -193,5 +207,15 @@ export function classifyStsError(error: unknown, url = ''): StsFailure {
     }
     return classifyStsAnswer(wire, message, httpStatus);
   }
-  return classifyStsAnswer(name, message);
+  // No HTTP status and no network failure: nothing reached STS, the SDK itself gave up (a TypeError from an
+  // unusable region or endpoint, a bug). That is not an answer of STS and must not read like one.
+  return {
+    code: 'STS_ERROR',
+    wireCode: name,
+    message: message.slice(0, MAX_MESSAGE),
+    httpStatus: undefined,
+    explanation: `No request reached STS: the SDK failed before sending it (${name}${message ? `: ${message.slice(0, 200)}` : ''}).`,
+    network: undefined,
+    local: true,
+  };
 }

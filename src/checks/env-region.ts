@@ -6,6 +6,7 @@ import {
   AWS_STS_REGIONAL_ENDPOINTS,
 } from '../aws/env-names';
 import { STS_GLOBAL_URL, looksLikeRegion, stsRegionalUrl } from '../aws/partitions';
+import { stsEndpointProblem } from '../aws/sts-client';
 import type { Env } from '../context/context';
 import type { Check, CheckOutcome, FindingInput } from '../run/types';
 import type { RegionOutput, SdkFamily } from './outputs';
@@ -214,12 +215,28 @@ export const envRegion: Check<'env.region'> = {
         ),
       });
     }
-    if (override) {
-      try {
-        new URL(override.url);
-      } catch {
-        notes.push(`${override.variable} is not a URL: the SDKs fail to build the STS request`);
-      }
+    // An endpoint that is no URL (a typo in the override, a region that makes no host name) fails every call
+    // of that SDK before it is sent; sts.assume-role would otherwise only see the SDK's bare TypeError.
+    const invalid = endpoints
+      .map((e) => ({ ...e, problem: stsEndpointProblem(e.url) }))
+      .filter((e): e is EndpointChoice & { problem: string } => e.problem !== undefined);
+    const firstInvalid = invalid[0];
+    if (firstInvalid) {
+      const source = override ? override.variable : awsRegion ? AWS_REGION : AWS_DEFAULT_REGION;
+      findings.push({
+        code: 'STS_ENDPOINT_INVALID',
+        summary: `The STS endpoint ${invalid.map((e) => e.sdk).join(', ')} would call, "${firstInvalid.url.slice(0, 200)}", ${firstInvalid.problem} (from ${source}): the SDK fails before any request is sent, for the web identity call too, and the app gets no credentials.`,
+        evidence: { sdks: invalid.map((e) => e.sdk), url: firstInvalid.url.slice(0, 300), variable: source },
+        ...podRemedy(self, (pod) =>
+          remedy(
+            override
+              ? `Fix ${override.variable} to a full URL such as https://sts.${looksLikeRegion(region ?? '') ? region : 'us-west-2'}.amazonaws.com, or remove it so the SDKs use the regional endpoint.`
+              : `Set ${source} to a region name such as us-west-2.`,
+            override ? setEnvCommands(pod, [`${override.variable}-`]) : setRegion(pod),
+            [LINKS.stsEndpoint],
+          ),
+        ),
+      });
     }
 
     const global = endpoints.filter((e) => e.url === STS_GLOBAL_URL);
@@ -258,12 +275,14 @@ export const envRegion: Check<'env.region'> = {
             : 'no region'
           : f.code === 'ENDPOINT_OVERRIDE'
             ? `STS endpoint overridden by ${override?.variable}`
-            : `${global.map((e) => e.sdk).join(', ')} would use the global STS endpoint`,
+            : f.code === 'STS_ENDPOINT_INVALID'
+              ? `the STS endpoint ${firstInvalid?.url.slice(0, 100)} ${firstInvalid?.problem}`
+              : `${global.map((e) => e.sdk).join(', ')} would use the global STS endpoint`,
       ),
       ...notes,
     ];
     return {
-      status: warnings ? 'warn' : 'pass',
+      status: firstInvalid ? 'fail' : warnings ? 'warn' : 'pass',
       summary: warnings
         ? summaryParts.join('; ')
         : `region ${region}, STS ${js.url}${override ? ` (set by ${override.variable})` : ''}`,

@@ -252,12 +252,18 @@ export function arnArg(value: string | undefined, name: string): Arg {
     : placeholder(name);
 }
 
-/** An http(s) URL as the tool would call it: parses, and has no space or control character. */
+/**
+ * An http(s) URL as the tool would call it: parses, and has no space or control character. User info
+ * (`user:password@`) is dropped: a printed command never carries a credential.
+ */
 export function urlArg(value: string | undefined, name: string): Arg {
   if (value === undefined || !/^https?:\/\/[\x21-\x7e]+$/.test(value)) return placeholder(name);
   try {
-    new URL(value);
-    return value;
+    const url = new URL(value);
+    if (url.username === '' && url.password === '') return value;
+    url.username = '';
+    url.password = '';
+    return url.href;
   } catch {
     return placeholder(name);
   }

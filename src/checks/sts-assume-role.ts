@@ -1,5 +1,5 @@
 import type { AssumedRole } from '../aws/sts-client';
-import { assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget } from '../aws/sts-client';
+import { assumeRoleWithWebIdentity, getCallerIdentity, jsStsTarget, stsEndpointProblem } from '../aws/sts-client';
 import { classifyStsError } from '../aws/sts-errors';
 import type { Check, CheckOutcome } from '../run/types';
 import type { AssumeRoleOutput } from './outputs';
@@ -51,9 +51,11 @@ export const stsAssumeRole: Check<'sts.assume-role'> = {
         status: failure.code === 'STS_THROTTLED' ? 'warn' : 'fail',
         summary: failure.network
           ? `STS unreachable: ${failure.explanation}`
-          : failure.foreign
-            ? `not an STS answer from ${target.endpoint}: ${failure.message.slice(0, 160)}`
-            : `STS refused: ${failure.wireCode}${failure.message ? `: ${failure.message.slice(0, 160)}` : ''}`,
+          : failure.local
+            ? `no STS call was made: ${failure.code === 'STS_ENDPOINT_INVALID' ? `the endpoint ${target.endpoint} ${stsEndpointProblem(target.endpoint) ?? 'is not usable'}` : `the SDK failed before sending it (${failure.wireCode}: ${failure.message.slice(0, 160)})`}`
+            : failure.foreign
+              ? `not an STS answer from ${target.endpoint}: ${failure.message.slice(0, 160)}`
+              : `STS refused: ${failure.wireCode}${failure.message ? `: ${failure.message.slice(0, 160)}` : ''}`,
         details,
         facts,
         findings: [finding],

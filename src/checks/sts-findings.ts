@@ -7,6 +7,7 @@ import {
   skewSeconds,
 } from '../aws/clock';
 import { IRSA_AUDIENCE } from '../aws/env-names';
+import { stsEndpointProblem } from '../aws/sts-client';
 import type { StsFailure } from '../aws/sts-errors';
 import type { FindingInput, Remedy } from '../run/types';
 import { issuerHostPath } from './issuer-discovery';
@@ -113,9 +114,10 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
     httpStatus: failure.httpStatus ?? null,
     message: failure.message,
   };
-  const said = failure.network
-    ? failure.explanation
-    : `STS said ${failure.wireCode}: "${failure.message}". ${failure.explanation}`;
+  const said =
+    failure.network || failure.local
+      ? failure.explanation
+      : `STS said ${failure.wireCode}: "${failure.message}". ${failure.explanation}`;
   const iss = facts.claims?.iss ?? '<ISSUER_URL>';
   const account = facts.roleArn?.account ?? '<ACCOUNT>';
   const code = failure.code;
@@ -135,6 +137,19 @@ export function stsFinding(failure: StsFailure, facts: StsCallFacts): FindingInp
     };
   }
   switch (code) {
+    case 'STS_ENDPOINT_INVALID':
+      return {
+        ...base,
+        summary: `The STS endpoint ${facts.endpoint} ${stsEndpointProblem(facts.endpoint) ?? 'is not a URL the SDKs can call'}. ${failure.explanation}`,
+        remedy: remedy(
+          'Fix or remove the endpoint override (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL) in the container spec, or fix AWS_REGION, so the SDKs get a regional STS URL such as https://sts.us-west-2.amazonaws.com.',
+          [
+            sh`env | grep -E "^AWS_(ENDPOINT_URL|REGION|DEFAULT_REGION)"`,
+            sh`kubectl set env deployment/<DEPLOYMENT> -n ${namespaceArg(facts.claims?.namespace)} AWS_ENDPOINT_URL_STS-`,
+          ],
+          [LINKS.stsEndpoint],
+        ),
+      };
     case 'TRUST_POLICY_DENIED':
       return {
         ...base,

@@ -11,6 +11,10 @@ import { UsageError, selectChecks } from '../run/select';
 import type { Check, Report } from '../run/types';
 import { renderJson } from '../render/json';
 import { renderText } from '../render/text';
+import { SecretRegistry } from '../aws/secrets';
+import type { Env } from '../context/context';
+import { escapeControl, escapeForTerminal } from '../render/escape';
+import { redactText, registerEnvSecrets } from '../run/redact';
 import type { CheckCommand, OutputMode } from './args';
 import { HELP, parseCommand } from './args';
 import type { CommandLineInputs } from './inputs';
@@ -31,8 +35,24 @@ export interface Io {
   streamStdin?(onText: (text: string) => void, idleMs: number): Promise<StdinRead>;
 }
 
+/**
+ * Every byte the CLI writes passes here: stdout and stderr are escaped for the terminal (escapeForTerminal),
+ * and stderr, which carries text that never went through a report (usage errors echoing argv, --target
+ * errors listing other containers' command lines, internal errors), goes through the redaction pass too.
+ */
+function guardedIo(io: Io, env: Env): Io {
+  const registry = new SecretRegistry();
+  registerEnvSecrets(env, registry);
+  return {
+    ...io,
+    write: (text) => io.write(escapeForTerminal(text)),
+    writeError: (text) => io.writeError(escapeForTerminal(redactText(redactText(text, registry)))),
+  };
+}
+
 /** Parse flags, build a Context, run the checks, render, and return the exit code. Never throws. */
-export async function main(argv: readonly string[], io: Io): Promise<number> {
+export async function main(argv: readonly string[], given: Io, env: Env = process.env): Promise<number> {
+  const io = guardedIo(given, env);
   try {
     const command = parseCommand(argv);
     switch (command.kind) {
@@ -62,7 +82,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return 2;
     }
     if (error instanceof UsageError) {
-      await io.writeError(`irsa-doctor: ${error.message}\nRun "irsa-doctor --help" for usage.\n`);
+      // One line, whatever argv held: its newlines and escapes are shown escaped.
+      await io.writeError(`irsa-doctor: ${escapeControl(error.message)}\nRun "irsa-doctor --help" for usage.\n`);
       return 2;
     }
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import { KUBE_SA_DIR } from '../aws/env-names';
+import { registerSecret } from '../aws/secrets';
 import type { Context } from './context';
 
 /** Who this pod is, as far as it can tell without the Kubernetes API. */
@@ -36,6 +37,7 @@ async function findPodSelf(ctx: Context): Promise<PodSelf> {
   let tokenNamespace: string | undefined;
   let tokenPod: string | undefined;
   if (apiToken) {
+    registerSecret(apiToken);
     try {
       const claims = decodeJwt(apiToken);
       const match = typeof claims.sub === 'string' ? SA_SUBJECT.exec(claims.sub) : null;

@@ -1,3 +1,4 @@
+import { escapeControl } from '../render/escape';
 import type { Context, Env, ProcessUser, RunOptions } from './context';
 import { contextForSelf, currentUser } from './context';
 import { createFileView, errnoCode, readSystemFile } from './files';
@@ -175,7 +176,10 @@ export async function pickAutoTarget(procRoot = '/proc', selfPid = process.pid):
   const containers = new Map<string, PeerProcess>();
   for (const peer of peers) if (!containers.has(peer.rootId)) containers.set(peer.rootId, peer);
   if (containers.size > 1) {
-    const listing = [...containers.values()].map((p) => `  --target ${p.pid}   ${p.command.slice(0, 100)}`).join('\n');
+    // Command lines are the other containers' own text: escaped, so none can write to the terminal or fake a line.
+    const listing = [...containers.values()]
+      .map((p) => `  --target ${p.pid}   ${escapeControl(p.command.slice(0, 100))}`)
+      .join('\n');
     throw new TargetError(
       `--target auto: processes of ${containers.size} other containers are visible; choose one:\n${listing}`,
     );

@@ -12,6 +12,7 @@ import type {
   V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { KUBE_SA_DIR } from '../aws/env-names';
+import { registerSecret } from '../aws/secrets';
 import type { Context } from '../context/context';
 import type { FileView } from '../context/files';
 import type { KubeconfigCommand, SafeKubeconfig } from './kubeconfig';
@@ -91,6 +92,11 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
   // Where the credentials come from is settled before the import, so a run without API access never pays it.
   const loaded = await findKubeAccess(ctx);
   if ('unavailable' in loaded) return loaded;
+  // Every credential the tool holds for the API server is a secret of this run: a Status message (or any
+  // other output) that echoes one is redacted (src/run/redact.ts).
+  for (const value of [loaded.user.token, loaded.user.password, loaded.user.keyData]) {
+    if (typeof value === 'string') registerSecret(value);
+  }
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   // Inline data only: no file name and no command reaches client-node.

@@ -15,6 +15,20 @@ export function escapeControl(text: string): string {
   });
 }
 
+/** Everything CONTROL escapes except the newline, which the tool's own multi-line messages need. */
+const CONTROL_BUT_NEWLINE =
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * The last step of every write to stdout and stderr (src/cli/main.ts): whatever a renderer or an error
+ * message let through, no raw control character reaches the terminal. Values are escaped where they are
+ * put into text (escapeControl, which also escapes their newlines); this catches a slip, so it writes the
+ * JSON form \u001b, which is also valid inside a JSON string.
+ */
+export function escapeForTerminal(text: string): string {
+  return text.replace(CONTROL_BUT_NEWLINE, (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}
+
 /** A one-line, escaped, length-bounded rendering of any evidence value. */
 export function displayValue(value: unknown, max = 400): string {
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));

@@ -218,6 +218,10 @@ export const FINDING_CODES = {
     meaning:
       'with the trust policy known: it does not let pods.eks.amazonaws.com assume the role with sts:AssumeRole and sts:TagSession for this pod',
   },
+  STS_ENDPOINT_INVALID: {
+    severity: 'error',
+    meaning: 'the STS endpoint (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the region) is not a URL the SDKs can call',
+  },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -1,6 +1,8 @@
+import { SecretRegistry, withSecretRegistry } from '../aws/secrets';
 import type { Context } from '../context/context';
 import type { CheckId } from '../checks/outputs';
 import { severityOf } from './findings';
+import { redactFinding, redactReport, redactResult, registerEnvSecrets } from './redact';
 import type {
   Check,
   CheckOutcome,
@@ -73,8 +75,20 @@ function withNetDeadline(ctx: Context, deadline: number): Context {
  * Runs the checks: each starts as soon as its dependencies settle, so independent checks run in parallel,
  * and results are reported in declared order. Every throw and timeout becomes status `error`; the run never
  * outlives ctx.options.timeoutMs (checks still running then are reported as `error`).
+ *
+ * The run has its own SecretRegistry: every Secret its checks and clients make is added to it, with the
+ * diagnosed env's secret values, and each result and finding goes through the redaction pass
+ * (src/run/redact.ts) before anyone sees it: the TUI's live events, and the report every renderer prints.
  */
 export async function runChecks(given: Context, plan: RunPlan): Promise<Report> {
+  const registry = new SecretRegistry();
+  return withSecretRegistry(registry, () => {
+    registerEnvSecrets(given.env);
+    return runInRegistry(given, plan, registry);
+  });
+}
+
+async function runInRegistry(given: Context, plan: RunPlan, registry: SecretRegistry): Promise<Report> {
   const startedAt = given.clock.now();
   const runDeadline = startedAt + given.options.timeoutMs;
   const ctx = withNetDeadline(given, runDeadline - NET_RESERVE_MS);
@@ -95,7 +109,12 @@ export async function runChecks(given: Context, plan: RunPlan): Promise<Report> 
       if (unavailable) return skipped(check, `skipped: ${unavailable.reason}`, unavailable);
       return execute(check, ctx, upstreamView(check, finished), runDeadline, plan);
     };
-    const promise = run().then((s) => {
+    const promise = run().then((raw) => {
+      const s: Settled = {
+        ...raw,
+        result: redactResult(raw.result, registry),
+        findings: raw.findings.map((f) => redactFinding(f, registry)),
+      };
       finished.set(check.id, s);
       plan.events?.onFinish?.(s.result, s.findings);
       return s;
@@ -104,7 +123,8 @@ export async function runChecks(given: Context, plan: RunPlan): Promise<Report> 
   }
 
   const all = await Promise.all(plan.checks.map((c) => settled.get(c.id) as Promise<Settled>));
-  return assembleReport(ctx, plan, all, startedAt);
+  // Again with every secret of the run: one learned late (the session token) may show in an earlier result.
+  return redactReport(assembleReport(ctx, plan, all, startedAt), registry);
 }
 
 function isUsable(status: Status | undefined): boolean {

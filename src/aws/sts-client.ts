@@ -83,7 +83,8 @@ export function stsEndpointProblem(endpoint: string): string | undefined {
   } catch {
     return 'is not a URL';
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `has the scheme ${url.protocol} (not http or https)`;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return `has the scheme ${url.protocol} (not http or https)`;
   if (url.hostname === '') return 'has no host';
   return undefined;
 }

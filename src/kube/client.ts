@@ -16,6 +16,7 @@ import { registerSecret } from '../aws/secrets';
 import type { Context } from '../context/context';
 import type { FileView } from '../context/files';
 import type { KubeconfigCommand, SafeKubeconfig } from './kubeconfig';
+import { shapeProblem } from './shape';
 
 /** A kubeconfig, a token or a CA certificate: far below this. */
 const MAX_ACCESS_FILE_BYTES = 1024 * 1024;
@@ -114,22 +115,24 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
     return tls;
   };
 
-  const configurationFor = (signal: AbortSignal) =>
+  const configurationFor = (signal: AbortSignal, expected: string) =>
     k8s.createConfiguration({
       baseServer: new k8s.ServerConfiguration(cluster.server, {}),
       authMethods: { default: kc },
       httpApi: k8s.wrapHttpLibrary({
-        send: (request) => sendOverNodeHttp(k8s, request, tlsOptions, signal),
+        send: (request) => sendOverNodeHttp(k8s, request, tlsOptions, signal, expected),
       }),
     });
 
+  /** One read; `expected` is the client-node model of the answer, whose shape is checked before decoding. */
   const call = async <T>(
     what: string,
+    expected: string,
     signal: AbortSignal,
     run: (c: ReturnType<typeof configurationFor>) => Promise<T>,
   ) => {
     try {
-      return await run(configurationFor(signal));
+      return await run(configurationFor(signal, expected));
     } catch (error) {
       const classified = classifyKubeError(error, what);
       // Errors made by the transport do not know which object was read; every message names it.
@@ -145,21 +148,23 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
     notRun: loaded.notRun,
     kubeconfig: loaded.kubeconfig,
     readPod: (namespace, name, signal) =>
-      call(`pod ${namespace}/${name}`, signal, (c) => new k8s.CoreV1Api(c).readNamespacedPod({ name, namespace })),
+      call(`pod ${namespace}/${name}`, 'V1Pod', signal, (c) =>
+        new k8s.CoreV1Api(c).readNamespacedPod({ name, namespace }),
+      ),
     readServiceAccount: (namespace, name, signal) =>
-      call(`serviceaccount ${namespace}/${name}`, signal, (c) =>
+      call(`serviceaccount ${namespace}/${name}`, 'V1ServiceAccount', signal, (c) =>
         new k8s.CoreV1Api(c).readNamespacedServiceAccount({ name, namespace }),
       ),
     readReplicaSet: (namespace, name, signal) =>
-      call(`replicaset ${namespace}/${name}`, signal, (c) =>
+      call(`replicaset ${namespace}/${name}`, 'V1ReplicaSet', signal, (c) =>
         new k8s.AppsV1Api(c).readNamespacedReplicaSet({ name, namespace }),
       ),
     readMutatingWebhookConfiguration: (name, signal) =>
-      call(`mutatingwebhookconfiguration ${name}`, signal, (c) =>
+      call(`mutatingwebhookconfiguration ${name}`, 'V1MutatingWebhookConfiguration', signal, (c) =>
         new k8s.AdmissionregistrationV1Api(c).readMutatingWebhookConfiguration({ name }),
       ),
     listMutatingWebhookConfigurations: (signal) =>
-      call('mutatingwebhookconfigurations', signal, (c) =>
+      call('mutatingwebhookconfigurations', 'V1MutatingWebhookConfigurationList', signal, (c) =>
         new k8s.AdmissionregistrationV1Api(c).listMutatingWebhookConfiguration({}),
       ),
   };
@@ -181,6 +186,7 @@ async function sendOverNodeHttp(
   request: RequestContext,
   tlsOptions: () => Promise<https.RequestOptions>,
   signal: AbortSignal,
+  expected: string,
 ): Promise<ResponseContext> {
   const url = new URL(request.getUrl());
   const secure = url.protocol === 'https:';
@@ -244,6 +250,17 @@ async function sendOverNodeHttp(
           return;
         }
         const bytes = Buffer.concat(chunks);
+        if (status >= 200 && status < 300) {
+          const problem = answerShapeProblem(k8s, bytes, expected);
+          if (problem) {
+            const message =
+              problem === NOT_JSON
+                ? "the API server's answer is not valid JSON"
+                : `the API server answered an unexpected object: ${problem}`;
+            reject(new KubeApiError('unexpected', message, status));
+            return;
+          }
+        }
         resolve(new k8s.ResponseContext(status, headers, new k8s.SelfDecodingBody(Promise.resolve(bytes))));
       });
       // A body that stops before its end: the deadline cut it (slow), or the server closed mid-answer.
@@ -270,6 +287,31 @@ async function sendOverNodeHttp(
       reject(error);
     });
     req.end(body);
+  });
+}
+
+const NOT_JSON = 'not JSON';
+
+/** Why a 2xx body is not the `expected` object (src/kube/shape.ts), or undefined when it is one. */
+function answerShapeProblem(k8s: ClientNode, bytes: Buffer, expected: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return NOT_JSON;
+  }
+  const kind = expected.replace(/^V1/, '');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return `the answer is ${json === null ? 'null' : Array.isArray(json) ? 'a list' : `a ${typeof json}`}, not a ${kind}`;
+  }
+  const said = (json as { kind?: unknown }).kind;
+  if (said !== undefined && said !== kind) {
+    return `kind is ${JSON.stringify(String(said).slice(0, 60))}, not ${kind}`;
+  }
+  const models = k8s as unknown as Record<string, unknown>;
+  return shapeProblem(json, expected, (name) => {
+    const model = models[name] as { getAttributeTypeMap?: unknown } | undefined;
+    return typeof model?.getAttributeTypeMap === 'function' ? (model as never) : undefined;
   });
 }
 

@@ -8,6 +8,7 @@ import {
   sh,
   yamlScalar,
 } from '../checks/shell';
+import { GlobBudget, globMatch } from './glob';
 
 /**
  * A role trust policy evaluated offline against this pod's AssumeRoleWithWebIdentity request, the way IAM
@@ -98,6 +99,8 @@ export interface TrustEvaluation {
   readonly warnings: readonly TrustWarning[];
   /** Keys whose value cannot be known offline (they make the decision indeterminate). */
   readonly unknownKeys: readonly string[];
+  /** Set when wildcard matching hit its work limit (src/aws/glob.ts): the undecided clauses are why. */
+  readonly matchingExhausted?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -305,8 +308,18 @@ function isNegated(base: BaseOperator): boolean {
   return base === 'StringNotEquals' || base === 'StringNotEqualsIgnoreCase' || base === 'StringNotLike';
 }
 
+/** What one evaluation shares: the matching budget, and whether the policy version has policy variables. */
+interface MatchContext {
+  readonly budget: GlobBudget;
+  readonly variables: boolean;
+}
+
+function matchContext(policy: TrustPolicyDocument, budget: GlobBudget): MatchContext {
+  return { budget, variables: policy.version === '2012-10-17' };
+}
+
 /** Does one request value match one policy value, for the positive form of the operator? */
-function valueMatches(base: BaseOperator, actual: string, expected: string): boolean {
+function valueMatches(base: BaseOperator, actual: string, expected: string, ctx: MatchContext): boolean {
   switch (base) {
     case 'StringEquals':
     case 'StringNotEquals':
@@ -316,37 +329,19 @@ function valueMatches(base: BaseOperator, actual: string, expected: string): boo
       return actual.toLowerCase() === expected.toLowerCase();
     case 'StringLike':
     case 'StringNotLike':
-      return wildcardMatch(expected, actual, false);
+      // An exhausted budget reads as false here; evaluateClause then reports the clause as unknown.
+      return globMatch(expected, actual, { variables: ctx.variables }, ctx.budget) === true;
     case 'Null':
       return false; // Null is decided on presence, never on values (see evaluateClause).
   }
 }
 
-/** IAM globbing: `*` any run of characters (also none), `?` exactly one. */
-export function wildcardMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const p = ignoreCase ? pattern.toLowerCase() : pattern;
-  const v = ignoreCase ? value.toLowerCase() : value;
-  // Iterative glob with backtracking to the last star: linear in practice, no regex built from user input.
-  let pi = 0;
-  let vi = 0;
-  let star = -1;
-  let mark = 0;
-  while (vi < v.length) {
-    if (pi < p.length && (p[pi] === '?' || p[pi] === v[vi])) {
-      pi++;
-      vi++;
-    } else if (pi < p.length && p[pi] === '*') {
-      star = pi++;
-      mark = vi;
-    } else if (star !== -1) {
-      pi = star + 1;
-      vi = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.length && p[pi] === '*') pi++;
-  return pi === p.length;
+/**
+ * IAM globbing: `*` any run of characters (also none), `?` exactly one (src/aws/glob.ts, linear time). Outside
+ * an evaluation (hints) with its own budget; a match that cannot finish within it is no match.
+ */
+export function wildcardMatch(pattern: string, value: string, ignoreCase: boolean, budget?: GlobBudget): boolean {
+  return globMatch(pattern, value, { ignoreCase }, budget) === true;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -391,11 +386,11 @@ interface ClauseResult {
   readonly supported: boolean;
 }
 
-function evaluateClause(clause: ConditionClause, request: WebIdentityRequest): ClauseResult {
-  return evaluateClauseWith(clause, lookupKey(clause.key, request));
+function evaluateClause(clause: ConditionClause, request: WebIdentityRequest, ctx: MatchContext): ClauseResult {
+  return evaluateClauseWith(clause, lookupKey(clause.key, request), ctx);
 }
 
-function evaluateClauseWith(clause: ConditionClause, lookup: KeyLookup): ClauseResult {
+function evaluateClauseWith(clause: ConditionClause, lookup: KeyLookup, ctx: MatchContext): ClauseResult {
   const op = parseOperator(clause.operator);
   if (!op) return { clause, truth: 'unknown', lookup, supported: false };
   if (lookup.kind === 'unknown') return { clause, truth: 'unknown', lookup, supported: true };
@@ -415,7 +410,7 @@ function evaluateClauseWith(clause: ConditionClause, lookup: KeyLookup): ClauseR
   }
   const actual = lookup.values;
   const negated = isNegated(op.base);
-  const matchesAny = (value: string): boolean => clause.values.some((e) => valueMatches(op.base, value, e));
+  const matchesAny = (value: string): boolean => clause.values.some((e) => valueMatches(op.base, value, e, ctx));
   let truth: boolean;
   switch (op.set) {
     case 'ForAnyValue':
@@ -428,6 +423,8 @@ function evaluateClauseWith(clause: ConditionClause, lookup: KeyLookup): ClauseR
       truth = negated ? !actual.some(matchesAny) : actual.some(matchesAny);
       break;
   }
+  // Matching ran out of budget: the answer may be wrong either way, so the clause is not decided.
+  if (ctx.budget.exhausted) return { clause, truth: 'unknown', lookup, supported: true };
   return { clause, truth, lookup, supported: true };
 }
 
@@ -438,9 +435,9 @@ function principalMatches(statement: TrustStatement, providerArn: string): boole
   return negated ? !listed : listed;
 }
 
-function actionMatches(statement: TrustStatement, action: string): boolean {
+function actionMatches(statement: TrustStatement, action: string, ctx: MatchContext): boolean {
   if (!statement.action) return false;
-  const listed = statement.action.patterns.some((p) => wildcardMatch(p, action, true));
+  const listed = statement.action.patterns.some((p) => wildcardMatch(p, action, true, ctx.budget));
   return statement.action.negated ? !listed : listed;
 }
 
@@ -453,10 +450,10 @@ interface StatementResult {
   readonly applies: Truth;
 }
 
-function evaluateStatement(statement: TrustStatement, request: WebIdentityRequest): StatementResult {
+function evaluateStatement(statement: TrustStatement, request: WebIdentityRequest, ctx: MatchContext): StatementResult {
   const principal = principalMatches(statement, request.providerArn);
-  const action = actionMatches(statement, request.action ?? WEB_IDENTITY_ACTION);
-  const clauses = statement.conditions.map((c) => evaluateClause(c, request));
+  const action = actionMatches(statement, request.action ?? WEB_IDENTITY_ACTION, ctx);
+  const clauses = statement.conditions.map((c) => evaluateClause(c, request, ctx));
   let applies: Truth = principal && action;
   if (applies) {
     if (clauses.some((c) => c.truth === false)) applies = false;
@@ -465,8 +462,13 @@ function evaluateStatement(statement: TrustStatement, request: WebIdentityReques
   return { statement, principal, action, clauses, applies };
 }
 
-export function evaluateTrustPolicy(policy: TrustPolicyDocument, request: WebIdentityRequest): TrustEvaluation {
-  const results = policy.statements.map((s) => evaluateStatement(s, request));
+export function evaluateTrustPolicy(
+  policy: TrustPolicyDocument,
+  request: WebIdentityRequest,
+  budget: GlobBudget = new GlobBudget(),
+): TrustEvaluation {
+  const ctx = matchContext(policy, budget);
+  const results = policy.statements.map((s) => evaluateStatement(s, request, ctx));
   const unknownKeys = [
     ...new Set(
       results.flatMap((r) =>
@@ -533,6 +535,7 @@ export function evaluateTrustPolicy(policy: TrustPolicyDocument, request: WebIde
       failures: [],
       warnings,
       unknownKeys,
+      ...(budget.exhausted ? { matchingExhausted: true } : {}),
     };
   }
 
@@ -962,7 +965,9 @@ export function amendedTrustPolicy(
   evaluation: TrustEvaluation,
   request: WebIdentityRequest,
   input: CorrectedTrustInput,
+  budget: GlobBudget = new GlobBudget(),
 ): AmendedTrustPolicy {
+  const ctx = matchContext(policy, budget);
   const minimal: AmendedTrustPolicy = { document: correctedTrustPolicy(input), how: 'replaced' };
   if (evaluation.allowed)
     return {
@@ -978,18 +983,18 @@ export function amendedTrustPolicy(
   const statements =
     closest === null
       ? [...policy.statements.map((s) => s.raw), mine]
-      : policy.statements.flatMap((s) => (s.index === closest ? splitForProviders(s, request, input) : [s.raw]));
+      : policy.statements.flatMap((s) => (s.index === closest ? splitForProviders(s, request, input, ctx) : [s.raw]));
   const document = documentOf(policy, statements);
-  return allows(document, request) ? { document, how: 'amended' } : minimal;
+  return allows(document, request, budget) ? { document, how: 'amended' } : minimal;
 }
 
 function documentOf(policy: TrustPolicyDocument, statements: readonly unknown[]): TrustDocumentJson {
   return { Version: policy.version ?? '2012-10-17', Statement: statements };
 }
 
-function allows(document: TrustDocumentJson, request: WebIdentityRequest): boolean {
+function allows(document: TrustDocumentJson, request: WebIdentityRequest, budget: GlobBudget): boolean {
   try {
-    return evaluateTrustPolicy(parseTrustPolicy(document), request).allowed;
+    return evaluateTrustPolicy(parseTrustPolicy(document), request, budget).allowed;
   } catch {
     return false;
   }
@@ -1005,6 +1010,7 @@ function splitForProviders(
   statement: TrustStatement,
   request: WebIdentityRequest,
   input: CorrectedTrustInput,
+  ctx: MatchContext,
 ): Record<string, unknown>[] {
   const federated =
     statement.principal && !statement.principal.negated && statement.principal.spec.kind === 'map'
@@ -1045,7 +1051,7 @@ function splitForProviders(
   const fixed = own.map((clause): ConditionClause => {
     const lookup = lookupKey(clause.key, request);
     const claim = lookup.kind === 'present' ? lookup.claim : undefined;
-    if ((claim === 'sub' || claim === 'aud') && evaluateClause(clause, request).truth === false) {
+    if ((claim === 'sub' || claim === 'aud') && evaluateClause(clause, request, ctx).truth === false) {
       return { operator: 'StringEquals', key: clause.key, values: [wanted[claim]] };
     }
     return clause;
@@ -1056,7 +1062,7 @@ function splitForProviders(
       fixed.push({ operator: 'StringEquals', key, values: [wanted[claim]] });
     }
   }
-  const action = actionMatches(statement, WEB_IDENTITY_ACTION)
+  const action = actionMatches(statement, WEB_IDENTITY_ACTION, ctx)
     ? statement.raw.Action
     : [...(statement.action && !statement.action.negated ? statement.action.patterns : []), WEB_IDENTITY_ACTION];
   const mine = pieceOf(statement.raw, sid(pieces.length), { Federated: request.providerArn }, action, fixed);
@@ -1166,15 +1172,17 @@ interface PodIdentityStatementResult {
 function evaluatePodIdentityStatement(
   statement: TrustStatement,
   request: PodIdentityRequest,
+  ctx: MatchContext,
 ): PodIdentityStatementResult {
   const principal = trustsEksAuth(statement);
-  const clauses = statement.conditions.map((c) => evaluateClauseWith(c, podIdentityLookup(c.key, request)));
+  const clauses = statement.conditions.map((c) => evaluateClauseWith(c, podIdentityLookup(c.key, request), ctx));
   const conditions: Truth = clauses.some((c) => c.truth === false)
     ? false
     : clauses.some((c) => c.truth === 'unknown')
       ? 'unknown'
       : true;
-  const appliesTo = (action: string): Truth => (principal && actionMatches(statement, action) ? conditions : false);
+  const appliesTo = (action: string): Truth =>
+    principal && actionMatches(statement, action, ctx) ? conditions : false;
   return {
     statement,
     principal,
@@ -1190,8 +1198,13 @@ function evaluatePodIdentityStatement(
  * (aws:RequestTag/kubernetes-namespace, ...). Keys the pod cannot know (aws:SourceAccount, aws:SourceArn, the
  * cluster's name and ARN) make the result indeterminate, never a guess.
  */
-export function evaluatePodIdentityTrust(policy: TrustPolicyDocument, request: PodIdentityRequest): TrustEvaluation {
-  const results = policy.statements.map((s) => evaluatePodIdentityStatement(s, request));
+export function evaluatePodIdentityTrust(
+  policy: TrustPolicyDocument,
+  request: PodIdentityRequest,
+  budget: GlobBudget = new GlobBudget(),
+): TrustEvaluation {
+  const ctx = matchContext(policy, budget);
+  const results = policy.statements.map((s) => evaluatePodIdentityStatement(s, request, ctx));
   const unknownKeys = [
     ...new Set(
       results.flatMap((r) =>
@@ -1238,18 +1251,27 @@ export function evaluatePodIdentityTrust(policy: TrustPolicyDocument, request: P
   }
   const denied = verdicts.find(([, v]) => v === false);
   if (!denied) {
-    return { ...base, decision: 'indeterminate', allowed: false, allowedBy: null, failure: null, failures: [] };
+    return {
+      ...base,
+      decision: 'indeterminate',
+      allowed: false,
+      allowedBy: null,
+      failure: null,
+      failures: [],
+      ...(budget.exhausted ? { matchingExhausted: true } : {}),
+    };
   }
-  const failures = closestPodIdentityFailures(results, denied[0]);
+  const failures = closestPodIdentityFailures(results, denied[0], ctx);
   return { ...base, decision: 'deny', allowed: false, allowedBy: null, failure: failures[0] ?? null, failures };
 }
 
 function closestPodIdentityFailures(
   results: readonly PodIdentityStatementResult[],
   action: (typeof POD_IDENTITY_ACTIONS)[number],
+  ctx: MatchContext,
 ): TrustFailure[] {
   const allows = results.filter((r) => r.statement.effect === 'Allow');
-  const scored = allows.map((r) => ({ r, failures: podIdentityStatementFailures(r, action) }));
+  const scored = allows.map((r) => ({ r, failures: podIdentityStatementFailures(r, action, ctx) }));
   scored.sort(
     (a, b) =>
       Number(b.r.principal) - Number(a.r.principal) ||
@@ -1275,6 +1297,7 @@ function closestPodIdentityFailures(
 function podIdentityStatementFailures(
   result: PodIdentityStatementResult,
   action: (typeof POD_IDENTITY_ACTIONS)[number],
+  ctx: MatchContext,
 ): TrustFailure[] {
   const s = result.statement;
   const failures: TrustFailure[] = [];
@@ -1301,8 +1324,8 @@ function podIdentityStatementFailures(
           : undefined,
     });
   }
-  const covered = POD_IDENTITY_ACTIONS.filter((a) => actionMatches(s, a));
-  if (!actionMatches(s, action)) {
+  const covered = POD_IDENTITY_ACTIONS.filter((a) => actionMatches(s, a, ctx));
+  if (!actionMatches(s, action, ctx)) {
     failures.push({
       ...base,
       operator: 'Action',
@@ -1344,7 +1367,9 @@ export function amendedPodIdentityPolicy(
   policy: TrustPolicyDocument,
   evaluation: TrustEvaluation,
   request: PodIdentityRequest,
+  budget: GlobBudget = new GlobBudget(),
 ): AmendedTrustPolicy {
+  const ctx = matchContext(policy, budget);
   const minimalStatement = {
     Effect: 'Allow',
     Principal: { Service: POD_IDENTITY_PRINCIPAL },
@@ -1367,17 +1392,23 @@ export function amendedPodIdentityPolicy(
   const statements =
     closest === undefined || !trustsEksAuth(closest)
       ? [...policy.statements.map((s) => s.raw), minimalStatement]
-      : policy.statements.map((s) => (s === closest ? fixPodIdentityStatement(s, request) : s.raw));
+      : policy.statements.map((s) => (s === closest ? fixPodIdentityStatement(s, request, ctx) : s.raw));
   const document = documentOf(policy, statements);
   try {
-    if (evaluatePodIdentityTrust(parseTrustPolicy(document), request).allowed) return { document, how: 'amended' };
+    if (evaluatePodIdentityTrust(parseTrustPolicy(document), request, budget).allowed) {
+      return { document, how: 'amended' };
+    }
   } catch {
     // fall through to the minimal document
   }
   return minimal;
 }
 
-function fixPodIdentityStatement(statement: TrustStatement, request: PodIdentityRequest): Record<string, unknown> {
+function fixPodIdentityStatement(
+  statement: TrustStatement,
+  request: PodIdentityRequest,
+  ctx: MatchContext,
+): Record<string, unknown> {
   const wanted: Record<string, string | undefined> = {
     'kubernetes-namespace': request.namespace,
     'kubernetes-service-account': request.serviceAccount,
@@ -1386,7 +1417,7 @@ function fixPodIdentityStatement(statement: TrustStatement, request: PodIdentity
   };
   const clauses = statement.conditions.flatMap((clause): ConditionClause[] => {
     const lookup = podIdentityLookup(clause.key, request);
-    if (evaluateClauseWith(clause, lookup).truth !== false) return [clause];
+    if (evaluateClauseWith(clause, lookup, ctx).truth !== false) return [clause];
     const tag = clause.key.toLowerCase().startsWith('aws:requesttag/')
       ? clause.key.slice('aws:requesttag/'.length).toLowerCase()
       : undefined;
@@ -1394,7 +1425,7 @@ function fixPodIdentityStatement(statement: TrustStatement, request: PodIdentity
     return value === undefined ? [] : [{ operator: 'StringEquals', key: clause.key, values: [value] }];
   });
   const patterns = statement.action && !statement.action.negated ? statement.action.patterns : [];
-  const missing = POD_IDENTITY_ACTIONS.filter((a) => !actionMatches(statement, a));
+  const missing = POD_IDENTITY_ACTIONS.filter((a) => !actionMatches(statement, a, ctx));
   const action = missing.length === 0 ? statement.raw.Action : [...patterns, ...missing];
   const principal: unknown = (statement.principal?.negated ? undefined : statement.raw.Principal) ?? {
     Service: POD_IDENTITY_PRINCIPAL,

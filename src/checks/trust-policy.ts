@@ -1,4 +1,5 @@
 import { IRSA_AUDIENCE } from '../aws/env-names';
+import { GLOB_STEPS, GlobBudget } from '../aws/glob';
 import type {
   AmendedTrustPolicy,
   CorrectedTrustInput,
@@ -109,8 +110,11 @@ export const trustPolicyCheck: Check<'trust.policy'> = {
       claims: { sub: claims.sub, aud: claims.aud },
       sessionName: role.sessionName,
     };
-    const evaluation = evaluateTrustPolicy(policy, request);
-    return outcomeOf(evaluation, target, amendedTrustPolicy(policy, evaluation, request, target), role, policy, file);
+    // One matching budget for the evaluation and the amendment (src/aws/glob.ts): together they stay bounded.
+    const budget = new GlobBudget();
+    const evaluation = evaluateTrustPolicy(policy, request, budget);
+    const amended = amendedTrustPolicy(policy, evaluation, request, target, budget);
+    return outcomeOf(evaluation, target, amended, role, policy, file);
   },
 };
 
@@ -129,6 +133,9 @@ export function trustTarget(
   };
   return { ...input, correctedPolicy: correctedTrustPolicy(input) };
 }
+
+/** Why an evaluation whose wildcard matching ran out of budget decides nothing. */
+const exhaustedSummary = `cannot decide offline: matching the policy's wildcard patterns against this token needs more work than the tool allows itself (${GLOB_STEPS.toLocaleString('en-US')} steps); IAM caps the length of a trust policy far below what this takes`;
 
 /** `aws iam update-assume-role-policy` with the document inline, quoted as one word. */
 function updateCommand(roleName: string | undefined, document: TrustDocumentJson): ShellCommand {
@@ -188,7 +195,9 @@ function outcomeOf(
     case 'indeterminate':
       return {
         status: 'warn',
-        summary: `cannot decide offline: the policy also depends on ${evaluation.unknownKeys.join(', ') || 'operators this tool does not evaluate'}, which only STS knows`,
+        summary: evaluation.matchingExhausted
+          ? exhaustedSummary
+          : `cannot decide offline: the policy also depends on ${evaluation.unknownKeys.join(', ') || 'operators this tool does not evaluate'}, which only STS knows`,
         output,
         details,
       };
@@ -274,8 +283,9 @@ function podIdentityOutcome(
     podName: claims.podName,
     podUid: claims.podUid,
   };
-  const evaluation = evaluatePodIdentityTrust(policy, request);
-  const amended = amendedPodIdentityPolicy(policy, evaluation, request);
+  const budget = new GlobBudget();
+  const evaluation = evaluatePodIdentityTrust(policy, request, budget);
+  const amended = amendedPodIdentityPolicy(policy, evaluation, request, budget);
   const output: TrustPolicyOutput = {
     decision: evaluation.decision,
     mechanism: 'pod-identity',
@@ -298,7 +308,9 @@ function podIdentityOutcome(
     case 'indeterminate':
       return {
         status: 'warn',
-        summary: `cannot decide offline: the policy also depends on ${evaluation.unknownKeys.join(', ') || 'operators this tool does not evaluate'}, which only EKS Auth knows (the cluster's account and ARN, the association)`,
+        summary: evaluation.matchingExhausted
+          ? exhaustedSummary
+          : `cannot decide offline: the policy also depends on ${evaluation.unknownKeys.join(', ') || 'operators this tool does not evaluate'}, which only EKS Auth knows (the cluster's account and ARN, the association)`,
         output,
         details,
       };

@@ -10,7 +10,7 @@ import type { CheckResult, Finding, Identity, Remedy, Report } from './types';
  *
  * - every value the run knows to be secret (src/aws/secrets.ts: the token and its segments, issued
  *   credentials, the agent and Kubernetes tokens, secret env values, URL passwords), wherever it appears, also
- *   JSON- or shell-escaped, and also a cut-off piece of one (16 characters or more), as a truncated server
+ *   JSON- or shell-escaped, and also a cut-off piece of one (23 characters or more), as a truncated server
  *   message shows it; each is replaced by the fingerprint the tool shows for it elsewhere;
  * - credential-shaped text whatever its value: URL user info (`scheme://user:pass@`, a proxy without a
  *   scheme, a password with `/`), credential query parameters, JSON/INI/XML/header fields named like a
@@ -76,8 +76,13 @@ const BARE_USERINFO = /(^|[\s=("'`,;])(?!arn:)[^\s:/@'"`<>=,;()[\]]{1,128}:[^\s@
 /** `?name=value` / `&name=value`; the name is checked against SECRET_PARAMETER. */
 const QUERY_PARAMETER = /([?&;])([A-Za-z0-9_.-]{1,80})=([^&#\s'"<>`]*)/g;
 const SECRET_PARAMETER = /token|signature|sig|password|passwd|pwd|secret|credential|api[-_]?key|auth|code/i;
-/** A field name (maybe quoted, maybe with \uXXXX escapes or an escaped quote) and its separator. */
-const FIELD = /(\\?["']?)((?:[A-Za-z0-9_.-]|\\u[0-9a-fA-F]{4}){2,80})(\\?["']?)(\s*)([:=])(\s*)/g;
+/**
+ * A field name (maybe quoted, maybe with \uXXXX escapes or an escaped quote) and its separator. The name
+ * starts a word and is taken whole (the lookahead and back-reference make it atomic), so a long run of name
+ * characters costs one attempt, not one per length.
+ */
+const FIELD =
+  /(?<![A-Za-z0-9_.\\-])(\\?["']?)(?=((?:[A-Za-z0-9_.-]|\\u[0-9a-fA-F]{4}){2,80}))\2(\\?["']?)(\s*)([:=])(\s*)/g;
 /** <SecretAccessKey>...</SecretAccessKey> and the like (the STS and IMDS XML). */
 const XML_SECRET =
   /<((?:[A-Za-z0-9_-]+:)?(?:SecretAccessKey|SessionToken|SecurityToken|Token|WebIdentityToken|Password))>[^<]*(?:<\/\1>)?/gi;
@@ -182,14 +187,28 @@ function endOfValue(text: string, start: number): number {
 
 // --- known secrets ----------------------------------------------------------------------------------------------
 
-/** A cut-off piece of a known secret at least this long is still redacted. */
-const FRAGMENT = 16;
+/**
+ * Pieces of this length of every known secret are indexed, and the text is looked up every STEP characters:
+ * any stretch of a secret of PIECE + STEP - 1 characters or more (23) contains a looked-up window, so a cut-off
+ * piece of a secret that long is found, at an eighth of the lookups of a window at every position.
+ */
+const PIECE = 16;
+const STEP = 8;
+/** Places one piece is remembered at (a repetitive secret has the same piece everywhere). */
+const PLACES_PER_PIECE = 4;
+
+interface Form {
+  readonly text: string;
+  readonly fingerprint: string;
+}
 
 interface KnownIndex {
-  /** Every searched form of every secret, longest first, with its fingerprint. */
-  readonly forms: readonly { readonly text: string; readonly fingerprint: string }[];
-  /** FRAGMENT-long pieces of the forms at least that long: piece -> indexes into forms. */
-  readonly pieces: ReadonlyMap<string, readonly number[]>;
+  /** Every searched form of every secret, with its fingerprint. */
+  readonly forms: readonly Form[];
+  /** Forms shorter than PIECE, found by plain search. */
+  readonly short: readonly Form[];
+  /** PIECE-long pieces of the longer forms: piece -> [form index, offset] places. */
+  readonly pieces: ReadonlyMap<string, readonly (readonly [number, number])[]>;
 }
 
 /** The forms a secret can take in our output: as is, JSON-escaped, inside single quotes of a shell command. */
@@ -199,79 +218,84 @@ function formsOf(secret: string): string[] {
   return [...new Set([secret, json, shell, json.replace(/'/g, `'\\''`)])];
 }
 
-const indexes = new WeakMap<ReadonlyMap<string, string>, { size: number; index: KnownIndex }>();
+/** One registry's index, grown as secrets are added to it (never rebuilt: a run adds them one by one). */
+interface GrowingIndex extends KnownIndex {
+  readonly forms: Form[];
+  readonly short: Form[];
+  readonly pieces: Map<string, [number, number][]>;
+  /** How many registry entries are indexed. */
+  indexed: number;
+}
+
+const indexes = new WeakMap<ReadonlyMap<string, string>, GrowingIndex>();
 
 function indexOf(known: ReadonlyMap<string, string>): KnownIndex {
-  const cached = indexes.get(known);
-  if (cached && cached.size === known.size) return cached.index;
-  const forms = [...known]
-    .flatMap(([secret, fingerprint]) => formsOf(secret).map((text) => ({ text, fingerprint })))
-    .filter((f) => f.text.length >= MIN_KNOWN_SECRET)
-    .sort((a, b) => b.text.length - a.text.length);
-  const pieces = new Map<string, number[]>();
-  forms.forEach((form, i) => {
-    for (let at = 0; at + FRAGMENT <= form.text.length; at++) {
-      const piece = form.text.slice(at, at + FRAGMENT);
-      const list = pieces.get(piece);
-      if (!list) pieces.set(piece, [i]);
-      else if (list[list.length - 1] !== i && list.length < 8) list.push(i);
+  let index = indexes.get(known);
+  if (!index) {
+    index = { forms: [], short: [], pieces: new Map(), indexed: 0 };
+    indexes.set(known, index);
+  }
+  if (index.indexed === known.size) return index;
+  let n = 0;
+  for (const [secret, fingerprint] of known) {
+    if (n++ < index.indexed) continue; // a Map iterates in insertion order: these are indexed already
+    for (const text of formsOf(secret)) {
+      if (text.length < MIN_KNOWN_SECRET) continue;
+      const i = index.forms.push({ text, fingerprint }) - 1;
+      if (text.length < PIECE) {
+        index.short.push({ text, fingerprint });
+        continue;
+      }
+      for (let at = 0; at + PIECE <= text.length; at++) {
+        const piece = text.slice(at, at + PIECE);
+        const places = index.pieces.get(piece);
+        if (!places) index.pieces.set(piece, [[i, at]]);
+        else if (places.length < PLACES_PER_PIECE) places.push([i, at]);
+      }
     }
-  });
-  const index = { forms, pieces };
-  indexes.set(known, { size: known.size, index });
+  }
+  index.indexed = known.size;
   return index;
 }
 
 function redactKnown(text: string, known: ReadonlyMap<string, string>): string {
   if (known.size === 0 || text.length < MIN_KNOWN_SECRET) return text;
-  const { forms, pieces } = indexOf(known);
+  const { forms, short, pieces } = indexOf(known);
   // Ranges of the text that are (part of) a secret: [start, end, fingerprint, whole].
   const ranges: [number, number, string, boolean][] = [];
-  for (const form of forms) {
-    if (form.text.length >= FRAGMENT) continue; // found below, with its pieces
+  for (const form of short) {
     for (let at = text.indexOf(form.text); at >= 0; at = text.indexOf(form.text, at + form.text.length)) {
       ranges.push([at, at + form.text.length, form.fingerprint, true]);
     }
   }
-  if (text.length >= FRAGMENT && pieces.size > 0) {
-    for (let i = 0; i + FRAGMENT <= text.length;) {
-      const candidates = pieces.get(text.slice(i, i + FRAGMENT));
-      if (!candidates) {
-        i++;
-        continue;
-      }
-      let best: [number, number, string, boolean] | undefined;
-      for (const c of candidates) {
-        const form = forms[c]!;
-        // Align the text at i with each place the piece occurs in the form, and grow the match both ways.
-        for (
-          let at = form.text.indexOf(text.slice(i, i + FRAGMENT));
-          at >= 0;
-          at = form.text.indexOf(text.slice(i, i + FRAGMENT), at + 1)
-        ) {
-          let start = i;
-          let offset = at;
-          while (start > 0 && offset > 0 && text[start - 1] === form.text[offset - 1]) {
-            start--;
-            offset--;
-          }
-          let end = i + FRAGMENT;
-          let formEnd = at + FRAGMENT;
-          while (end < text.length && formEnd < form.text.length && text[end] === form.text[formEnd]) {
-            end++;
-            formEnd++;
-          }
-          const whole = offset === 0 && formEnd === form.text.length;
-          if (!best || end - start > best[1] - best[0]) best = [start, end, form.fingerprint, whole];
-        }
-      }
-      if (!best) {
-        i++;
-        continue;
-      }
-      ranges.push(best);
-      i = best[1];
+  let floor = 0; // a match never grows back into the one before it: the scan stays linear
+  for (let i = 0; i + PIECE <= text.length;) {
+    const places = pieces.get(text.slice(i, i + PIECE));
+    if (!places) {
+      i += STEP;
+      continue;
     }
+    let best: [number, number, string, boolean] | undefined;
+    for (const [f, at] of places) {
+      const form = forms[f]!;
+      let start = i;
+      let offset = at;
+      while (start > floor && offset > 0 && text[start - 1] === form.text[offset - 1]) {
+        start--;
+        offset--;
+      }
+      let end = i + PIECE;
+      let formEnd = at + PIECE;
+      while (end < text.length && formEnd < form.text.length && text[end] === form.text[formEnd]) {
+        end++;
+        formEnd++;
+      }
+      const whole = offset === 0 && formEnd === form.text.length;
+      if (!best || end - start > best[1] - best[0]) best = [start, end, form.fingerprint, whole];
+    }
+    ranges.push(best!);
+    floor = best![1];
+    i = Math.ceil(floor / STEP) * STEP;
   }
   if (ranges.length === 0) return text;
   ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
@@ -337,6 +361,30 @@ export const MAX_TEXT = 32 * 1024;
 
 /** Removes every known secret and every credential-shaped value from one piece of output text. */
 export function redactText(text: string, registry: SecretRegistry = currentSecretRegistry()): string {
+  if (text.length < MEMO_FROM) return redactUncached(text, registry);
+  // The same long value (a sub, a pattern) is in a report many times over: redact it once per registry state.
+  const known = registry.entries();
+  let memo = memos.get(known);
+  if (!memo || memo.size !== known.size) {
+    memo = { size: known.size, results: new Map() };
+    memos.set(known, memo);
+  }
+  const hit = memo.results.get(text);
+  if (hit !== undefined) return hit;
+  const result = redactUncached(text, registry);
+  if (memo.results.size < 1_000) {
+    memo.results.set(text, result);
+    // Redacting is idempotent: the final pass over the report meets these results again.
+    memo.results.set(result, result);
+  }
+  return result;
+}
+
+/** Shorter texts are redacted each time: looking them up would cost as much. */
+const MEMO_FROM = 256;
+const memos = new WeakMap<ReadonlyMap<string, string>, { size: number; results: Map<string, string> }>();
+
+function redactUncached(text: string, registry: SecretRegistry): string {
   if (text.length <= MAX_TEXT) return redactPatterns(redactKnown(text, registry.entries()));
   // Known secrets are looked for past the cut too, so that one the cut would split is still found whole.
   const known = redactKnown(text.slice(0, MAX_TEXT + 4096), registry.entries());

@@ -14,7 +14,24 @@ import { LiveRun } from './view';
  * so `kubectl exec -t` without -i and an open stdin pipe cannot make it wait.
  */
 export async function runInTerminal(ctx: Context, plan: RunPlan, options: TextOptions = {}): Promise<Report> {
-  return runInInk(ctx, plan, process.stdout, options);
+  return runInInk(ctx, plan, withKnownSize(process.stdout), options);
+}
+
+/**
+ * Ink asks the package terminal-size for the size of a stream that has none (a pipe, or a pseudo-terminal of
+ * size 0x0), and terminal-size then runs `tput cols`, `tput lines` and `resize`: the tool runs no program, so
+ * such a stream is given a size of its own (80x24, the terminal default) and Ink never gets to ask.
+ */
+export function withKnownSize(stdout: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (stdout.columns > 0 && stdout.rows > 0) return stdout;
+  return new Proxy(stdout, {
+    get(target, property) {
+      if (property === 'columns') return target.columns > 0 ? target.columns : 80;
+      if (property === 'rows') return target.rows > 0 ? target.rows : 24;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 /** runInTerminal on any stream: tests pass a fake terminal. */

@@ -328,19 +328,18 @@ export function registerEnvSecrets(env: Env, registry: SecretRegistry = currentS
   }
 }
 
-/** The user info of every URL-like word of a value: `scheme://user:pass@host`, `user:pass@host`. */
+/**
+ * The user info of a URL-valued variable: `scheme://user:pass@host`, `user:pass@host`. The value is taken
+ * whole, to its last `@`: a password may hold `/`, `@` or even a space.
+ */
 function urlPasswords(value: string): string[] {
-  if (!value.includes('@')) return [];
-  const found: string[] = [];
-  for (const word of value.split(/[\s,;]+/)) {
-    const at = word.lastIndexOf('@');
-    if (at <= 0) continue;
-    const authority = word.slice(word.includes('://') ? word.indexOf('://') + 3 : 0, at);
-    const colon = authority.indexOf(':');
-    const password = colon >= 0 ? authority.slice(colon + 1) : authority;
-    for (const form of new Set([password, safeDecode(password), authority])) if (form) found.push(form);
-  }
-  return found;
+  const at = value.lastIndexOf('@');
+  if (at <= 0) return [];
+  const scheme = value.indexOf('://');
+  const authority = value.slice(scheme >= 0 && scheme < at ? scheme + 3 : 0, at);
+  const colon = authority.indexOf(':');
+  const password = colon >= 0 ? authority.slice(colon + 1) : authority;
+  return [...new Set([password, safeDecode(password), authority])].filter((form) => form !== '');
 }
 
 function safeDecode(text: string): string {

@@ -202,6 +202,20 @@ describe(pickAutoTarget, () => {
     expect(await pickAutoTarget(proc, 31)).toBe(10);
   });
 
+  it("escapes the other containers' command lines: none can write to the terminal or add a line", async () => {
+    const hostile = mkdtempSync(path.join(tmpdir(), 'irsa-hostile-'));
+    const proc = fakeProc([
+      { pid: 10, cmd: 'node server.js', root: app },
+      { pid: 20, cmd: 'evil \u001b]0;pwned\u0007\u001b[2J\nirsa-doctor: HEALTHY \u009b31m \u202e', root: hostile },
+      { pid: 31, cmd: '/irsa-doctor', root: ownRoot },
+    ]);
+    symlinkSync(ownRoot, path.join(proc, 'self'));
+    const message = String(await pickAutoTarget(proc, 31).catch((e: unknown) => e));
+    expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(message).toContain('evil \\x1b]0;pwned\\x07\\x1b[2J\\nirsa-doctor: HEALTHY');
+    expect(message.split('\n').filter((line) => line.startsWith('  --target'))).toHaveLength(2);
+  });
+
   it('lists nothing when no other container is visible', async () => {
     const proc = fakeProc([{ pid: 31, cmd: '/irsa-doctor', root: ownRoot }]);
     symlinkSync(ownRoot, path.join(proc, 'self'));

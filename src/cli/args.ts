@@ -111,7 +111,8 @@ export function parseCommand(argv: readonly string[]): Command {
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    // node's messages can run over several lines: one line, so that no part of argv starts a line of its own.
+    throw new UsageError((error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' '));
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };

@@ -61,7 +61,8 @@ function normalizeName(name: string): string {
 }
 
 /** Values that are already our own redaction or masking: left as they are. */
-const ALREADY_SAFE = /^(?:<[^<>]*>|\[secret sha256:[0-9a-f]+(?: \(part\))?\]|sha256:[0-9a-f]+|\*+)$/;
+const ALREADY_SAFE =
+  /^(?:<[^<>]*>|\[secret sha256:[0-9a-f]+(?: \(part\))?\]|sha256:[0-9a-f]+|\*+|REDACTED|SECRET-sha256-[0-9a-f]+)$/;
 
 // --- patterns ---------------------------------------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ const HEADER_SECRET =
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 /** `--password=x`, `--token x` on a command line (a peer's cmdline); the name is checked against SECRET_FLAG. */
 const FLAG = /(^|\s)(--?[A-Za-z0-9_-]{1,80})(=|[ \t]+)(?!-)([^\s'"`]+)/g;
-const SECRET_FLAG = /password|passwd|secret|token|api-?key/i;
+const SECRET_FLAG = /(?:password|passwd|secret|token|api-?key)$/i;
 /** A JWT, or one base64url-encoded JSON segment of it (a cut-off token still starts so). */
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}/g;
 /** AWS session tokens start with these (base64 of their fixed header). */
@@ -405,11 +406,23 @@ export function redactValue(value: unknown, registry: SecretRegistry = currentSe
   return out;
 }
 
+/**
+ * The markers as a command may hold them: plain characters, so that a marker outside quotes is one word and
+ * never a redirection (`<redacted>`) or a glob (`[secret ...]`), and the command still parses.
+ */
+function shellSafeMarkers(command: string): string {
+  return command
+    .replace(/<redacted(?: JWT| session token)?>/g, 'REDACTED')
+    .replace(
+      /\[secret (sha256:[0-9a-f]+)( \(part\))?\]/g,
+      (_, fingerprint: string) => `SECRET-${fingerprint.replace(':', '-')}`,
+    );
+}
+
 function redactRemedy(remedy: Remedy, registry: SecretRegistry): Remedy {
   return {
     summary: redactText(remedy.summary, registry),
-    // A command keeps its quoting: a secret inside a quoted word is replaced by a marker of plain characters.
-    commands: remedy.commands.map((c) => redactText(c, registry) as typeof c),
+    commands: remedy.commands.map((c) => shellSafeMarkers(redactText(c, registry)) as typeof c),
     links: remedy.links.map((l) => redactText(l, registry)),
   };
 }

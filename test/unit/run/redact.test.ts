@@ -99,6 +99,7 @@ describe('redactText: credential-shaped text whatever its value', () => {
     'kubectl set env deployment/<DEPLOYMENT> -n shop AWS_ACCESS_KEY_ID- AWS_SECRET_ACCESS_KEY- AWS_SESSION_TOKEN-',
     'env | grep -E "^AWS_" | sed -E "s/(SECRET_ACCESS_KEY|SESSION_TOKEN)=.*/\\1=<hidden>/"',
     'irsa-doctor --target auto',
+    'aws ec2 modify-instance-metadata-options --instance-id i-0a1b2c3d --http-put-response-hop-limit 1 --http-tokens required',
     '--token-file=/var/run/secrets/token',
   ])('leaves %j as it is', (text) => {
     expect(redactWith([], text)).toBe(text);

@@ -3,11 +3,19 @@ import { fstatSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { StdinRead } from './explain/index';
 import { StdinNotReadableError } from './explain/index';
+import { startupProblem } from './cli/limits';
 import { main } from './cli/main';
 import { sealProcessEnv } from './context/process-env';
 
 // Before anything builds a client: the Context gets the launch env, the libraries an env without AWS_* etc.
 sealProcessEnv();
+
+// Before any work starts threads: a shortage is exit 2 and one line, not a runtime abort (src/cli/limits.ts).
+const problem = startupProblem();
+if (problem !== undefined) {
+  process.stderr.write(`irsa-doctor: ${problem}\n`);
+  process.exit(2);
+}
 
 // chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 is what it honours (docs/packaging.md, Ink behaviour).
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';

@@ -74,7 +74,7 @@ export function shellLab(): ShellLab {
     // Each invocation writes its arguments, NUL-separated, to a file of its own; stdin is drained.
     writeFileSync(
       file,
-      `#!/bin/bash\nf=$(/usr/bin/mktemp '${argvLog}/${name}.XXXXXX')\nprintf '%s\\0' "$@" > "$f"\n/bin/cat > /dev/null\nexit 0\n`,
+      `#!/bin/sh\nf=$(/usr/bin/mktemp '${argvLog}/${name}.XXXXXX')\nprintf '%s\\0' "$@" > "$f"\n/bin/cat > /dev/null\nexit 0\n`,
     );
     chmodSync(file, 0o755);
   }
@@ -118,7 +118,10 @@ export function shellLab(): ShellLab {
           if ! /bin/bash -n -c "$cmd" 2>/dev/null; then printf '%s\\0' "$cmd"; continue; fi
           ( PATH='${bin}'; eval "$cmd" ) </dev/null >/dev/null 2>&1
         done < '${list}'`;
-      const out = execFileSync('/bin/bash', ['-c', script], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+      const out = execFileSync('/bin/bash', ['--norc', '--noprofile', '-c', script], {
+        encoding: 'utf8',
+        env: { PATH: '/usr/bin:/bin' },
+      });
       const logs = readdirSync(argvLog);
       const flagArguments = logs.filter((f) =>
         readFileSync(path.join(argvLog, f), 'utf8')

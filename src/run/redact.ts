@@ -422,7 +422,13 @@ function shellSafeMarkers(command: string): string {
 function redactRemedy(remedy: Remedy, registry: SecretRegistry): Remedy {
   return {
     summary: redactText(remedy.summary, registry),
-    commands: remedy.commands.map((c) => shellSafeMarkers(redactText(c, registry)) as typeof c),
+    // A command is never cut (a cut can end inside its quotes): one too long to be of use is not shown.
+    commands: remedy.commands.map(
+      (c) =>
+        (c.length > MAX_TEXT
+          ? `# a command of ${c.length} characters is not shown: a value in it is longer than any real one`
+          : shellSafeMarkers(redactText(c, registry))) as typeof c,
+    ),
     links: remedy.links.map((l) => redactText(l, registry)),
   };
 }

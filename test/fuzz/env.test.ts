@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IRSA_TOKEN_PATH, POD_IDENTITY_TOKEN_PATH, POD_IDENTITY_URI } from '../../src/aws/env-names';
 import { CHECKS } from '../../src/checks/registry';
 import type { FileView } from '../../src/context/files';
@@ -17,6 +17,7 @@ import {
   hostileText,
   plausibleAws,
   refused,
+  expectCommandsParse,
 } from './harness';
 
 /**
@@ -229,4 +230,9 @@ describe('fuzz: env values', () => {
     },
     PROPERTY_TIMEOUT_MS,
   );
+});
+
+// Whatever the input, every fix command printed is valid shell.
+afterAll(() => {
+  expect(expectCommandsParse()).toBeGreaterThan(0);
 });

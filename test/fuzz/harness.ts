@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { renderToString } from 'ink';
 import { createElement } from 'react';
@@ -99,17 +100,54 @@ export function expectSoundReport(
       }),
       { columns: 120 },
     );
+    expect(frame.includes(SECRET_MARK), 'a secret (SECRET_MARK) in the TUI').toBe(false);
     const rawInTui = RAW_CONTROL.exec(frame) ?? TEXT_HIDDEN.exec(frame);
     expect(
       rawInTui,
       `raw U+${rawInTui?.[0].codePointAt(0)?.toString(16)} in the TUI near ${context(frame, rawInTui)}`,
     ).toBe(null);
   }
+  // Every secret the fakes hand out, and every secret env value of the env fuzz, starts with SECRET_MARK:
+  // no output may show even that start of one, whatever else the case was about.
+  expect(text.includes(SECRET_MARK), 'a secret (SECRET_MARK) in the text output').toBe(false);
+  expect(json.includes(SECRET_MARK), 'a secret (SECRET_MARK) in the JSON output').toBe(false);
+  for (const command of [
+    ...(report.rootCause?.remedy.commands ?? []),
+    ...report.findings.flatMap((f) => f.remedy.commands),
+  ]) {
+    if (commandsSeen.size < MAX_COMMANDS_KEPT) commandsSeen.add(command);
+  }
   // Escaping changed the bytes, never the data (a string compare: deep equality is slow on huge values).
   const parsed: unknown = JSON.parse(json);
   expect(JSON.stringify(parsed) === JSON.stringify(report), 'JSON does not parse back to the report').toBe(true);
   expectValidReport(parsed);
   return { text, json };
+}
+
+/** Every distinct fix command the cases of this file printed (up to MAX_COMMANDS_KEPT). */
+const commandsSeen = new Set<string>();
+const MAX_COMMANDS_KEPT = 20_000;
+
+/** A placeholder, <LIKE_THIS>, stands for a word the user types in. */
+const PLACEHOLDER = /<[A-Z][A-Z0-9_]*>/g;
+
+/**
+ * Every fix command the file's cases printed parses as shell (bash -n): one bash reads them all, and only on
+ * a failure is each checked alone to name it. Call from afterAll; returns how many were checked.
+ */
+export function expectCommandsParse(): number {
+  const commands = [...commandsSeen].map((c) => c.replace(PLACEHOLDER, 'PLACEHOLDER'));
+  const parses = (script: string) =>
+    spawnSync('/bin/bash', ['--norc', '--noprofile', '-n'], { input: script, encoding: 'utf8' }).status === 0;
+  if (!parses(commands.join('\n'))) {
+    const bad = commands.filter((c) => !parses(c));
+    // Named shortly: a failure message must stay readable with values of 40,000 characters.
+    expect(
+      bad.slice(0, 3).map((c) => JSON.stringify(c.slice(0, 300))),
+      'fix commands bash -n rejects',
+    ).toEqual([]);
+  }
+  return commands.length;
 }
 
 function context(text: string, match: RegExpExecArray | null): string {

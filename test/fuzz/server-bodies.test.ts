@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
-import { beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NetFailureKind } from '../../src/aws/http';
 import { NetError } from '../../src/aws/http';
 import { IRSA_TOKEN_PATH, POD_IDENTITY_TOKEN_PATH, POD_IDENTITY_URI } from '../../src/aws/env-names';
@@ -23,6 +23,7 @@ import {
   byteFileView,
   contextOf,
   diagnose,
+  expectCommandsParse,
   expectNotShown,
   fakeNet,
   hostileJson,
@@ -479,4 +480,9 @@ describe('fuzz: server bodies', () => {
     },
     PROPERTY_TIMEOUT_MS,
   );
+});
+
+// Whatever the input, every fix command printed is valid shell.
+afterAll(() => {
+  expect(expectCommandsParse()).toBeGreaterThan(0);
 });

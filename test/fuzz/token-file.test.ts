@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { IRSA_TOKEN_PATH, POD_IDENTITY_TOKEN_PATH, POD_IDENTITY_URI } from '../../src/aws/env-names';
 import { CHECKS } from '../../src/checks/registry';
 import { EKS_ISSUER } from '../helpers/tokens';
@@ -16,6 +16,7 @@ import {
   hostileJson,
   hostileText,
   refused,
+  expectCommandsParse,
 } from './harness';
 
 /**
@@ -203,4 +204,9 @@ describe('fuzz: token file contents', () => {
     },
     PROPERTY_TIMEOUT_MS,
   );
+});
+
+// Whatever the input, every fix command printed is valid shell.
+afterAll(() => {
+  expect(expectCommandsParse()).toBeGreaterThan(0);
 });

@@ -27,7 +27,7 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
   V1Volume: ['name'],
   V1OwnerReference: ['kind', 'name'],
   V1ServiceAccountTokenProjection: ['path'],
-  V1MutatingWebhook: ['name'],
+  V1MutatingWebhook: ['name', 'clientConfig'],
 };
 
 /** Walking stops here: no real object is this deep or this wide, and a hostile one must not cost more. */

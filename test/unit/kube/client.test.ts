@@ -127,6 +127,22 @@ describe('kubeClientFor', () => {
       /^pod shop\/p: the API server's answer is not valid JSON$/,
     ],
     [
+      'JSON null for a pod',
+      (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('null'),
+      /^pod shop\/p: the API server answered an unexpected object: the answer is null, not a Pod$/,
+    ],
+    [
+      'a list for a pod',
+      (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"kind":"Pod"}]'),
+      /^pod shop\/p: the API server answered an unexpected object: the answer is a list, not a Pod$/,
+    ],
+    [
+      'another kind of object',
+      (res: http.ServerResponse) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Secret","data":{}}'),
+      /^pod shop\/p: the API server answered an unexpected object: kind is "Secret", not Pod$/,
+    ],
+    [
       'an answer cut short',
       (res: http.ServerResponse) => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });

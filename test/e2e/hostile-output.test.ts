@@ -263,6 +263,21 @@ describe.skipIf(!existsSync(BINARY))('no reflected secret in any output mode (bu
   });
 });
 
+describe.skipIf(!existsSync(BINARY))('a malformed STS endpoint is not an answer of STS', () => {
+  it.for(['http://user:pa/ss@127.0.0.1:8443', 'sts.us-west-2.amazonaws.com', 'ftp://sts.example.com', 'https://[::1'])(
+    'AWS_ENDPOINT_URL_STS=%s',
+    async (endpoint, { expect }) => {
+      const env = { ...(await irsaPod(await mintToken())), AWS_ENDPOINT_URL_STS: endpoint };
+      const r = await run('json', ['--only', 'env.region,sts.assume-role', '--timeout', '3000'], env);
+      const report = JSON.parse(r.output) as { rootCause: { code: string } | null; findings: { code: string }[] };
+      expect(report.rootCause?.code).toBe('STS_ENDPOINT_INVALID');
+      expect(report.findings.map((f) => f.code)).not.toContain('STS_ERROR');
+      expect(r.output).not.toMatch(/TypeError|STS said|STS answered/);
+      expect(r.output).not.toContain('pa/ss');
+    },
+  );
+});
+
 describe.skipIf(!existsSync(BINARY))('usage errors echo argv escaped and redacted, on one line', () => {
   const cases: readonly (readonly string[])[] = [
     ['\u001b[2J\u001b]0;pwned\u0007'],

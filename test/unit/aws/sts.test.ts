@@ -250,3 +250,35 @@ describe(jsStsTarget, () => {
     );
   });
 });
+
+describe('an STS call that never reached STS', () => {
+  const token = new Secret('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln');
+  const signal = new AbortController().signal;
+
+  it.each(['http://user:pa/ss@127.0.0.1:1', 'sts.us-west-2.amazonaws.com', 'ftp://sts.example.com', 'https://[::1'])(
+    'endpoint %j: STS_ENDPOINT_INVALID before any request, not "STS said TypeError"',
+    async (endpoint) => {
+      let requests = 0;
+      const net = { ...createNetClient(), request: async () => (requests++, Promise.reject(new Error('sent'))) };
+      const error = await assumeRoleWithWebIdentity(
+        net,
+        { region: 'us-west-2', endpoint },
+        { roleArn: 'arn:aws:iam::111122223333:role/app', sessionName: 's', token },
+        signal,
+      ).catch((e: unknown) => e);
+      const failure = classifyStsError(error, endpoint);
+      expect(failure.code).toBe('STS_ENDPOINT_INVALID');
+      expect(failure.local).toBe(true);
+      expect(requests).toBe(0);
+    },
+  );
+
+  it('an SDK error without an HTTP status is the SDK failing, not an STS error code', () => {
+    const failure = classifyStsError(new TypeError('Invalid URL'));
+    expect(failure.code).toBe('STS_ERROR');
+    expect(failure.local).toBe(true);
+    expect(failure.explanation).toBe(
+      'No request reached STS: the SDK failed before sending it (TypeError: Invalid URL).',
+    );
+  });
+});

@@ -7,7 +7,7 @@ import { EXPLANATIONS } from './catalogue';
 import { CHAIN_ORDER, GENERIC_CODES, PREFILTER, classify, principalOf } from './classify';
 import type { LogRecord } from './records';
 import { RecordSplitter } from './records';
-import { redactSecrets } from './redact';
+import { redactCommandSecrets, redactSecrets } from './redact';
 
 /** One recognised problem: docs/cli.md, "explain". */
 export interface ExplainMatch {
@@ -168,7 +168,7 @@ function redactMatch(match: ExplainMatch): ExplainMatch {
     arns: match.arns.map(redactSecrets),
     remedy: {
       summary: redactSecrets(match.remedy.summary),
-      commands: match.remedy.commands.map((c) => redactSecrets(c) as typeof c),
+      commands: match.remedy.commands.map(redactCommandSecrets),
       links: match.remedy.links.map(redactSecrets),
     },
   };

@@ -1,6 +1,6 @@
 import { SECRET_ENV_NAMES } from '../aws/env-names';
 import type { SecretRegistry } from '../aws/secrets';
-import { MIN_KNOWN_SECRET, currentSecretRegistry } from '../aws/secrets';
+import { MIN_KNOWN_SECRET, currentSecretRegistry, maskAccessKeyId } from '../aws/secrets';
 import type { Env } from '../context/context';
 import type { CheckResult, Finding, Identity, Remedy, Report } from './types';
 
@@ -15,7 +15,8 @@ import type { CheckResult, Finding, Identity, Remedy, Report } from './types';
  * - credential-shaped text whatever its value: URL user info (`scheme://user:pass@`, a proxy without a
  *   scheme, a password with `/`), credential query parameters, JSON/INI/XML/header fields named like a
  *   credential (`SecretAccessKey`, `\u0053ecretAccessKey`, `secret_access_key`, `<SessionToken>`,
- *   `Authorization:`), command-line flags (`--password=`), JWTs and AWS session tokens by their shape.
+ *   `Authorization:`), command-line flags (`--password=`), JWTs and AWS session tokens by their shape; access
+ *   key ids are masked (`ASIA****WXYZ`).
  *
  * The runner applies it to every check result and finding as they settle (what the TUI shows live) and to
  * the assembled report; main.ts to every stderr line. Codes, ids and statuses are ours and never rewritten.
@@ -96,6 +97,8 @@ const FLAG = /(^|\s)(--?[A-Za-z0-9_-]{1,80})(=|[ \t]+)(?!-)([^\s'"`]+)/g;
 const SECRET_FLAG = /(?:password|passwd|secret|token|api-?key)$/i;
 /** A JWT, or one base64url-encoded JSON segment of it (a cut-off token still starts so). */
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}/g;
+/** Access key ids (long-term AKIA, temporary ASIA): shown masked only (docs/report.md, "Secrets"). */
+const ACCESS_KEY_ID = /\b(?:AKIA|ASIA)[A-Z2-7]{16}\b/g;
 /** AWS session tokens start with these (base64 of their fixed header). */
 const SESSION_TOKEN = /(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9+/=]*/g;
 
@@ -123,6 +126,7 @@ function redactPatterns(text: string): string {
   out = redactFields(out);
   out = out.replace(JWT, '<redacted JWT>');
   out = out.replace(SESSION_TOKEN, '<redacted session token>');
+  out = out.replace(ACCESS_KEY_ID, (id) => maskAccessKeyId(id));
   return out;
 }
 
@@ -419,17 +423,27 @@ function shellSafeMarkers(command: string): string {
     );
 }
 
+/**
+ * A fix command through the pass: never cut (a cut can end inside its quotes), so one too long to be of use
+ * is replaced by a comment saying so; its markers are plain words, so it still parses.
+ */
+export function redactCommand<C extends string>(command: C, registry: SecretRegistry = currentSecretRegistry()): C {
+  return (
+    command.length > MAX_TEXT
+      ? `# a command of ${command.length} characters is not shown: a value in it is longer than any real one`
+      : shellSafeMarkers(redactText(command, registry))
+  ) as C;
+}
+
 function redactRemedy(remedy: Remedy, registry: SecretRegistry): Remedy {
   return {
+    ...remedy,
     summary: redactText(remedy.summary, registry),
-    // A command is never cut (a cut can end inside its quotes): one too long to be of use is not shown.
-    commands: remedy.commands.map(
-      (c) =>
-        (c.length > MAX_TEXT
-          ? `# a command of ${c.length} characters is not shown: a value in it is longer than any real one`
-          : shellSafeMarkers(redactText(c, registry))) as typeof c,
-    ),
+    commands: remedy.commands.map((c) => redactCommand(c, registry)),
     links: remedy.links.map((l) => redactText(l, registry)),
+    ...(remedy.snippets
+      ? { snippets: remedy.snippets.map((snippet) => ({ ...snippet, text: redactText(snippet.text, registry) })) }
+      : {}),
   };
 }
 

@@ -643,7 +643,7 @@ describe('explain: a whole log', () => {
     expect(source?.remedy.commands[1]).toMatch(/get-role --role-name Hub --query Role.AssumeRolePolicyDocument {3}#/);
   });
 
-  it('a value from the log that is not a role name is not offered as one (redacted names are not shell syntax)', () => {
+  it('puts a name from the log into a command only when it is a valid one (a redacted or hostile name is a placeholder)', () => {
     const [match] = explainMessage(
       'User: arn:aws:sts::1:assumed-role/<ROLE>;rm/x is not authorized to perform: s3:GetObject',
     ).matches;

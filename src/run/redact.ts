@@ -2,7 +2,7 @@ import { SECRET_ENV_NAMES } from '../aws/env-names';
 import type { SecretRegistry } from '../aws/secrets';
 import { MIN_KNOWN_SECRET, currentSecretRegistry, maskAccessKeyId } from '../aws/secrets';
 import type { Env } from '../context/context';
-import type { CheckResult, Finding, Identity, Remedy, Report } from './types';
+import type { CheckResult, Finding, Identity, Remedy, Report, Verification } from './types';
 
 /**
  * The one redaction pass. Everything the tool prints (the report in every mode, and stderr) goes through
@@ -339,12 +339,14 @@ export function registerEnvSecrets(env: Env, registry: SecretRegistry = currentS
  */
 function urlPasswords(value: string): string[] {
   const at = value.lastIndexOf('@');
-  if (at <= 0) return [];
+  // A host follows the user info (https:@//x or a trailing @ is no credential).
+  if (at <= 0 || !/^[A-Za-z0-9[]/.test(value.slice(at + 1))) return [];
   const scheme = value.indexOf('://');
   const authority = value.slice(scheme >= 0 && scheme < at ? scheme + 3 : 0, at);
   const colon = authority.indexOf(':');
   const password = colon >= 0 ? authority.slice(colon + 1) : authority;
-  return [...new Set([password, safeDecode(password), authority])].filter((form) => form !== '');
+  if (password === '' || /[/]{2}/.test(authority)) return [];
+  return [...new Set([password, safeDecode(password), ...(colon > 0 ? [authority] : [])])];
 }
 
 function safeDecode(text: string): string {
@@ -440,7 +442,8 @@ function redactRemedy(remedy: Remedy, registry: SecretRegistry): Remedy {
     ...remedy,
     summary: redactText(remedy.summary, registry),
     commands: remedy.commands.map((c) => redactCommand(c, registry)),
-    links: remedy.links.map((l) => redactText(l, registry)),
+    // Links are the tool's own (documentation URLs): never rewritten, so a hostile "secret" cannot break one.
+    links: remedy.links,
     ...(remedy.snippets
       ? { snippets: remedy.snippets.map((snippet) => ({ ...snippet, text: redactText(snippet.text, registry) })) }
       : {}),
@@ -476,10 +479,28 @@ function redactIdentity(identity: Identity, registry: SecretRegistry): Identity 
   };
 }
 
+/** The verdict line keeps its fixed start (HEALTHY:, BROKEN: ...), which is the tool's own word. */
+function redactHeadline(headline: string, registry: SecretRegistry): string {
+  const start = /^[A-Z]+: /.exec(headline)?.[0] ?? '';
+  return start + redactText(headline.slice(start.length), registry);
+}
+
+function redactVerification(verification: Verification, registry: SecretRegistry): Verification {
+  return {
+    ...verification,
+    links: verification.links.map((link) => ({
+      ...link,
+      notChecked: link.notChecked.map((n) => ({ ...n, reason: redactText(n.reason, registry) })),
+    })),
+    headline: redactHeadline(verification.headline, registry),
+  };
+}
+
 /** The whole report, with the secrets known at its end (some are learned after the checks that show them). */
 export function redactReport(report: Report, registry: SecretRegistry = currentSecretRegistry()): Report {
   return {
     ...report,
+    verification: redactVerification(report.verification, registry),
     rootCause: report.rootCause && {
       ...report.rootCause,
       summary: redactText(report.rootCause.summary, registry),

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Secret, SecretRegistry, withSecretRegistry } from '../../../src/aws/secrets';
 import { sh } from '../../../src/checks/shell';
-import { MAX_TEXT, redactText, redactValue, registerEnvSecrets } from '../../../src/run/redact';
+import { MAX_TEXT, redactReport, redactText, redactValue, registerEnvSecrets } from '../../../src/run/redact';
+import { brokenReport, expectValidReport } from '../../helpers/reports';
 
 /** A registry with these values made as Secrets, and the redaction of `text` against it. */
 function redactWith(secrets: readonly string[], text: string): string {
@@ -158,5 +159,19 @@ describe('redactValue and env secrets', () => {
     const out = redactText(`echo reflected longproxypassword and ${secretKey}`, registry);
     expect(out).not.toContain('longproxypassword');
     expect(showsPiece(out, secretKey)).toBe(false);
+  });
+});
+
+describe("redactReport keeps what is the tool's own", () => {
+  it('a hostile "secret" equal to common words breaks no link, headline start or JSON Schema', () => {
+    const registry = new SecretRegistry();
+    withSecretRegistry(registry, () =>
+      registerEnvSecrets({ AWS_SECRET_ACCESS_KEY: 'https://', AWS_SESSION_TOKEN: 'BROKEN', HTTPS_PROXY: 'https:@//x' }),
+    );
+    const report = brokenReport();
+    const redacted = redactReport(report, registry);
+    expect(redacted.findings.flatMap((f) => f.remedy.links)).toEqual(report.findings.flatMap((f) => f.remedy.links));
+    expect(redacted.verification.headline.startsWith(report.verification.headline.split(': ')[0]!)).toBe(true);
+    expectValidReport(redacted);
   });
 });

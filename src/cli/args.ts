@@ -32,8 +32,39 @@ export interface ExplainCommand {
   readonly stdinIdleMs: number;
 }
 
+/** `pod POD` and `job --service-account SA`: start the doctor in the cluster and render its report here. */
+export interface LaunchCommand {
+  readonly kind: 'pod' | 'job';
+  /** pod: the pod to diagnose. */
+  readonly pod?: string;
+  /** pod: the app container (-c). */
+  readonly container?: string;
+  /** job: the ServiceAccount to run as. */
+  readonly serviceAccount?: string;
+  /** Default: the kubeconfig context's namespace, else "default". */
+  readonly namespace?: string;
+  /** Default: the image of this version (src/launch/image.ts). */
+  readonly image?: string;
+  readonly imagePullSecrets: readonly string[];
+  readonly context?: string;
+  readonly kubeconfig?: string;
+  /** From the command to the report: the container's start and the diagnosis (default 120000). */
+  readonly timeoutMs: number;
+  readonly output: OutputMode;
+  readonly exitZero: boolean;
+  /** --verbose: the local rendering shows every check's details. */
+  readonly verbose: boolean;
+  /** Options passed on to the doctor in the cluster (--only, --skip, --offline, --no-kube). */
+  readonly doctorArgs: readonly string[];
+  /** `demo pod|job [SCENARIO]`: against the built-in simulated cluster instead of a kubeconfig. */
+  readonly demo?: { readonly scenario: string };
+}
+
+export const LAUNCH_TIMEOUT_MS = 120_000;
+
 export type Command =
   | CheckCommand
+  | LaunchCommand
   | ExplainCommand
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
@@ -47,7 +78,15 @@ one verdict, the root cause and the command that fixes it.
 
 Usage:
   irsa-doctor [check] [options]     diagnose the pod it runs in (default)
+  irsa-doctor pod POD [-n NS] [-c CONTAINER]
+                                    from where kubectl runs: diagnose a running pod's container from an
+                                    ephemeral container beside it, and show the report here
+  irsa-doctor job --service-account SA [-n NS]
+                                    from where kubectl runs: diagnose a ServiceAccount in a one-off Job
+                                    (deleted afterwards), and show the report here
   irsa-doctor demo [SCENARIO]       run the diagnosis against a built-in simulated EKS (demo --list)
+  irsa-doctor demo pod|job [SCENARIO]
+                                    the same through the launchers, against a simulated cluster
   irsa-doctor explain [TEXT|-]      explain an AWS/SDK error message, or a whole log on stdin (--timeout: idle wait)
   irsa-doctor --list-checks | --version | --help
 
@@ -67,7 +106,25 @@ Options:
       --exit-zero                   always exit 0 (the verdict is still printed)
       --verbose                     text and TUI: the details of every check, not only of those with a problem
 
-Exit codes: 0 no problem found (warnings allowed), 1 a problem was found, 2 usage error or the tool failed.
+Options of pod and job (and --output, --only, --skip, --offline, --no-kube, --exit-zero, --verbose):
+  -n, --namespace NS                the pod's / ServiceAccount's namespace (default: the context's)
+  -c, --container NAME              pod: the app's container (default: the only one, or the pod's
+                                    kubectl.kubernetes.io/default-container annotation)
+      --service-account SA          job: the ServiceAccount the Job runs as (required)
+      --image IMAGE                 the irsa-doctor image (default: the one of this version); must hold
+                                    the binary at /irsa-doctor, as the Dockerfile builds it
+      --image-pull-secret NAME      job: an imagePullSecret for a private registry (repeatable)
+      --kubeconfig PATH, --context NAME
+                                    as kubectl: default KUBECONFIG, then ~/.kube/config
+      --timeout MS                  how long the container may take to start and report (default 120000)
+  pod adds an ephemeral container (irsa-doctor-XXXXX) running as the app container's uid and gid, with no
+  capability, no privilege escalation and a read-only root. Ephemeral containers cannot be removed: it stays
+  in the pod's spec, terminated, until the pod is replaced. job creates a Job under the ServiceAccount and
+  deletes it and its pod at the end, on failure and on Ctrl-C. The RBAC both need: examples/rbac-launcher.yaml.
+  Ctrl-C (SIGINT) cleans up what can be cleaned up and exits 130.
+
+Exit codes: 0 no problem found (warnings allowed), 1 a problem was found, 2 usage error or the tool failed
+(pod/job: the remote report's verdict, 2 when there is no report; 130 interrupted).
 HEALTHY only when the credentials were obtained; a run that left a link unchecked (--offline, --only,
 --skip) says INCOMPLETE and what it did not check.
 Nothing secret is printed: the token only as claims and a fingerprint, keys masked.
@@ -108,6 +165,11 @@ export function parseCommand(argv: readonly string[]): Command {
         'trust-policy': { type: 'string' },
         'exit-zero': { type: 'boolean' },
         verbose: { type: 'boolean' },
+        container: { type: 'string', short: 'c' },
+        image: { type: 'string' },
+        'image-pull-secret': { type: 'string', multiple: true },
+        context: { type: 'string' },
+        'service-account': { type: 'string' },
       },
     });
   } catch (error) {
@@ -145,8 +207,18 @@ export function parseCommand(argv: readonly string[]): Command {
     if (rest.length > 1) throw new UsageError('explain takes one argument: the message in quotes, or - to read stdin');
     return { kind: 'explain', text: rest[0], output: output === 'json' ? 'json' : 'text', stdinIdleMs: timeoutMs };
   }
+  const launch =
+    verb === 'pod' || verb === 'job'
+      ? verb
+      : verb === 'demo' && (rest[0] === 'pod' || rest[0] === 'job')
+        ? rest[0]
+        : undefined;
+  if (launch) return parseLaunch(launch, verb === 'demo' ? rest.slice(1) : rest, verb === 'demo', values, output);
+  for (const option of ['container', 'image', 'image-pull-secret', 'context', 'service-account'] as const) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} belongs to the pod and job commands`);
+  }
   if (verb !== 'check' && verb !== 'demo') {
-    throw new UsageError(`unknown command "${verb}" (commands: check, demo, explain)`);
+    throw new UsageError(`unknown command "${verb}" (commands: check, pod, job, demo, explain)`);
   }
   if (verb === 'check' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   if (verb === 'demo' && rest.length > 1)
@@ -176,5 +248,102 @@ export function parseCommand(argv: readonly string[]): Command {
     trustPolicy: values['trust-policy'],
     exitZero: Boolean(values['exit-zero']),
     verbose: Boolean(values.verbose),
+  };
+}
+
+type ParsedValues = ReturnType<
+  typeof parseArgs<{ options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> }>
+>['values'];
+
+const KUBE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function kubeName(what: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!KUBE_NAME.test(value))
+    throw new UsageError(`${what} is not a Kubernetes name (lower case letters, digits, '-' and '.'): "${value}"`);
+  return value;
+}
+
+function parseLaunch(
+  kind: 'pod' | 'job',
+  positionals: readonly string[],
+  demo: boolean,
+  values: ParsedValues,
+  output: OutputMode,
+): LaunchCommand {
+  const str = (name: string) => values[name] as string | undefined;
+  for (const option of ['target', 'pod', 'trust-policy', 'list'] as const) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} does not apply to ${kind}`);
+  }
+  let pod: string | undefined;
+  let scenario: string | undefined;
+  if (demo) {
+    if (positionals.length > 1) throw new UsageError(`demo ${kind} takes at most one scenario name (see demo --list)`);
+    scenario = positionals[0] ?? 'healthy-irsa';
+  } else if (kind === 'pod') {
+    if (positionals.length !== 1)
+      throw new UsageError("pod takes one argument: the pod's name (irsa-doctor pod POD -n NS)");
+    pod = kubeName('the pod', positionals[0]);
+  } else if (positionals.length > 0)
+    throw new UsageError(`job takes no argument (got "${positionals[0]}"): irsa-doctor job --service-account SA -n NS`);
+  if (kind === 'job' && str('container') !== undefined) throw new UsageError('--container belongs to pod');
+  if (kind === 'pod' && str('service-account') !== undefined) throw new UsageError('--service-account belongs to job');
+  if (kind === 'pod' && values['image-pull-secret'] !== undefined) {
+    throw new UsageError(
+      "--image-pull-secret belongs to job: an ephemeral container pulls with the pod's own imagePullSecrets",
+    );
+  }
+  if (kind === 'job' && !demo && str('service-account') === undefined) {
+    throw new UsageError('job needs --service-account SA (the ServiceAccount to diagnose)');
+  }
+  if (demo) {
+    for (const option of ['kubeconfig', 'context', 'namespace', 'service-account', 'container'] as const) {
+      if (values[option] !== undefined)
+        throw new UsageError(`--${option} does not apply to demo ${kind}: it runs against the simulated cluster`);
+    }
+  }
+  let timeoutMs = LAUNCH_TIMEOUT_MS;
+  const timeout = str('timeout');
+  if (timeout !== undefined) {
+    if (!/^\d+$/.test(timeout) || Number(timeout) < 1000 || Number(timeout) > 3_600_000) {
+      throw new UsageError(`--timeout takes milliseconds between 1000 and 3600000 for ${kind} (got "${timeout}")`);
+    }
+    timeoutMs = Number(timeout);
+  }
+  const image = str('image');
+  if (image !== undefined && (image === '' || /\s/.test(image) || image.length > 512)) {
+    throw new UsageError(`--image is not an image reference: "${image}"`);
+  }
+  const doctorArgs: string[] = [];
+  const only = list(values.only as string[] | undefined);
+  const skip = list(values.skip as string[] | undefined);
+  for (const id of [...only, ...skip]) {
+    if (!/^[a-z-]+\.[a-z.-]+$/.test(id))
+      throw new UsageError(`not a check id: "${id}" (see irsa-doctor --list-checks)`);
+  }
+  if (only.length > 0) doctorArgs.push('--only', only.join(','));
+  if (skip.length > 0) doctorArgs.push('--skip', skip.join(','));
+  if (values.offline) doctorArgs.push('--offline');
+  if (values['no-kube']) doctorArgs.push('--no-kube');
+  return {
+    kind,
+    ...(pod !== undefined ? { pod } : {}),
+    ...(str('container') !== undefined ? { container: kubeName('--container', str('container')) } : {}),
+    ...(str('service-account') !== undefined
+      ? { serviceAccount: kubeName('--service-account', str('service-account')) }
+      : {}),
+    ...(str('namespace') !== undefined ? { namespace: kubeName('--namespace', str('namespace')) } : {}),
+    ...(image !== undefined ? { image } : {}),
+    imagePullSecrets: ((values['image-pull-secret'] as string[] | undefined) ?? []).map(
+      (s) => kubeName('--image-pull-secret', s) as string,
+    ),
+    ...(str('context') !== undefined ? { context: str('context') } : {}),
+    ...(str('kubeconfig') !== undefined ? { kubeconfig: str('kubeconfig') } : {}),
+    timeoutMs,
+    output,
+    exitZero: Boolean(values['exit-zero']),
+    verbose: Boolean(values.verbose),
+    doctorArgs,
+    ...(scenario !== undefined ? { demo: { scenario } } : {}),
   };
 }

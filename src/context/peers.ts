@@ -61,6 +61,36 @@ export async function peerEnvNames(pid: number, procRoot = '/proc'): Promise<str
   }
 }
 
+/**
+ * Processes of this PID namespace whose root this process may not look into (EACCES/EPERM on /proc/PID/root):
+ * another container's processes under another uid or gid. /proc/PID/status stays readable to every uid, so
+ * whoever they run as can still be told (the launchers rely on that to retry as the app's uid and gid).
+ */
+export async function listInaccessibleProcesses(procRoot = '/proc', selfPid = process.pid): Promise<number[]> {
+  const ancestors = await ancestorsOf(procRoot, selfPid);
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(procRoot);
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === selfPid || ancestors.has(pid)) continue;
+    const command = (await readText(`${procRoot}/${pid}/cmdline`)).split('\0').filter(Boolean).join(' ');
+    if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
+    try {
+      await fsp.stat(`${procRoot}/${pid}/root`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') pids.push(pid);
+    }
+  }
+  return pids.sort((a, b) => a - b);
+}
+
 async function rootIdOf(procRoot: string, pid: string): Promise<string | undefined> {
   try {
     const s = await fsp.stat(`${procRoot}/${pid}/root`);

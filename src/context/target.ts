@@ -3,7 +3,7 @@ import type { Context, Env, ProcessUser, RunOptions } from './context';
 import { contextForSelf, currentUser } from './context';
 import { createFileView, errnoCode, readSystemFile } from './files';
 import type { PeerProcess } from './peers';
-import { listPeerProcesses } from './peers';
+import { listInaccessibleProcesses, listPeerProcesses } from './peers';
 import { launchEnvironment } from './process-env';
 
 /**
@@ -106,6 +106,7 @@ export function accessDeniedMessage(
   target: ProcessUser | undefined,
   self: ProcessUser,
   selfPtrace: boolean | undefined,
+  label = `--target ${pid}`,
 ): string {
   const them = target ? `it runs as uid ${target.uid} gid ${target.gid}` : 'it runs as another uid or gid';
   const ptrace =
@@ -124,7 +125,18 @@ export function accessDeniedMessage(
     );
     help = `${ACCESS_RULE}\n${filled}`;
   }
-  return `--target ${pid}: permission denied reading ${base}/environ: ${them}, this process as uid ${self.uid} gid ${self.gid}, ${ptrace}.\n${help}`;
+  return `${label}: permission denied reading ${base}/environ: ${them}, this process as uid ${self.uid} gid ${self.gid}, ${ptrace}.\n${help}`;
+}
+
+const TARGET_OWNER = /permission denied reading \S+\/environ: it runs as uid (\d{1,10}) gid (\d{1,10}),/;
+
+/**
+ * The target's uid and gid from an accessDeniedMessage, as the launchers read it back from the doctor's log
+ * (`irsa-doctor pod` retries once as that uid and gid). Undefined for any other text.
+ */
+export function targetOwnerFromMessage(text: string): { uid: number; gid: number } | undefined {
+  const match = TARGET_OWNER.exec(text);
+  return match ? { uid: Number(match[1]), gid: Number(match[2]) } : undefined;
 }
 
 /** NUL-separated NAME=VALUE records; a record without "=" is ignored, the first "=" splits. */
@@ -169,6 +181,22 @@ export async function readProcessUser(statusPath: string): Promise<ProcessUser> 
 export async function pickAutoTarget(procRoot = '/proc', selfPid = process.pid): Promise<number> {
   const peers = await listPeerProcesses(procRoot, selfPid);
   if (peers.length === 0) {
+    // Processes that are there but closed to this uid/gid: name whose they are, as --target PID does.
+    const [hidden] = await listInaccessibleProcesses(procRoot, selfPid);
+    if (hidden !== undefined) {
+      const base = `${procRoot}/${hidden}`;
+      const owner = await readProcessUser(`${base}/status`).catch(() => undefined);
+      throw new TargetError(
+        accessDeniedMessage(
+          hidden,
+          base,
+          owner,
+          currentUser(),
+          await hasEffectivePtrace(),
+          `--target auto (process ${hidden}, of the other container)`,
+        ),
+      );
+    }
     throw new TargetError(
       `--target auto: no process of another container is visible (or readable) from here.\n${TARGET_ACCESS_HELP}`,
     );

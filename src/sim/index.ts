@@ -6,6 +6,7 @@ import {
   KUBE_SA_DIR,
   POD_IDENTITY_AUDIENCE,
   POD_IDENTITY_TOKEN_PATH,
+  POD_IDENTITY_URI,
 } from '../aws/env-names';
 import type { Context, RunOptions } from '../context/context';
 import { currentUser, systemClock } from '../context/context';
@@ -89,7 +90,35 @@ export interface SimulatedEks {
   readonly secrets: string[];
   /** Every access key id it handed out so far (static keys in the env, STS, IMDS, the agent); grows likewise. */
   readonly accessKeyIds: string[];
+  /** What the scenario's cluster holds, for the simulated Kubernetes cluster of the launchers (launch-world.ts). */
+  readonly workload: SimulatedWorkload;
+  /**
+   * Mints a projected token for any pod of the cluster, signed by the scenario's issuer; IRSA and Pod Identity
+   * audiences get the scenario's token timing (a node whose kubelet stopped refreshing, a skewed clock).
+   */
+  mintToken(request: {
+    readonly namespace: string;
+    readonly serviceAccount: string;
+    readonly podName: string;
+    readonly audience: string;
+    readonly expirationSeconds: number;
+  }): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The scenario as Kubernetes objects would state it (the pod's env above is what the webhook made of it). */
+export interface SimulatedWorkload {
+  /** eks.amazonaws.com/role-arn of the ServiceAccount, if annotated. */
+  readonly roleAnnotation: string | undefined;
+  /** `present`: the ServiceAccount has a Pod Identity association; `deleted`: it had one when the app pod was created. */
+  readonly podIdentityAssociation: 'present' | 'deleted' | 'none';
+  /** Variables set by hand in the app container's spec (beside what the webhook injects). */
+  readonly appEnv: Readonly<Record<string, string>>;
+  /** The simulated network: endpoint variables every container gets, and link-local URLs mapped to loopback. */
+  readonly network: {
+    readonly env: Readonly<Record<string, string>>;
+    readonly rewrite: Readonly<Record<string, string>>;
+  };
 }
 
 /** The cluster and account every scenario lives in. */
@@ -418,6 +447,7 @@ export async function startSimulatedEks(
         ...setup.token,
       });
     }
+    const appEnv: Record<string, string> = {};
     if (setup.staticKeys) {
       const keys = book.mintStatic({
         arn: `arn:aws:iam::${SIM_ACCOUNT}:user/ci-deployer`,
@@ -426,6 +456,8 @@ export async function startSimulatedEks(
       });
       env.AWS_ACCESS_KEY_ID = keys.accessKeyId;
       env.AWS_SECRET_ACCESS_KEY = keys.secretAccessKey;
+      appEnv.AWS_ACCESS_KEY_ID = keys.accessKeyId;
+      appEnv.AWS_SECRET_ACCESS_KEY = keys.secretAccessKey;
     }
     env.AWS_ENDPOINT_URL_STS = sts.url;
     env.AWS_EC2_METADATA_SERVICE_ENDPOINT = `${imds.url}/`;
@@ -444,6 +476,25 @@ export async function startSimulatedEks(
       urls: { issuer: issuer.issuer, sts: sts.url, imds: imds.url, agent: agent.credentialsUri },
       secrets: book.secrets,
       accessKeyIds: book.accessKeyIds,
+      workload: {
+        roleAnnotation: setup.mechanism === 'irsa' ? SIM_ROLE_ARN : undefined,
+        podIdentityAssociation:
+          setup.mechanism !== 'pod-identity' ? 'none' : association === 'missing' ? 'deleted' : 'present',
+        appEnv,
+        network: {
+          env: { AWS_ENDPOINT_URL_STS: sts.url, AWS_EC2_METADATA_SERVICE_ENDPOINT: `${imds.url}/` },
+          rewrite: { [POD_IDENTITY_URI]: agent.credentialsUri },
+        },
+      },
+      mintToken: ({ namespace, serviceAccount, podName, audience, expirationSeconds }) =>
+        issuer.mintToken({
+          namespace,
+          serviceAccount,
+          podName,
+          audience: [audience],
+          ttlSeconds: expirationSeconds,
+          ...(audience === IRSA_AUDIENCE || audience === POD_IDENTITY_AUDIENCE ? setup.token : {}),
+        }),
       close: closeAll,
     };
   } catch (error) {

@@ -52,13 +52,10 @@ export class LaunchFailure extends Error {
 
 /** The failure as stderr shows it: `irsa-doctor pod: message`, then the fix indented. Escaped for a terminal. */
 export function describeFailure(command: string, failure: LaunchFailure): string {
-  const lines = [`irsa-doctor ${command}: ${escapeControl(failure.message)}`];
-  for (const line of failure.fix)
-    lines.push(
-      ...escapeControl(line)
-        .split('\n')
-        .map((l) => `  ${l}`),
-    );
+  // Line by line: a message or a fix may span lines (a heredoc), and escapeControl would escape the newlines.
+  const [first = '', ...rest] = failure.message.split('\n');
+  const lines = [`irsa-doctor ${command}: ${escapeControl(first)}`, ...rest.map((l) => escapeControl(l))];
+  for (const fix of failure.fix) lines.push(...fix.split('\n').map((l) => `  ${escapeControl(l)}`));
   return `${lines.join('\n')}\n`;
 }
 

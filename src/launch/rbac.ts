@@ -1,7 +1,7 @@
 import type { RbacSubject } from '../kube/rbac';
 import { kubectlApply } from '../kube/rbac';
 import type { LauncherApi } from './api';
-import { LaunchFailure, apiErrorInfo } from './failure';
+import { LaunchFailure, apiErrorInfo, unexpectedApiFailure } from './failure';
 
 /*
  * What a user of `irsa-doctor pod` and `irsa-doctor job` may need to do in the namespace, as one Role: the same
@@ -127,7 +127,8 @@ export async function checkPermissions(
         return { permission: p, allowed: review.status?.allowed === true };
       } catch (error) {
         if (error instanceof LaunchFailure) throw error;
-        if (apiErrorInfo(error).status === 401) throw error;
+        if (apiErrorInfo(error).status === 401)
+          throw unexpectedApiFailure('asking the API server what you may do', error);
         return { permission: p, allowed: undefined };
       }
     }),

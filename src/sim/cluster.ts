@@ -296,6 +296,12 @@ export function parseQuantity(value: unknown): number {
 }
 
 export class SimCluster {
+  /** The cluster's policies; mutable, so a test can add one after the app is running (as an admin would). */
+  readonly options: {
+    unschedulable?: string;
+    ephemeralContainersDisabled?: boolean;
+    denials?: readonly AdmissionDenial[];
+  };
   private readonly objects = new Map<string, KObject>();
   private revision = 1000;
   private readonly history: Change[] = [];
@@ -309,8 +315,10 @@ export class SimCluster {
   podStopper: ((pod: KObject, gracePeriodSeconds: number) => void) | undefined;
   closed = false;
 
-  constructor(readonly options: ClusterOptions = {}) {
-    this.historyLimit = options.historyLimit ?? 5_000;
+  constructor(options: ClusterOptions = {}) {
+    const { historyLimit, ...policies } = options;
+    this.options = { ...policies };
+    this.historyLimit = historyLimit ?? 5_000;
     this.on((change) => this.react(change));
   }
 

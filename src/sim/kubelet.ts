@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { promises as fsp, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,6 +72,8 @@ export interface ContainerProcessInfo {
 
 export interface SimKubelet {
   readonly isolation: Isolation;
+  /** Where the container roots are (every container process runs under it). */
+  readonly workDir: string;
   /** Container processes alive now. */
   processes(): readonly ContainerProcessInfo[];
   /** Runs the doctor with `args` inside a running container, as `kubectl exec` would: same root, env, uid, gid. */
@@ -525,7 +526,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
       return;
     }
     const command = spec.command;
-    if (command !== undefined && !(command.length === 1 && command[0] === '/irsa-doctor')) {
+    if (command !== undefined && command[0] !== '/irsa-doctor') {
       // These images hold one executable and nothing else: no shell, no PATH.
       const finishedAt = now();
       container.state = {
@@ -543,7 +544,8 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
     await runtime.prepareRoot(root, image.run);
     const files = await writeVolumes(pod, spec, root);
     const env = resolveEnv(pod, spec, image, files, root);
-    let args: string[] = image.run === 'app' ? ['explain', '-'] : [...(spec.args ?? [])];
+    // command replaces the image's ENTRYPOINT (/irsa-doctor) and args follow it, as the runtime execs them.
+    let args: string[] = image.run === 'app' ? ['explain', '-'] : [...(command ?? []).slice(1), ...(spec.args ?? [])];
     const target =
       container.kind === 'ephemeral' && (spec as { targetContainerName?: string }).targetContainerName
         ? record.containers.get((spec as { targetContainerName?: string }).targetContainerName as string)
@@ -727,6 +729,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
 
   return {
     isolation: runtime.isolation,
+    workDir,
     processes: () =>
       [...pods.values()].flatMap((record) =>
         [...record.containers.values()]
@@ -791,9 +794,4 @@ export function selfDoctorCommand(): DoctorCommand {
     return { command: process.execPath, args: [] };
   }
   return { command: process.execPath, args: [script] };
-}
-
-/** For the tests: spawn that never inherits this process's env. */
-export function spawnIsolated(command: string, args: readonly string[], env: Record<string, string>): ChildProcess {
-  return spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 }

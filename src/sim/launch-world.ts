@@ -42,7 +42,7 @@ export interface LaunchWorldOptions {
   readonly cluster?: ClusterOptions;
   /** More images the registry knows (private ones, one that never finishes pulling). */
   readonly images?: Readonly<Record<string, ImageConfig>>;
-  /** Objects to add before the app pod (quotas, LimitRanges, Secrets). */
+  /** Objects to add once the app runs (quotas, LimitRanges, Secrets). */
   readonly objects?: readonly { readonly resource: string; readonly object: KObject }[];
 }
 
@@ -84,7 +84,10 @@ export async function startLaunchWorld(options: LaunchWorldOptions): Promise<Lau
     for (const close of closers.splice(0).reverse()) await close();
   };
   try {
-    const cluster = new SimCluster(options.cluster);
+    // Policies apply once the app runs: they stand for what an admin set up after the app was deployed.
+    const cluster = new SimCluster(
+      options.cluster?.historyLimit !== undefined ? { historyLimit: options.cluster.historyLimit } : {},
+    );
     closers.push(() => cluster.close());
     const userToken = `alice-${randomBytes(12).toString('hex')}`;
     const adminToken = `admin-${randomBytes(12).toString('hex')}`;
@@ -127,8 +130,6 @@ export async function startLaunchWorld(options: LaunchWorldOptions): Promise<Lau
         cluster.create(resource, item, item.metadata.namespace);
       }
     }
-    for (const extra of options.objects ?? [])
-      cluster.create(extra.resource, extra.object, extra.object.metadata.namespace ?? ns);
 
     const deployment = 'checkout';
     const replicaSet = SIM_POD.slice(0, SIM_POD.lastIndexOf('-'));
@@ -227,6 +228,9 @@ export async function startLaunchWorld(options: LaunchWorldOptions): Promise<Lau
     );
     if (workload.podIdentityAssociation === 'deleted') associations.splice(0);
     await waitForRunning(cluster, ns, SIM_POD, 'app');
+    for (const extra of options.objects ?? [])
+      cluster.create(extra.resource, extra.object, extra.object.metadata.namespace ?? ns);
+    Object.assign(cluster.options, options.cluster ?? {});
 
     return {
       eks,

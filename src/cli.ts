@@ -20,6 +20,13 @@ if (problem !== undefined) {
 // chalk (inside Ink) ignores NO_COLOR; FORCE_COLOR=0 is what it honours (docs/packaging.md, Ink behaviour).
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';
 
+// As the first process of a container (a Job's pod), a process without a SIGTERM handler ignores SIGTERM
+// (pid_namespaces(7)), and the kubelet waits out the pod's whole grace period before SIGKILL. The doctor has
+// nothing to flush: it exits, unless a command has its own handler (the launchers clean up first).
+process.on('SIGTERM', () => {
+  if (process.listenerCount('SIGTERM') <= 1) process.exit(143);
+});
+
 const write = (stream: NodeJS.WriteStream) => (text: string) =>
   new Promise<void>((resolve) => {
     stream.write(text, () => resolve());

@@ -671,10 +671,11 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
     for (const c of live) {
       event(record, 'Normal', 'Killing', `Stopping container ${c.name}`, c.name);
       c.process?.stdin?.end();
-      c.process?.kill('SIGTERM');
+      if (c.process) runtime.signal(c.process, 'SIGTERM');
     }
-    // The simulated containers get at most 2 s of their grace period before SIGKILL.
-    const killer = setTimeout(() => live.forEach((c) => c.process?.kill('SIGKILL')), Math.min(graceSeconds, 2) * 1000);
+    // SIGKILL after the grace period, capped at 10 s here. The container's own process is PID 1 of its PID
+    // namespace and so ignores SIGTERM unless it handles it (pid_namespaces(7)), as in a real pod.
+    const killer = setTimeout(() => live.forEach((c) => c.process?.kill('SIGKILL')), Math.min(graceSeconds, 10) * 1000);
     killer.unref?.();
     void Promise.all(live.map((c) => c.exited)).then(async () => {
       clearTimeout(killer);

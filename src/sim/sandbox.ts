@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { promises as fsp, existsSync, linkSync, mkdirSync, statSync } from 'node:fs';
+import { promises as fsp, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /*
@@ -108,6 +108,11 @@ export interface Runtime {
   /** Where a file the container sees at `containerPath` is written on this machine. */
   hostPath(root: string, containerPath: string): string;
   start(launch: ContainerLaunch): ChildProcess;
+  /**
+   * Sends `signal` to the container's own process: under namespaces that is the child of unshare/nsenter (both
+   * ignore SIGTERM while they wait for it), under processes the child itself.
+   */
+  signal(child: ChildProcess, signal: NodeJS.Signals): void;
 }
 
 export function createRuntime(isolation: Isolation, doctor: DoctorCommand, workDir: string): Runtime {
@@ -165,6 +170,15 @@ function namespaceRuntime(isolation: Isolation, doctor: DoctorCommand, workDir: 
       mkdirSync(path.join(root, 'tmp'), { mode: 0o755 });
     },
     hostPath: (root, containerPath) => path.join(root, containerPath),
+    signal(child, signal) {
+      for (const pid of childrenOf(child.pid)) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // already gone
+        }
+      }
+    },
     start(launch) {
       const drop = [
         `--chroot=${launch.root}`,
@@ -212,6 +226,7 @@ function processRuntime(isolation: Isolation, doctor: DoctorCommand): Runtime {
       mkdirSync(root, { recursive: true, mode: 0o755 });
     },
     hostPath: (root, containerPath) => path.join(root, containerPath),
+    signal: (child, signal) => void child.kill(signal),
     start(launch) {
       const stdio: ['pipe' | 'ignore', 'pipe', 'pipe'] = [launch.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'];
       return spawn(doctor.command, [...doctor.args, ...launch.args], {
@@ -221,6 +236,22 @@ function processRuntime(isolation: Isolation, doctor: DoctorCommand): Runtime {
       });
     },
   };
+}
+
+/** The processes whose parent is `pid` (CONFIG_PROC_CHILDREN is not everywhere: read every PPid). */
+function childrenOf(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (Number(/^PPid:\s*(\d+)/m.exec(status)?.[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /** True when `dir` exists and is a directory (the kubelet's work dir checks). */

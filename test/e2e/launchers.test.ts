@@ -197,3 +197,26 @@ describe.skipIf(!existsSync(BINARY) || !KUBECTL)(
     );
   },
 );
+
+/**
+ * What a machine without root gets (and macOS, through the npm bundle): the kubelet runs plain processes. The
+ * launcher's path is the same; the verdicts must be too.
+ */
+describe.skipIf(!existsSync(BINARY))('with the kubelet running plain processes', () => {
+  it.each([
+    ['healthy-irsa', 'healthy/null/0'],
+    ['trust-sub-mismatch', 'broken/TRUST_POLICY_DENIED/1'],
+  ] as const)('%s: pod and job give %s and leave nothing behind', { timeout: 60_000 }, async (scenario, expected) => {
+    const world = await startTestWorld({ scenario, isolation: 'processes' });
+    try {
+      const { namespace, pod, serviceAccount } = world.world;
+      const podRun = await world.run(['pod', pod, '-n', namespace, '--output', 'json']);
+      const jobRun = await world.run(['job', '--service-account', serviceAccount, '-n', namespace, '--output', 'json']);
+      expect(outcomeOf(parseReport(podRun.stdout), podRun.code)).toBe(expected);
+      expect(outcomeOf(parseReport(jobRun.stdout), jobRun.code)).toBe(expected);
+      expect(world.leftovers()).toEqual([]);
+    } finally {
+      await world.close();
+    }
+  });
+});

@@ -42,6 +42,8 @@ export interface ClusterApiServer {
   readonly cluster: SimCluster;
   /** "METHOD path?query" of every request, in order. */
   readonly requests: readonly string[];
+  /** The same requests with who made them (the user, or the ServiceAccount of a pod); unauthenticated ones have no user. */
+  readonly requestsBy: readonly { readonly user: string | undefined; readonly request: string }[];
   /** A kubeconfig for this user: this server, its certificate as the only CA, the user's token. */
   kubeconfig(token: string, options?: { namespace?: string; context?: string }): string;
   /** Accept `token` as `user` (the kubelet registers the ServiceAccount tokens it projects). */
@@ -64,6 +66,7 @@ const AUTHENTICATED = 'system:authenticated';
 export async function startClusterApi(cluster: SimCluster, options: ClusterApiOptions): Promise<ClusterApiServer> {
   const users = new Map<string, ClusterUser>(Object.entries(options.users));
   const requests: string[] = [];
+  const requestsBy: { user: string | undefined; request: string }[] = [];
   const streams = new Set<http.ServerResponse>();
   let logs: LogProvider | undefined;
 
@@ -89,6 +92,7 @@ export async function startClusterApi(cluster: SimCluster, options: ClusterApiOp
   const serve = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string) => {
     if (options.failAll) throw new ApiError(options.failAll.status, 'InternalError', options.failAll.message);
     const user = authenticate(req, users);
+    requestsBy.push({ user: user.name, request: `${req.method ?? 'GET'} ${url.pathname}${url.search}` });
     const p = url.pathname.replace(/\/+$/, '') || '/';
     const discovery = discoveryReply(p, serverAddress());
     if (discovery) return sendJson(res, 200, discovery);
@@ -289,6 +293,7 @@ export async function startClusterApi(cluster: SimCluster, options: ClusterApiOp
     url,
     cluster,
     requests,
+    requestsBy,
     kubeconfig: (token, { namespace = 'default', context = 'irsa-doctor-sim' } = {}) =>
       kubeconfigYaml(url, token, namespace, context),
     addUser: (token, user) => users.set(token, user),

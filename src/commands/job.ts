@@ -7,6 +7,7 @@ import { runDiagnosisJob } from '../launch/job-launch';
 import { Deadline } from '../launch/progress';
 import { openSession } from '../launch/session';
 import { WatchHub } from '../launch/watch-hub';
+import { namespaceOf } from '../launch/session';
 
 /**
  * `irsa-doctor job --service-account SA`: connects with the user's kubeconfig, runs the Job
@@ -39,7 +40,7 @@ export async function runJob(
         client,
         hub,
         {
-          namespace: command.namespace ?? client.contextNamespace,
+          namespace: namespaceOf(command, client),
           serviceAccount: command.serviceAccount as string,
           image: command.image ?? DEFAULT_IMAGE,
           imagePullSecrets: command.imagePullSecrets,

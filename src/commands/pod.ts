@@ -7,6 +7,7 @@ import { launchInPod } from '../launch/pod-launch';
 import { Deadline } from '../launch/progress';
 import { openSession } from '../launch/session';
 import { WatchHub } from '../launch/watch-hub';
+import { namespaceOf } from '../launch/session';
 
 /**
  * `irsa-doctor pod POD`: parse was done by cli/args.ts; this connects with the user's kubeconfig, runs the launch
@@ -39,7 +40,7 @@ export async function runPod(
         client,
         hub,
         {
-          namespace: command.namespace ?? client.contextNamespace,
+          namespace: namespaceOf(command, client),
           pod: command.pod as string,
           ...(command.container !== undefined ? { container: command.container } : {}),
           image: command.image ?? DEFAULT_IMAGE,

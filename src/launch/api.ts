@@ -262,6 +262,13 @@ async function clientFor(k8s: ClientNode, kc: KubeConfig, signal: AbortSignal): 
         'application/json',
         (chunk) => {
           pending += chunk.toString('utf8');
+          // One event is one object; a "line" this long is not the API server's.
+          if (pending.length > MAX_RESPONSE_BYTES)
+            throw new LaunchFailure(
+              'api',
+              `the watch on ${apiPath} sent a line of more than ${MAX_RESPONSE_BYTES} bytes`,
+              [],
+            );
           let newline = pending.indexOf('\n');
           while (newline >= 0) {
             const line = pending.slice(0, newline).trim();
@@ -428,7 +435,13 @@ function openStream(
           return;
         }
         res.on('data', (chunk: Buffer) => {
-          if (!settled) onData(chunk);
+          if (settled) return;
+          try {
+            onData(chunk);
+          } catch (error) {
+            req.destroy();
+            finish(error);
+          }
         });
         res.on('end', () => finish());
         res.on('error', (error) => finish(transportFailure(error, signal, server)));

@@ -418,13 +418,20 @@ async function readJobLog(
   signal: AbortSignal,
 ): Promise<string> {
   const chunks: Buffer[] = [];
+  let size = 0;
   try {
     await api.log(
       request.namespace,
       pod,
       JOB_CONTAINER,
       { follow, limitBytes: MAX_LOG_BYTES },
-      (c) => chunks.push(c),
+      (chunk) => {
+        size += chunk.length;
+        // limitBytes asks the server to stop there; a server that does not is stopped here.
+        if (size > MAX_LOG_BYTES)
+          throw new LaunchFailure('api', `the log of ${pod} is larger than ${MAX_LOG_BYTES} bytes: not a report`, []);
+        chunks.push(chunk);
+      },
       signal,
     );
   } catch (error) {

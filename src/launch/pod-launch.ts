@@ -440,13 +440,24 @@ async function readLog(
   signal: AbortSignal,
 ): Promise<string> {
   const chunks: Buffer[] = [];
+  let size = 0;
   try {
     await api.log(
       namespace,
       pod,
       container,
       { follow, limitBytes: MAX_LOG_BYTES },
-      (chunk) => chunks.push(chunk),
+      (chunk) => {
+        size += chunk.length;
+        // limitBytes asks the server to stop there; a server that does not is stopped here.
+        if (size > MAX_LOG_BYTES)
+          throw new LaunchFailure(
+            'api',
+            `the log of ${container} is larger than ${MAX_LOG_BYTES} bytes: not a report`,
+            [],
+          );
+        chunks.push(chunk);
+      },
       signal,
     );
   } catch (error) {

@@ -145,8 +145,11 @@ export async function whoAmI(api: LauncherApi): Promise<RbacSubject> {
     const review = await api.authentication.createSelfSubjectReview({
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
     });
-    const name = review.status?.userInfo?.username;
-    const sa = name ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name) : null;
+    const given = review.status?.userInfo?.username;
+    // The name goes into YAML inside a shell heredoc: printable ASCII only, or the placeholder.
+    const name =
+      given !== undefined && /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/.test(given) ? given : undefined;
+    const sa = name ? /^system:serviceaccount:([a-z0-9.-]+):([a-z0-9.-]+)$/.exec(name) : null;
     if (sa?.[1] && sa[2]) return { kind: 'ServiceAccount', namespace: sa[1], name: sa[2] };
     if (name) return { kind: 'User', name };
   } catch {

@@ -1,10 +1,11 @@
-import type { OutputMode } from '../cli/args';
+import type { LaunchCommand, OutputMode } from '../cli/args';
 import type { Io } from '../cli/main';
 import { renderJson } from '../render/json';
 import { renderText } from '../render/text';
 import { exitCodeOf } from '../run/runner';
 import type { Report } from '../run/types';
 import { LaunchFailure, describeFailure } from './failure';
+import type { LauncherApi } from './api';
 import type { LaunchProgress } from './progress';
 import { textProgress } from './progress';
 
@@ -110,4 +111,17 @@ export async function openSession(options: SessionOptions): Promise<LaunchSessio
       process.off('SIGTERM', onSignal);
     },
   };
+}
+
+/** -n, else the kubeconfig context's namespace, which must be a Kubernetes name too (it goes into URLs and YAML). */
+export function namespaceOf(command: LaunchCommand, api: LauncherApi): string {
+  const namespace = command.namespace ?? api.contextNamespace;
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    throw new LaunchFailure(
+      'usage',
+      `the namespace of kubeconfig context ${api.contextName} is not a Kubernetes name: "${namespace}"`,
+      ['Pass the namespace with -n NS.'],
+    );
+  }
+  return namespace;
 }

@@ -195,6 +195,14 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values['list-checks']) return { kind: 'list-checks', output };
 
   const [verb = 'check', ...rest] = positionals;
+  // The launchers have their own --timeout (how long a container may take), checked in parseLaunch.
+  const launch =
+    verb === 'pod' || verb === 'job'
+      ? verb
+      : verb === 'demo' && (rest[0] === 'pod' || rest[0] === 'job')
+        ? rest[0]
+        : undefined;
+  if (launch) return parseLaunch(launch, verb === 'demo' ? rest.slice(1) : rest, verb === 'demo', values, output);
   let timeoutMs = 10_000;
   if (values.timeout !== undefined) {
     if (!/^\d+$/.test(values.timeout) || Number(values.timeout) < 100 || Number(values.timeout) > 600_000) {
@@ -207,13 +215,6 @@ export function parseCommand(argv: readonly string[]): Command {
     if (rest.length > 1) throw new UsageError('explain takes one argument: the message in quotes, or - to read stdin');
     return { kind: 'explain', text: rest[0], output: output === 'json' ? 'json' : 'text', stdinIdleMs: timeoutMs };
   }
-  const launch =
-    verb === 'pod' || verb === 'job'
-      ? verb
-      : verb === 'demo' && (rest[0] === 'pod' || rest[0] === 'job')
-        ? rest[0]
-        : undefined;
-  if (launch) return parseLaunch(launch, verb === 'demo' ? rest.slice(1) : rest, verb === 'demo', values, output);
   for (const option of ['container', 'image', 'image-pull-secret', 'context', 'service-account'] as const) {
     if (values[option] !== undefined) throw new UsageError(`--${option} belongs to the pod and job commands`);
   }

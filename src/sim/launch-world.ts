@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadAllYaml } from '@kubernetes/client-node';
+import { POD_IDENTITY_URI } from '../aws/env-names';
 import { DEFAULT_IMAGE } from '../launch/image';
 import { launcherRbacYaml } from '../launch/rbac';
 import { namespaceRbacYaml, webhookReaderRbacYaml } from '../kube/rbac';
@@ -100,7 +101,14 @@ export async function startLaunchWorld(options: LaunchWorldOptions): Promise<Lau
     closers.push(() => api.close());
     const workload = eks.workload;
     const associations: { namespace: string; serviceAccount: string }[] = [];
-    cluster.setPodMutator(podIdentityWebhook({ region: SIM_REGION, podIdentityAssociations: () => associations }));
+    cluster.setPodMutator(
+      podIdentityWebhook({
+        region: SIM_REGION,
+        // Configured with the simulated agent's address, as a cluster would be with its own agent's.
+        credentialsUri: workload.network.rewrite[POD_IDENTITY_URI] ?? POD_IDENTITY_URI,
+        podIdentityAssociations: () => associations,
+      }),
+    );
 
     const ns = SIM_NAMESPACE;
     for (const name of ['default', 'kube-system', ns]) {
@@ -167,7 +175,8 @@ export async function startLaunchWorld(options: LaunchWorldOptions): Promise<Lau
         ...options.images,
       },
       ...(options.isolation ? { isolation: options.isolation } : {}),
-      network: workload.network,
+      // The link-local agent address never reaches a spec here (the webhook writes the simulated one).
+      network: { env: workload.network.env, rewrite: {} },
       mintToken: (request) => eks.mintToken(request),
     });
     closers.push(() => kubelet.close());

@@ -39,6 +39,11 @@ import type { KObject, PodMutator, SimCluster } from './cluster';
 export interface WebhookConfig {
   /** The webhook's --aws-default-region. */
   readonly region: string;
+  /**
+   * The webhook's --container-credentials-full-uri (docs/mechanics.md 1.2): the agent's link-local address on
+   * EKS, the simulated agent's loopback address here, so a pod's env is exactly what its spec says.
+   */
+  readonly credentialsUri?: string;
   /** namespace/serviceAccount pairs with a Pod Identity association (the container-credentials config file). */
   readonly podIdentityAssociations: () => readonly { readonly namespace: string; readonly serviceAccount: string }[];
 }
@@ -68,7 +73,7 @@ export function podIdentityWebhook(config: WebhookConfig): PodMutator {
 
     const identity: V1EnvVar[] = podIdentity
       ? [
-          { name: AWS_CONTAINER_CREDENTIALS_FULL_URI, value: POD_IDENTITY_URI },
+          { name: AWS_CONTAINER_CREDENTIALS_FULL_URI, value: config.credentialsUri ?? POD_IDENTITY_URI },
           { name: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, value: POD_IDENTITY_TOKEN_PATH },
         ]
       : [

@@ -20,9 +20,15 @@ import { SIM_TLS } from './tls';
  * CA and namespace. It pulls from a small registry of known images, writes container and pod status back to
  * the API (waiting/running/terminated, phase, conditions) with Events, serves pods/log (with follow), and stops
  * the containers of a deleted pod. Images: every image is this binary; the "app" image runs it as a stand-in
- * for an application (`explain -` waiting on a stdin the kubelet holds open), which is all `--target` looks at:
+ * for an application (APP_STAND_IN below), which is all `--target` looks at:
  * a process with the app's env, uid, gid and root.
  */
+
+/**
+ * The app stand-in: `explain -` reads a stdin the kubelet holds open and never writes to, so it waits, with the
+ * longest idle wait explain allows (10 minutes): a stand-in orphaned by a killed simulator ends by itself.
+ */
+const APP_STAND_IN = ['explain', '-', '--timeout', '600000'];
 
 export interface ImageConfig {
   /** `doctor`: /irsa-doctor with the container's args; `app`: the stand-in application process. */
@@ -545,7 +551,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
     const files = await writeVolumes(pod, spec, root);
     const env = resolveEnv(pod, spec, image, files, root);
     // command replaces the image's ENTRYPOINT (/irsa-doctor) and args follow it, as the runtime execs them.
-    let args: string[] = image.run === 'app' ? ['explain', '-'] : [...(command ?? []).slice(1), ...(spec.args ?? [])];
+    let args: string[] = image.run === 'app' ? APP_STAND_IN : [...(command ?? []).slice(1), ...(spec.args ?? [])];
     const target =
       container.kind === 'ephemeral' && (spec as { targetContainerName?: string }).targetContainerName
         ? record.containers.get((spec as { targetContainerName?: string }).targetContainerName as string)

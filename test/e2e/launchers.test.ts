@@ -120,7 +120,7 @@ async function runScenario(scenario: ScenarioName): Promise<Row> {
         notes.push(`${scenario}: ${outcomeOf(report, run.code)} [${codes}]`);
         return outcomeOf(report, run.code);
       } catch {
-        return `no report (exit ${run.code}): ${run.stderr.slice(0, 300)}`;
+        return `no report (exit ${run.code}): ${run.stderr.slice(-700)}`;
       }
     };
     return {
@@ -169,7 +169,7 @@ describe.skipIf(!existsSync(BINARY) || !KUBECTL)(
         const queue = [...SCENARIOS.map((s) => s.name)];
         // A few scenarios at once: the black-holed ones spend their time waiting, not computing.
         await Promise.all(
-          Array.from({ length: 4 }, async () => {
+          Array.from({ length: 3 }, async () => {
             for (let next = queue.shift(); next !== undefined; next = queue.shift()) rows.push(await runScenario(next));
           }),
         );

@@ -50,7 +50,7 @@ export async function runJob(
         session.progress,
         session.interrupt,
       );
-      return await session.showReport(result.report, command.exitZero);
+      return await session.showReport(result.report, command);
     } finally {
       hub.close();
     }

@@ -1,5 +1,6 @@
-import type { CheckResult, Finding, Identity, Report, RootCause } from '../run/types';
-import { STATUSES } from '../run/types';
+import { credentialsCheckOf } from '../run/verification';
+import type { CheckResult, Finding, Identity, LinkVerification, Report, RootCause, Verification } from '../run/types';
+import { CREDENTIALS_STATES, LINK_STATES, NOT_CHECKED_CAUSES, STAGE_ORDER, STATUSES } from '../run/types';
 
 /*
  * The report the doctor printed in a container, read back from its log (`--output json`: one pretty-printed
@@ -50,6 +51,42 @@ function asRemedy(v: unknown) {
   if (!commands || !links) return undefined;
   return { summary: v.summary, commands, links };
 }
+
+function asVerification(value: unknown): Verification | undefined {
+  if (!isRecord(value) || !isString(value.headline) || !isString(value.credentialsCheck)) return undefined;
+  if (!CREDENTIALS_STATES.includes(value.credentials as never) || !Array.isArray(value.links)) return undefined;
+  const links: LinkVerification[] = [];
+  for (const l of value.links) {
+    if (!isRecord(l) || !STAGE_ORDER.includes(l.link as never) || !LINK_STATES.includes(l.state as never))
+      return undefined;
+    const verified = asStrings(l.verified);
+    const notApplicable = asStrings(l.notApplicable);
+    const problems = asStrings(l.problems);
+    if (!verified || !notApplicable || !problems || !Array.isArray(l.notChecked)) return undefined;
+    const notChecked: LinkVerification['notChecked'][number][] = [];
+    for (const n of l.notChecked) {
+      if (!isRecord(n) || !isString(n.checkId) || !isString(n.reason) || !NOT_CHECKED_CAUSES.includes(n.cause as never))
+        return undefined;
+      notChecked.push({ checkId: n.checkId as never, cause: n.cause as never, reason: n.reason });
+    }
+    links.push({
+      link: l.link as LinkVerification['link'],
+      state: l.state as LinkVerification['state'],
+      verified: verified as never,
+      notApplicable: notApplicable as never,
+      problems: problems as never,
+      notChecked,
+    });
+  }
+  return {
+    credentials: value.credentials as Verification['credentials'],
+    credentialsCheck: value.credentialsCheck as Verification['credentialsCheck'],
+    links,
+    headline: value.headline,
+  };
+}
+
+const VERDICT_LABEL: Record<Report['verdict'], string> = { healthy: 'HEALTHY', degraded: 'DEGRADED', broken: 'BROKEN' };
 
 export function asReport(value: unknown): Report | undefined {
   if (!isRecord(value) || value.schemaVersion !== 1) return undefined;
@@ -109,6 +146,18 @@ export function asReport(value: unknown): Report | undefined {
   const identity = isRecord(value.identity) ? value.identity : {};
   const sources = ['irsa', 'pod-identity', 'node-role', 'static-keys', 'profile', 'none', 'unknown'];
   const tool = isRecord(value.tool) && isString(value.tool.version) ? value.tool.version : 'unknown';
+  let verification: Verification | undefined;
+  if (value.verification !== undefined) {
+    verification = asVerification(value.verification);
+    if (!verification) return undefined;
+  }
+  // A doctor older than `verification` (docs/report.md) in the image: its verdict, and that it said no more.
+  verification ??= {
+    credentials: verdict === 'healthy' ? 'obtained' : 'not-checked',
+    credentialsCheck: credentialsCheckOf(mechanism as Report['mechanism']),
+    links: [],
+    headline: `${VERDICT_LABEL[verdict]}: as reported by irsa-doctor ${tool} in the cluster, which does not say what it verified`,
+  };
   return {
     // Additive fields of newer doctors are kept as they are: the JSON output passes them through.
     ...value,
@@ -127,5 +176,6 @@ export function asReport(value: unknown): Report | undefined {
       source: (sources.includes(identity.source as string) ? identity.source : 'unknown') as Identity['source'],
       nodeRoleArn: stringOrNull(identity.nodeRoleArn),
     },
+    verification,
   } as Report;
 }

@@ -24,7 +24,7 @@ export interface LaunchSession {
   /** Second Ctrl-C: give up the clean-up too. */
   readonly hardStop: AbortSignal;
   /** Renders the report in the chosen mode; returns the exit code. */
-  showReport(report: Report, exitZero: boolean): Promise<number>;
+  showReport(report: Report, options: { readonly exitZero: boolean; readonly verbose: boolean }): Promise<number>;
   /** Prints why there is no report on stderr; returns the exit code (2, or 130 when interrupted). */
   showFailure(error: unknown, afterInterrupt?: string): Promise<number>;
   close(): void;
@@ -78,12 +78,12 @@ export async function openSession(options: SessionOptions): Promise<LaunchSessio
     progress,
     interrupt: interrupt.signal,
     hardStop: hardStop.signal,
-    async showReport(report, exitZero) {
+    async showReport(report, { exitZero, verbose }) {
       if (view && viewOpen) {
         viewOpen = false;
-        await view.showReport(report);
+        await view.showReport(report, verbose);
       } else {
-        await io.write(mode === 'json' ? renderJson(report) : renderText(report));
+        await io.write(mode === 'json' ? renderJson(report) : renderText(report, { verbose }));
       }
       return exitCodeOf(report, { exitZero });
     },

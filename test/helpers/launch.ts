@@ -5,6 +5,7 @@ import type { LaunchWorld, LaunchWorldOptions } from '../../src/sim/launch-world
 import { startLaunchWorld } from '../../src/sim/launch-world';
 import type { BinaryRun } from './binary';
 import { BINARY, runBinary } from './binary';
+import { expectValidReport } from './reports';
 
 /** The JSON report fields the launcher tests compare. */
 export interface JsonReport {
@@ -84,8 +85,11 @@ export function processesUnder(dir: string): string[] {
   return found;
 }
 
+/** Parses a launcher's (or the doctor's) JSON output; like every report a test parses, it must be valid. */
 export function parseReport(stdout: string): JsonReport {
-  return JSON.parse(stdout) as JsonReport;
+  const report: unknown = JSON.parse(stdout);
+  expectValidReport(report);
+  return report as unknown as JsonReport;
 }
 
 /** verdict/rootCause/exit code, the triple the launchers must carry over unchanged. */

@@ -26,19 +26,20 @@ interface Snapshot {
   readonly lines: readonly Line[];
   readonly current: { readonly text: string; readonly detail: string; readonly since: number } | null;
   readonly idWidth: number;
+  readonly verbose: boolean;
 }
 
 export interface LaunchView {
   readonly progress: LaunchProgress;
   /** Draws the report, unmounts, and prints the fix commands unwrapped below (as the local TUI does). */
-  showReport(report: Report): Promise<void>;
+  showReport(report: Report, verbose?: boolean): Promise<void>;
   /** Ends the view without a report (a failure is printed after it). */
   stop(): Promise<void>;
 }
 
 export function startLaunchView(stdout: NodeJS.WritableStream, title: string): LaunchView {
   const listeners = new Set<() => void>();
-  let snapshot: Snapshot = { lines: [{ kind: 'title', text: title }], current: null, idWidth: 10 };
+  let snapshot: Snapshot = { lines: [{ kind: 'title', text: title }], current: null, idWidth: 10, verbose: false };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const notify = () => {
     clearTimeout(timer);
@@ -85,7 +86,7 @@ export function startLaunchView(stdout: NodeJS.WritableStream, title: string): L
         update({ lines: [...snapshot.lines, { kind: 'note', text }] });
       },
     },
-    async showReport(report) {
+    async showReport(report, verbose = false) {
       const checks: Line[] = report.checks.map((result) => ({
         kind: 'check',
         done: { result, findings: report.findings.filter((f) => f.checkId === result.id) },
@@ -95,6 +96,7 @@ export function startLaunchView(stdout: NodeJS.WritableStream, title: string): L
           lines: [...closeStep(), ...checks, { kind: 'summary', report }],
           current: null,
           idWidth: Math.max(8, ...report.checks.map((c) => c.id.length)) + 2,
+          verbose,
         },
         true,
       );
@@ -114,7 +116,7 @@ function LaunchRun({ store }: { store: { subscribe(l: () => void): () => void; g
   return (
     <>
       <Static items={snapshot.lines as Line[]} style={{ width: '100%' }}>
-        {(line, index) => <LineView key={index} line={line} idWidth={snapshot.idWidth} />}
+        {(line, index) => <LineView key={index} line={line} idWidth={snapshot.idWidth} verbose={snapshot.verbose} />}
       </Static>
       {snapshot.current ? (
         <CurrentStep text={snapshot.current.text} detail={snapshot.current.detail} since={snapshot.current.since} />
@@ -123,7 +125,7 @@ function LaunchRun({ store }: { store: { subscribe(l: () => void): () => void; g
   );
 }
 
-function LineView({ line, idWidth }: { line: Line; idWidth: number }) {
+function LineView({ line, idWidth, verbose }: { line: Line; idWidth: number; verbose: boolean }) {
   switch (line.kind) {
     case 'title':
       return (
@@ -152,7 +154,7 @@ function LineView({ line, idWidth }: { line: Line; idWidth: number }) {
         </Box>
       );
     case 'check':
-      return <CheckRow done={line.done} idWidth={idWidth} />;
+      return <CheckRow done={line.done} idWidth={idWidth} verbose={verbose} />;
     case 'summary':
       return <Summary report={line.report} />;
   }

@@ -29,6 +29,7 @@ describe('parseCommand: pod and job', () => {
       timeoutMs: LAUNCH_TIMEOUT_MS,
       output: 'json',
       exitZero: false,
+      verbose: false,
       doctorArgs: ['--only', 'token.file,token.claims', '--no-kube'],
     });
   });

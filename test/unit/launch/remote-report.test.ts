@@ -31,6 +31,21 @@ const report: Report = {
     { id: 'sts.assume-role', title: 'STS', status: 'fail', summary: 'refused', durationMs: 3, dependsOn: ['env.irsa'] },
   ],
   identity: { expectedRoleArn: 'arn:aws:iam::111122223333:role/r', callerArn: null, source: 'none', nodeRoleArn: null },
+  verification: {
+    credentials: 'not-obtained',
+    credentialsCheck: 'sts.assume-role',
+    links: [
+      {
+        link: 'sts',
+        state: 'problem',
+        verified: [],
+        notApplicable: [],
+        problems: ['sts.assume-role'],
+        notChecked: [{ checkId: 'sts.endpoints', cause: 'only', reason: 'not selected' }],
+      },
+    ],
+    headline: 'BROKEN: this pod will not get the AWS credentials it is set up for',
+  },
 };
 
 describe(reportFromLog, () => {
@@ -59,6 +74,23 @@ describe(reportFromLog, () => {
     expect(asReport({ ...report, rootCause: { code: 'X' } })).toBeUndefined();
     expect(asReport([report])).toBeUndefined();
     expect(asReport('{}')).toBeUndefined();
+  });
+
+  it('a doctor older than `verification` in the image: its verdict kept, and a headline saying it did not say more', () => {
+    const { verification, ...older } = report;
+    void verification;
+    const parsed = asReport(older);
+    expect(parsed?.verdict).toBe('broken');
+    expect(parsed?.verification).toEqual({
+      credentials: 'not-checked',
+      credentialsCheck: 'sts.assume-role',
+      links: [],
+      headline: 'BROKEN: as reported by irsa-doctor 0.1.0 in the cluster, which does not say what it verified',
+    });
+    expect(asReport({ ...report, verification: { ...report.verification, credentials: 'maybe' } })).toBeUndefined();
+    expect(
+      asReport({ ...report, verification: { ...report.verification, links: [{ link: 'moon' }] } }),
+    ).toBeUndefined();
   });
 
   it('keeps finding codes a newer doctor knows, and additive fields, and renders hostile strings escaped', () => {

@@ -1,6 +1,7 @@
 import type { LaunchCommand } from '../cli/args';
 import type { Io } from '../cli/main';
 import type { LauncherApi } from '../launch/api';
+import { restoreLaunchEnvironment } from '../context/process-env';
 import { connect } from '../launch/api';
 import { DEFAULT_IMAGE } from '../launch/image';
 import { runDiagnosisJob } from '../launch/job-launch';
@@ -26,6 +27,7 @@ export async function runJob(
     title: `irsa-doctor job --service-account ${command.serviceAccount ?? ''}`,
   });
   try {
+    if (!api) restoreLaunchEnvironment();
     const client = api
       ? await api(session.hardStop)
       : await connect({

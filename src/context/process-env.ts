@@ -55,3 +55,19 @@ export function sealProcessEnv(): void {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   process.env.TZ = 'UTC';
 }
+
+/**
+ * The launchers (`irsa-doctor pod`, `job`) run where kubectl runs and do what kubectl does: a kubeconfig's exec
+ * credential plugin (`aws eks get-token`) runs with the user's environment (AWS_PROFILE, AWS_REGION, proxies, the
+ * instance role on a jump host). They run no diagnosis themselves, so they put the launch environment back as it
+ * was, undoing sealProcessEnv for their own process only.
+ */
+export function restoreLaunchEnvironment(): void {
+  if (!launchEnv) return;
+  for (const name of Object.keys(process.env)) {
+    if (!(name in launchEnv)) delete process.env[name];
+  }
+  for (const [name, value] of Object.entries(launchEnv)) {
+    if (value !== undefined) process.env[name] = value;
+  }
+}

@@ -104,9 +104,13 @@ async function runScenario(scenario: ScenarioName): Promise<Row> {
   const world = await startSerially(scenario);
   try {
     const { namespace, pod, serviceAccount } = world.world;
-    const [podRun, podDirect, jobRun, jobDirect] = await Promise.all([
+    // The two runs that are compared go side by side; the pod pair and the Job pair one after the other, so
+    // that no more doctors share this 2-CPU machine than the simulator in this process can serve on time.
+    const [podRun, podDirect] = await Promise.all([
       world.run(['pod', pod, '-n', namespace, '--output', 'json']),
       world.world.kubelet.exec(namespace, pod, world.world.container, ['--output', 'json']),
+    ]);
+    const [jobRun, jobDirect] = await Promise.all([
       world.run(['job', '--service-account', serviceAccount, '-n', namespace, '--output', 'json']),
       manualJob(world),
     ]);
@@ -167,9 +171,9 @@ describe.skipIf(!existsSync(BINARY) || !KUBECTL)(
       async () => {
         const rows: Row[] = [];
         const queue = [...SCENARIOS.map((s) => s.name)];
-        // A few scenarios at once: the black-holed ones spend their time waiting, not computing.
+        // Two scenarios at once: the black-holed ones spend their time waiting, not computing.
         await Promise.all(
-          Array.from({ length: 3 }, async () => {
+          Array.from({ length: 2 }, async () => {
             for (let next = queue.shift(); next !== undefined; next = queue.shift()) rows.push(await runScenario(next));
           }),
         );

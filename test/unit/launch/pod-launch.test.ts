@@ -111,7 +111,7 @@ describe(targetOwnerFromMessage, () => {
   it('reads back the uid and gid the doctor reports for --target PID and --target auto, and nothing else', () => {
     const self = { uid: 65532, gid: 65532, groups: [] };
     expect(
-      targetOwnerFromMessage(accessDeniedMessage(7, '/proc/7', { uid: 1000, gid: 3000, groups: [] }, self)),
+      targetOwnerFromMessage(accessDeniedMessage(7, '/proc/7', { uid: 1000, gid: 3000, groups: [] }, self, false)),
     ).toEqual({ uid: 1000, gid: 3000 });
     expect(
       targetOwnerFromMessage(
@@ -120,11 +120,12 @@ describe(targetOwnerFromMessage, () => {
           '/proc/1',
           { uid: 0, gid: 0, groups: [] },
           self,
+          true,
           '--target auto (process 1, of the other container)',
         ),
       ),
     ).toEqual({ uid: 0, gid: 0 });
-    expect(targetOwnerFromMessage(accessDeniedMessage(7, '/proc/7', undefined, self))).toBeUndefined();
+    expect(targetOwnerFromMessage(accessDeniedMessage(7, '/proc/7', undefined, self, undefined))).toBeUndefined();
     expect(targetOwnerFromMessage('it runs as uid 5 gid 5,')).toBeUndefined();
   });
 });

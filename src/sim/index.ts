@@ -93,8 +93,9 @@ export interface SimulatedEks {
   /** What the scenario's cluster holds, for the simulated Kubernetes cluster of the launchers (launch-world.ts). */
   readonly workload: SimulatedWorkload;
   /**
-   * Mints a projected token for any pod of the cluster, signed by the scenario's issuer; IRSA and Pod Identity
-   * audiences get the scenario's token timing (a node whose kubelet stopped refreshing, a skewed clock).
+   * Mints a projected token for any pod of the cluster, signed by the scenario's issuer; the IRSA and Pod Identity
+   * tokens (any audience but the API server's) get the scenario's token timing (a node whose kubelet stopped
+   * refreshing, a skewed clock).
    */
   mintToken(request: {
     readonly namespace: string;
@@ -493,7 +494,8 @@ export async function startSimulatedEks(
           podName,
           audience: [audience],
           ttlSeconds: expirationSeconds,
-          ...(audience === IRSA_AUDIENCE || audience === POD_IDENTITY_AUDIENCE ? setup.token : {}),
+          // Every projected token but the API server's own is the scenario's IRSA or Pod Identity token.
+          ...(audience !== 'https://kubernetes.default.svc' ? setup.token : {}),
         }),
       close: closeAll,
     };

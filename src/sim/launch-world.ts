@@ -9,7 +9,15 @@ import { SimCluster } from './cluster';
 import type { ClusterApiServer } from './cluster-api';
 import { startClusterApi } from './cluster-api';
 import type { ScenarioName, SimulatedEks } from './index';
-import { SIM_HOME, SIM_NAMESPACE, SIM_POD, SIM_REGION, SIM_SERVICE_ACCOUNT, startSimulatedEks } from './index';
+import {
+  SIM_ACCOUNT,
+  SIM_HOME,
+  SIM_NAMESPACE,
+  SIM_POD,
+  SIM_REGION,
+  SIM_SERVICE_ACCOUNT,
+  startSimulatedEks,
+} from './index';
 import type { ImageConfig, SimKubelet } from './kubelet';
 import { startKubelet } from './kubelet';
 import { eksWebhookConfiguration } from './kube-api';
@@ -78,6 +86,16 @@ function object(
   return { apiVersion, kind, metadata: metadata as ObjectMeta, ...rest };
 }
 
+/** The ServiceAccount's annotations in the scenario: the role (as an ARN, or a bare name), the audience. */
+function serviceAccountAnnotations(eks: SimulatedEks): Record<string, string> | undefined {
+  const annotations: Record<string, string> = {};
+  const role = eks.serviceAccount.roleArnAnnotation ?? eks.workload.roleAnnotation;
+  if (role !== undefined) annotations['eks.amazonaws.com/role-arn'] = role;
+  if (eks.serviceAccount.audience !== undefined)
+    annotations['eks.amazonaws.com/audience'] = eks.serviceAccount.audience;
+  return Object.keys(annotations).length > 0 ? annotations : undefined;
+}
+
 export async function startLaunchWorld(options: LaunchWorldOptions): Promise<LaunchWorld> {
   const eks = await startSimulatedEks(options.scenario);
   const closers: (() => Promise<void> | void)[] = [() => eks.close()];
@@ -106,6 +124,7 @@ export async function startLaunchWorld(options: LaunchWorldOptions): Promise<Lau
         region: SIM_REGION,
         // Configured with the simulated agent's address, as a cluster would be with its own agent's.
         credentialsUri: workload.network.rewrite[POD_IDENTITY_URI] ?? POD_IDENTITY_URI,
+        composeRoleArn: { partition: 'aws', account: SIM_ACCOUNT },
         podIdentityAssociations: () => associations,
       }),
     );
@@ -123,7 +142,7 @@ export async function startLaunchWorld(options: LaunchWorldOptions): Promise<Lau
       'serviceaccounts',
       object('v1', 'ServiceAccount', {
         name: SIM_SERVICE_ACCOUNT,
-        ...(workload.roleAnnotation ? { annotations: { 'eks.amazonaws.com/role-arn': workload.roleAnnotation } } : {}),
+        ...(serviceAccountAnnotations(eks) ? { annotations: serviceAccountAnnotations(eks) } : {}),
       }),
       ns,
     );

@@ -44,6 +44,11 @@ export interface WebhookConfig {
    * EKS, the simulated agent's loopback address here, so a pod's env is exactly what its spec says.
    */
   readonly credentialsUri?: string;
+  /**
+   * --compose-role-arn: a role-arn annotation without `arn:` becomes arn:<partition>:iam::<account>:role/<value>,
+   * the account being the webhook host's (docs/mechanics.md 1.1).
+   */
+  readonly composeRoleArn?: { readonly partition: string; readonly account: string };
   /** namespace/serviceAccount pairs with a Pod Identity association (the container-credentials config file). */
   readonly podIdentityAssociations: () => readonly { readonly namespace: string; readonly serviceAccount: string }[];
 }
@@ -63,7 +68,12 @@ export function podIdentityWebhook(config: WebhookConfig): PodMutator {
     const podIdentity = config
       .podIdentityAssociations()
       .some((a) => a.namespace === namespace && a.serviceAccount === saName);
-    const roleArn = annotations[ROLE_ARN_ANNOTATION];
+    const annotated = annotations[ROLE_ARN_ANNOTATION];
+    const compose = config.composeRoleArn;
+    const roleArn =
+      annotated !== undefined && compose && !annotated.startsWith('arn:')
+        ? `arn:${compose.partition}:iam::${compose.account}:role/${annotated}`
+        : annotated;
     // "Container credentials method takes precedence" over role-arn (docs/mechanics.md 1.3 step 1).
     if (!podIdentity && !roleArn) return given;
     const regional = (annotations[STS_REGIONAL_ANNOTATION] ?? 'true') === 'true';

@@ -219,6 +219,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
   const port = new URL(api.url).port;
   let closed = false;
   let ipCounter = 10;
+  const starting = new Set<Promise<void>>();
 
   const podObject = (record: PodRecord): KObject | undefined => {
     const pod = cluster.get('pods', record.namespace, record.name);
@@ -650,7 +651,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
     writeStatus(record);
     const current = record;
     // Regular containers first, then ephemeral ones (which need their target's process).
-    void (async () => {
+    const started = (async () => {
       for (const { spec, container } of fresh) {
         try {
           await startContainer(current, pod, spec, container);
@@ -664,6 +665,9 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
         }
       }
     })();
+    // close() waits for these: a root being written while the work directory is removed would outlive it.
+    starting.add(started);
+    void started.finally(() => starting.delete(started));
   };
 
   const stopPod = (pod: KObject, graceSeconds: number) => {
@@ -775,6 +779,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
       closed = true;
       unsubscribe();
       cluster.podStopper = undefined;
+      await Promise.allSettled([...starting]);
       const all = [...pods.values()].flatMap((r) => [...r.containers.values()]);
       for (const c of all) {
         c.process?.stdin?.end();

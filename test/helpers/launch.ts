@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LaunchWorld, LaunchWorldOptions } from '../../src/sim/launch-world';
@@ -63,6 +63,7 @@ export async function startTestWorld(options: Omit<LaunchWorldOptions, 'doctor'>
       rmSync(home, { recursive: true, force: true });
       const stray = processesUnder(workDir);
       if (stray.length > 0) throw new Error(`processes left under ${workDir}: ${stray.join(', ')}`);
+      if (existsSync(workDir)) throw new Error(`the kubelet's ${workDir} is left behind`);
     },
   };
 }

@@ -220,6 +220,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
   let closed = false;
   let ipCounter = 10;
   const starting = new Set<Promise<void>>();
+  const stopping = new Set<Promise<void>>();
 
   const podObject = (record: PodRecord): KObject | undefined => {
     const pod = cluster.get('pods', record.namespace, record.name);
@@ -687,12 +688,16 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
     // namespace and so ignores SIGTERM unless it handles it (pid_namespaces(7)), as in a real pod.
     const killer = setTimeout(() => live.forEach((c) => c.process?.kill('SIGKILL')), Math.min(graceSeconds, 10) * 1000);
     killer.unref?.();
-    void Promise.all(live.map((c) => c.exited)).then(async () => {
+    const cleanup = Promise.all(live.map((c) => c.exited)).then(async () => {
       clearTimeout(killer);
       pods.delete(record.uid);
-      await fsp.rm(record.dir, { recursive: true, force: true });
+      await fsp.rm(record.dir, { recursive: true, force: true, maxRetries: 3 });
       cluster.podStopped(pod);
     });
+    // close() waits for it: Bun's recursive rm of a tree that another rm is removing a part of returns with
+    // the top directory still there (measured with Bun 1.4.5; Node's does not).
+    stopping.add(cleanup);
+    void cleanup.finally(() => stopping.delete(cleanup));
   };
 
   cluster.podStopper = stopPod;
@@ -786,8 +791,9 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
         c.process?.kill('SIGKILL');
       }
       await Promise.all(all.map((c) => c.exited));
+      await Promise.allSettled([...stopping]);
       pods.clear();
-      await fsp.rm(workDir, { recursive: true, force: true });
+      await fsp.rm(workDir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
 }

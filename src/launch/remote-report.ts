@@ -1,5 +1,15 @@
+import type { ShellCommand } from '../checks/shell';
 import { credentialsCheckOf } from '../run/verification';
-import type { CheckResult, Finding, Identity, LinkVerification, Report, RootCause, Verification } from '../run/types';
+import type {
+  CheckResult,
+  Finding,
+  Identity,
+  LinkVerification,
+  Remedy,
+  Report,
+  RootCause,
+  Verification,
+} from '../run/types';
 import { CREDENTIALS_STATES, LINK_STATES, NOT_CHECKED_CAUSES, STAGE_ORDER, STATUSES } from '../run/types';
 
 /*
@@ -44,12 +54,22 @@ function asStrings(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.every(isString) ? v : undefined;
 }
 
-function asRemedy(v: unknown) {
+/**
+ * A fix command as the doctor in the cluster printed it. It built it with its own `sh` (src/checks/shell.ts), but
+ * a whole command line cannot be quoted again here, and one from an image that is not irsa-doctor's could say
+ * anything: it is passed on as that doctor's words, which the renderers escape for the terminal like every
+ * other string of the report. The one place a launcher takes a command it did not build.
+ */
+function remoteCommand(text: string): ShellCommand {
+  return text as ShellCommand;
+}
+
+function asRemedy(v: unknown): Remedy | undefined {
   if (!isRecord(v) || !isString(v.summary)) return undefined;
   const commands = asStrings(v.commands ?? []);
   const links = asStrings(v.links ?? []);
   if (!commands || !links) return undefined;
-  return { summary: v.summary, commands, links };
+  return { summary: v.summary, commands: commands.map(remoteCommand), links };
 }
 
 function asVerification(value: unknown): Verification | undefined {

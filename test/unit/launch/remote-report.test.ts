@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sh } from '../../../src/checks/shell';
 import { asReport, logWithoutReport, reportFromLog } from '../../../src/launch/remote-report';
 import { renderJson } from '../../../src/render/json';
 import { renderText } from '../../../src/render/text';
@@ -15,7 +16,7 @@ const report: Report = {
     code: 'TRUST_POLICY_DENIED',
     checkId: 'sts.assume-role',
     summary: 'STS refused',
-    remedy: { summary: 'fix the trust policy', commands: ['aws iam get-role --role-name r'], links: [] },
+    remedy: { summary: 'fix the trust policy', commands: [sh`aws iam get-role --role-name r`], links: [] },
   },
   findings: [
     {
@@ -24,7 +25,7 @@ const report: Report = {
       checkId: 'sts.assume-role',
       summary: 'STS refused',
       evidence: { code: 'AccessDenied' },
-      remedy: { summary: 'fix the trust policy', commands: ['aws iam get-role --role-name r'], links: [] },
+      remedy: { summary: 'fix the trust policy', commands: [sh`aws iam get-role --role-name r`], links: [] },
     },
   ],
   checks: [

@@ -261,7 +261,7 @@ export async function runDiagnosisJob(
     progress.step(`waiting for the Job's pod to be created and scheduled`);
     const pullFix = imagePullFix(
       request.image,
-      'create a docker-registry Secret in the namespace and pass it with --image-pull-secret NAME',
+      'create a docker-registry Secret in the namespace and pass its name with --image-pull-secret <SECRET_NAME>',
     );
     await until<true>(
       () => {

@@ -256,7 +256,7 @@ describe.skipIf(!existsSync(BINARY))('launcher failures, each with its message a
       const denied = await w.run(jobArgs(w, '--image', image));
       expect(denied.stderr).toContain(`the image ${image} cannot be pulled`);
       expect(denied.stderr).toContain('401 Unauthorized');
-      expect(denied.stderr).toContain('--image-pull-secret NAME');
+      expect(denied.stderr).toContain('--image-pull-secret <SECRET_NAME>');
       expect(denied.code).toBe(2);
       expect(w.leftovers()).toEqual([]);
       const pulled = await w.run(jobArgs(w, '--image', image, '--image-pull-secret', 'regcred', '--output', 'json'));

@@ -121,6 +121,8 @@ function chainActions(x: Extracted, withTags = false): string[] {
 }
 
 const DIAGNOSE = sh`kubectl exec -it <POD> -n <NAMESPACE> -- irsa-doctor`;
+/** With stdin a pipe: `-t` would make kubectl read the terminal instead (and refuse without one). */
+const DIAGNOSE_STDIN = sh`kubectl exec -i <POD> -n <NAMESPACE> -- irsa-doctor`;
 const RESTART = sh`kubectl rollout restart deployment/<DEPLOYMENT> -n <NAMESPACE>   # new pods get the webhook env; old ones never do`;
 
 const ENTRIES: readonly Explanation[] = [
@@ -204,10 +206,9 @@ const ENTRIES: readonly Explanation[] = [
     confirmWith: ['trust.policy', 'token.claims', 'sts.assume-role'],
     remedy: (x) =>
       remedy(
-        "Compare the role's trust policy with the token: run irsa-doctor with the policy file, which names the failing statement and prints the corrected policy.",
+        "Compare the role's trust policy with the token: pipe the role into irsa-doctor in the pod (kubectl exec -i, no -t, so stdin is the pipe), which names the failing statement and prints the corrected policy.",
         [
-          sh`aws iam get-role --role-name ${roleNameValue(x)} --query Role.AssumeRolePolicyDocument > trust.json`,
-          sh`${fragment(DIAGNOSE)} --trust-policy trust.json   # copy trust.json into the pod first (kubectl cp), or run the tool with --offline where the file is`,
+          sh`aws iam get-role --role-name ${roleNameValue(x)} --output json | ${fragment(DIAGNOSE_STDIN)} --trust-policy -`,
         ],
         [LINKS.irsaTroubleshoot, LINKS.oidcTroubleshoot],
       ),

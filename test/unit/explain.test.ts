@@ -292,7 +292,7 @@ describe('explain: behaviour', () => {
     const trust = explainMessage(log).matches[0];
     expect(trust?.arns).toEqual([ROLE]);
     expect(trust?.remedy.commands[0]).toBe(
-      'aws iam get-role --role-name cart-role --query Role.AssumeRolePolicyDocument > trust.json',
+      'aws iam get-role --role-name cart-role --output json | kubectl exec -i <POD> -n <NAMESPACE> -- irsa-doctor --trust-policy -',
     );
   });
 

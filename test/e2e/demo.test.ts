@@ -1,18 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../../src/sim/index';
-import { runBinary } from '../helpers/binary';
+import { BINARY, binaryCommand, runBinary } from '../helpers/binary';
 import { parseReport } from '../helpers/reports';
 
 /** `irsa-doctor demo`: the simulated EKS started inside the built binary, no cluster, no env needed. */
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 
 const ENV = { PATH: '/usr/bin:/bin', HOME: '/nonexistent' };
 
 function demo(args: string[]) {
-  const result = spawnSync(BINARY, ['demo', ...args], {
+  const result = spawnSync(...binaryCommand(['demo', ...args]), {
     encoding: 'utf8',
     env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' },
     timeout: 30_000,

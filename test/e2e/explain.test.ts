@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseExplain } from '../helpers/reports';
 
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
+import { binaryCommand } from '../helpers/binary';
 // An explicit, minimal env: nothing of the developer's AWS setup reaches the binary.
 const ENV = { PATH: '/usr/bin:/bin', HOME: '/nonexistent', NO_COLOR: '1' };
 
 function run(args: string[], input?: string) {
-  const result = spawnSync(BINARY, args, { env: ENV, input: input ?? '', encoding: 'utf8', timeout: 20_000 });
+  const result = spawnSync(...binaryCommand(args), { env: ENV, input: input ?? '', encoding: 'utf8', timeout: 20_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

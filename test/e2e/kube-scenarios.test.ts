@@ -2,13 +2,12 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeApiServer, KubeApiTls, KubeScenarioName } from '../../src/sim/kube-api';
 import { kubeScenario, startKubeApi } from '../../src/sim/kube-api';
 import { parseReport } from '../helpers/reports';
 
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
+import { BINARY, binaryCommand } from '../helpers/binary';
 const KUBE_CHECKS = 'kube.pod,kube.serviceaccount,kube.webhook';
 
 interface Finding {
@@ -38,7 +37,7 @@ function runBinary(
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(BINARY, args, { env, encoding: 'utf8', timeout: 20_000 }, (error, stdout, stderr) => {
+    execFile(...binaryCommand(args), { env, encoding: 'utf8', timeout: 20_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

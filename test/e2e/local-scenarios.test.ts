@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mintToken, segmentsOf } from '../helpers/tokens';
 import { parseReport } from '../helpers/reports';
@@ -10,7 +9,7 @@ import { parseReport } from '../helpers/reports';
  * The local scenarios, through the built binary with an explicit env (never the developer's
  * AWS_* variables), --offline, in JSON and in TTY-less text. `npm test` builds dist/irsa-doctor first.
  */
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
+import { BINARY, binaryCommand } from '../helpers/binary';
 const ROLE = 'arn:aws:iam::111122223333:role/cart-role';
 const KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -168,7 +167,7 @@ const SCENARIOS: readonly Scenario[] = [
 ];
 
 function diagnose(scenario: Scenario, output: 'json' | 'text') {
-  const result = spawnSync(BINARY, ['--offline', '--output', output], {
+  const result = spawnSync(...binaryCommand(['--offline', '--output', output]), {
     // Explicit env: PATH and HOME only, plus the scenario's variables.
     env: { PATH: '/usr/bin:/bin', HOME: home, ...scenario.env() },
     cwd: base,

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseReport } from '../helpers/reports';
 
@@ -12,7 +11,7 @@ import { parseReport } from '../helpers/reports';
  * change the AWS variables under diagnosis (docs/packaging.md). This runs the built binary in a directory
  * holding both and checks that neither reached it.
  */
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
+import { BINARY, binaryCommand } from '../helpers/binary';
 const dir = mkdtempSync(path.join(tmpdir(), 'irsa-doctor-autoload-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -25,7 +24,7 @@ describe.skipIf(!existsSync(BINARY))('the built binary in a directory with .env 
     );
     writeFileSync(path.join(dir, 'preload.ts'), `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x');\n`);
     writeFileSync(path.join(dir, 'bunfig.toml'), 'preload = ["./preload.ts"]\n');
-    const run = spawnSync(BINARY, ['--offline', '--output', 'json'], {
+    const run = spawnSync(...binaryCommand(['--offline', '--output', 'json']), {
       cwd: dir,
       env: { PATH: '/usr/bin:/bin', HOME: dir },
       encoding: 'utf8',

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BINARY, binaryCommand } from '../helpers/binary';
 import { POD_IDENTITY_TOKEN_PATH } from '../../src/aws/env-names';
 import { maskAccessKeyId } from '../../src/aws/secrets';
 import type { ScenarioName, SimulatedEks } from '../../src/sim/index';
@@ -27,7 +27,6 @@ import { parseReport } from '../helpers/reports';
  *   again, or touched shows as a changed directory mtime. This runs even where strace cannot.
  * test/e2e/chroot.test.ts adds the third: the binary diagnoses on a read-only root with no capabilities.
  */
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
 const STRACE = ['/usr/bin/strace', '/bin/strace'].find((p) => existsSync(p));
 /** Everything this file creates lives under here; one rmSync at the end. */
@@ -113,7 +112,7 @@ function runBinary(
   args: readonly string[],
   env: Record<string, string>,
   roots: string[],
-  program: readonly string[] = [BINARY],
+  program: readonly string[] = binaryCommand([]).flat(),
 ): Promise<Run> {
   const cwd = mkdtempSync(path.join(WORK, 'cwd-'));
   const tmp = mkdtempSync(path.join(WORK, 'tmp-'));

@@ -1,13 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { SignJWT, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EKSCTL_IRSA, EKSCTL_POD_IDENTITY } from '../fixtures/upstream/trust-policies';
 import { parseReport, expectValidListChecks } from '../helpers/reports';
 
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
+import { binaryCommand } from '../helpers/binary';
 const ISS = 'https://oidc.eks.eu-west-1.amazonaws.com/id/B71EXAMPLEB71EXAMPLEB71EXAMPLE00';
 const HOST = ISS.slice('https://'.length);
 const PROVIDER = `arn:aws:iam::111122223333:oidc-provider/${HOST}`;
@@ -19,7 +18,7 @@ const podIdentityTokenFile = `${dir}/eks-pod-identity-token`;
 
 /** The checks the built binary has: trust.policy needs token.claims and env.irsa to have landed. */
 function registeredChecks(): string[] {
-  const result = spawnSync(BINARY, ['--list-checks', '--output', 'json'], {
+  const result = spawnSync(...binaryCommand(['--list-checks', '--output', 'json']), {
     env: { PATH: '/usr/bin:/bin' },
     encoding: 'utf8',
   });
@@ -93,7 +92,7 @@ const POD_IDENTITY_ENV = {
 };
 
 function diagnose(policy: string, mechanismEnv: Record<string, string> = IRSA_ENV) {
-  const result = spawnSync(BINARY, ['--offline', '--no-kube', '--trust-policy', policy, '--output', 'json'], {
+  const result = spawnSync(...binaryCommand(['--offline', '--no-kube', '--trust-policy', policy, '--output', 'json']), {
     // Explicit env: only what the pod has, nothing from the developer's machine.
     env: {
       ...mechanismEnv,

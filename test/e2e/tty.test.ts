@@ -1,15 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BINARY, binaryCommand, binaryCommandLine } from '../helpers/binary';
 import { parseReport } from '../helpers/reports';
 
 /**
  * The built binary on a real pseudo-terminal (the Ink path) and on pipes (the text path). `script -qec CMD
  * /dev/null` gives the child a pty, and -e makes script exit with the child's code.
  */
-const BINARY = fileURLToPath(new URL('../../dist/irsa-doctor', import.meta.url));
 const HOME = mkdtempSync(`${tmpdir()}/irsa-e2e-tty-`);
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
 if (!SCRIPT) console.warn('tty.test.ts: util-linux `script` not found, skipping the pseudo-terminal tests');
@@ -22,10 +21,8 @@ beforeAll(() => {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run "npm run build" first (npm test does)`);
 });
 
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 function onTerminal(args: string[], env: Record<string, string> = {}) {
-  const command = [BINARY, ...args].map(quote).join(' ');
+  const command = binaryCommandLine(args);
   const result = spawnSync(SCRIPT!, ['-qec', command, '/dev/null'], {
     env: { ...BASE_ENV, ...env },
     encoding: 'utf8',
@@ -36,7 +33,7 @@ function onTerminal(args: string[], env: Record<string, string> = {}) {
 }
 
 function onPipe(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(BINARY, args, {
+  const result = spawnSync(...binaryCommand(args), {
     env: { ...BASE_ENV, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,7 +55,7 @@ describe.skipIf(!SCRIPT)('on a terminal (Ink TUI)', () => {
   });
 
   it('never waits on stdin: exits with stdin an open pipe that sends nothing (kubectl exec -i)', async () => {
-    const child = spawn(SCRIPT!, ['-qec', `${quote(BINARY)} --offline`, '/dev/null'], {
+    const child = spawn(SCRIPT!, ['-qec', binaryCommandLine(['--offline']), '/dev/null'], {
       env: BASE_ENV,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -5,7 +5,17 @@ import type { StdinRead } from './explain/index';
 import { StdinNotReadableError } from './explain/index';
 import { startupProblem } from './cli/limits';
 import { main } from './cli/main';
+import { programName } from './cli/program';
+import { unsupportedNode } from './cli/runtime';
 import { sealProcessEnv } from './context/process-env';
+
+// The npm package runs this under the user's Node: refuse a too-old one with a message, not a crash at the first
+// import of undici (src/cli/runtime.ts). The compiled binary embeds its runtime and skips this.
+const tooOld = unsupportedNode(process.versions);
+if (tooOld) {
+  process.stderr.write(`irsa-doctor: ${tooOld}\n`);
+  process.exit(2);
+}
 
 // Before anything builds a client: the Context gets the launch env, the libraries an env without AWS_* etc.
 sealProcessEnv();
@@ -33,6 +43,7 @@ const write = (stream: NodeJS.WriteStream) => (text: string) =>
   });
 
 const code = await main(process.argv.slice(2), {
+  program: programName(process.argv0, process.argv[1]),
   stdoutIsTTY: Boolean(process.stdout.isTTY),
   write: write(process.stdout),
   writeError: write(process.stderr),

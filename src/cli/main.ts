@@ -19,6 +19,7 @@ import type { CheckCommand, OutputMode } from './args';
 import { HELP, parseCommand } from './args';
 import type { CommandLineInputs } from './inputs';
 import { InputFileError, readCommandLineInputs } from './inputs';
+import { forProgram } from './program';
 
 export const VERSION: string = packageJson.version;
 
@@ -33,6 +34,8 @@ export interface Io {
   readStdin(maxBytes?: number): Promise<string>;
   /** Streams stdin as text until its end or idleMs without a byte (`explain -`). */
   streamStdin?(onText: (text: string) => void, idleMs: number): Promise<StdinRead>;
+  /** How the user invoked it, for the help: `irsa-doctor` (default) or `kubectl irsa-doctor` (src/cli/program.ts). */
+  readonly program?: string;
 }
 
 /**
@@ -57,7 +60,7 @@ export async function main(argv: readonly string[], given: Io, env: Env = proces
     const command = parseCommand(argv);
     switch (command.kind) {
       case 'help':
-        await io.write(HELP);
+        await io.write(forProgram(HELP, io.program ?? 'irsa-doctor'));
         return 0;
       case 'version':
         await io.write(`irsa-doctor ${VERSION}\n`);
@@ -89,7 +92,9 @@ export async function main(argv: readonly string[], given: Io, env: Env = proces
     }
     if (error instanceof UsageError) {
       // One line, whatever argv held: its newlines and escapes are shown escaped.
-      await io.writeError(`irsa-doctor: ${escapeControl(error.message)}\nRun "irsa-doctor --help" for usage.\n`);
+      await io.writeError(
+        `irsa-doctor: ${escapeControl(error.message)}\nRun "${io.program ?? 'irsa-doctor'} --help" for usage.\n`,
+      );
       return 2;
     }
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);

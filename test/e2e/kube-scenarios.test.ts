@@ -7,7 +7,7 @@ import type { KubeApiServer, KubeApiTls, KubeScenarioName } from '../../src/sim/
 import { kubeScenario, startKubeApi } from '../../src/sim/kube-api';
 import { parseReport } from '../helpers/reports';
 
-import { BINARY, binaryCommand } from '../helpers/binary';
+import { BINARY, HANG_TIMER_SCALE, binaryCommand } from '../helpers/binary';
 const KUBE_CHECKS = 'kube.pod,kube.serviceaccount,kube.webhook';
 
 interface Finding {
@@ -37,10 +37,14 @@ function runBinary(
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(...binaryCommand(args), { env, encoding: 'utf8', timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      ...binaryCommand(args),
+      { env, encoding: 'utf8', timeout: 20_000 * HANG_TIMER_SCALE },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

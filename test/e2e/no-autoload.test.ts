@@ -11,7 +11,7 @@ import { parseReport } from '../helpers/reports';
  * change the AWS variables under diagnosis (docs/packaging.md). This runs the built binary in a directory
  * holding both and checks that neither reached it.
  */
-import { BINARY, binaryCommand } from '../helpers/binary';
+import { BINARY, HANG_TIMER_SCALE, binaryCommand } from '../helpers/binary';
 const dir = mkdtempSync(path.join(tmpdir(), 'irsa-doctor-autoload-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -28,7 +28,7 @@ describe.skipIf(!existsSync(BINARY))('the built binary in a directory with .env 
       cwd: dir,
       env: { PATH: '/usr/bin:/bin', HOME: dir },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 20_000 * HANG_TIMER_SCALE,
     });
     const report = parseReport(run.stdout) as unknown as {
       mechanism: string;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SCENARIOS, materialize, startSimulatedEks } from '../../src/sim/index';
-import { BINARY, runBinary } from '../helpers/binary';
+import { BINARY, EMULATED, runBinary } from '../helpers/binary';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReport, expectValidListChecks } from '../helpers/reports';
 
@@ -18,6 +18,7 @@ async function listedChecks(): Promise<{ id: string; needs: string | null }[]> {
 }
 
 interface JsonReport {
+  durationMs: number;
   verdict: string;
   rootCause: { code: string } | null;
   checks: { id: string; status: string; summary: string }[];
@@ -67,9 +68,12 @@ describe('the built binary against black holes', () => {
     expect(existsSync(BINARY), 'run npm run build first').toBe(true);
     const all = await listedChecks();
     const run = await runBinary(['--output', 'json', '--no-kube', '--timeout', '3000'], blackHoleEnv());
-    expect(run.elapsedMs).toBeLessThan(4_000);
     expect([0, 1]).toContain(run.code);
     const report = parseReport(run.stdout) as unknown as JsonReport;
+    // Under an emulator the wall clock from spawn to exit is mostly qemu translating Bun's start-up (seconds),
+    // so the same bound is checked on the binary's own clock: the report's durationMs, from the start of the
+    // run to its end.
+    expect(EMULATED ? report.durationMs : run.elapsedMs).toBeLessThan(4_000);
     expect(report.checks.map((c) => c.id)).toEqual(all.map((c) => c.id));
     expect(report.checks.every((c) => c.summary.length > 0)).toBe(true);
   });

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BINARY, binaryCommand, binaryCommandLine } from '../helpers/binary';
+import { BINARY, HANG_TIMER_SCALE, binaryCommand, binaryCommandLine } from '../helpers/binary';
 import { parseReport } from '../helpers/reports';
 
 /**
@@ -27,7 +27,7 @@ function onTerminal(args: string[], env: Record<string, string> = {}) {
     env: { ...BASE_ENV, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 20_000,
+    timeout: 20_000 * HANG_TIMER_SCALE,
   });
   return { code: result.status, out: result.stdout };
 }
@@ -37,7 +37,7 @@ function onPipe(args: string[], env: Record<string, string> = {}) {
     env: { ...BASE_ENV, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 20_000,
+    timeout: 20_000 * HANG_TIMER_SCALE,
   });
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
@@ -66,7 +66,7 @@ describe.skipIf(!SCRIPT)('on a terminal (Ink TUI)', () => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         resolve(null);
-      }, 15_000);
+      }, 15_000 * HANG_TIMER_SCALE);
       child.on('exit', (c) => {
         clearTimeout(timer);
         resolve(c);

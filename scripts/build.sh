@@ -10,10 +10,12 @@
 #
 # The default is what `npm test` uses. The cross-compiled executables embed the Bun runtime package-lock.json
 # pins, checked against its integrity (scripts/bun-runtime.mjs), never one Bun downloads by itself.
+# DIST=DIR writes there instead of dist/ (the release test builds a release of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUN=node_modules/.bin/bun
-mkdir -p dist
+BUN="$PWD/node_modules/.bin/bun"
+DIST="${DIST:-dist}"
+mkdir -p "$DIST"
 
 # --no-compile-autoload-dotenv / --no-compile-autoload-bunfig: without them a .env in the user's working
 # directory would silently change AWS credentials.
@@ -32,25 +34,30 @@ COMPILE=(
 cross() {
   local arch="$1" runtime
   runtime="$(node scripts/bun-runtime.mjs "$arch")"
+  mkdir -p "$DIST/meta"
+  # The metafile lists the packages bundled in, for the release's THIRD-PARTY-NOTICES.txt.
   "$BUN" "${COMPILE[@]}" --target="bun-linux-$arch" --compile-executable-path="$runtime" \
-    --outfile "dist/irsa-doctor-linux-$arch"
+    --metafile="$DIST/meta/linux-$arch.json" --outfile "$DIST/irsa-doctor-linux-$arch"
 }
 
 npm_bundle() {
-  rm -rf dist/npm
+  rm -rf "$DIST/npm"
+  mkdir -p "$DIST/meta"
   # --target=node: Node's module resolution and builtins; the same code runs (src/cli.ts checks the version).
-  "$BUN" build src/cli.ts --target=node --format=esm --splitting --minify --outdir dist/npm \
-    --entry-naming=irsa-doctor.mjs --chunk-naming='chunks/[name]-[hash].mjs'
+  "$BUN" build src/cli.ts --target=node --format=esm --splitting --minify --outdir "$DIST/npm" \
+    --entry-naming=irsa-doctor.mjs --chunk-naming='chunks/[name]-[hash].mjs' --metafile="$DIST/meta/npm.json"
+  # The package redistributes the code it bundles: their licences travel with it.
+  node scripts/third-party-notices.mjs "$DIST/meta/npm.json" >"$DIST/npm/THIRD-PARTY-NOTICES.txt"
   # A second bin with the plugin's name, so that argv[1] names it even where npm's bin is a .cmd shim
   # (Windows): src/cli/program.ts then calls it `kubectl irsa-doctor` in the help.
-  printf '%s\n' '#!/usr/bin/env node' "import './irsa-doctor.mjs';" >dist/npm/kubectl-irsa_doctor.mjs
-  chmod 755 dist/npm/irsa-doctor.mjs dist/npm/kubectl-irsa_doctor.mjs
+  printf '%s\n' '#!/usr/bin/env node' "import './irsa-doctor.mjs';" >"$DIST/npm/kubectl-irsa_doctor.mjs"
+  chmod 755 "$DIST/npm/irsa-doctor.mjs" "$DIST/npm/kubectl-irsa_doctor.mjs"
 }
 
 [[ $# -gt 0 ]] || set -- native linux-arm64 npm
 for what in "$@"; do
   case "$what" in
-    native) "$BUN" "${COMPILE[@]}" --outfile dist/irsa-doctor ;;
+    native) "$BUN" "${COMPILE[@]}" --outfile "$DIST/irsa-doctor" ;;
     linux-x64) cross x64 ;;
     linux-arm64) cross arm64 ;;
     npm) npm_bundle ;;

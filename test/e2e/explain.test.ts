@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseExplain } from '../helpers/reports';
 
-import { binaryCommand } from '../helpers/binary';
+import { BINARY, binaryCommand } from '../helpers/binary';
 // An explicit, minimal env: nothing of the developer's AWS setup reaches the binary.
 const ENV = { PATH: '/usr/bin:/bin', HOME: '/nonexistent', NO_COLOR: '1' };
 

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -207,6 +207,34 @@ describe.skipIf(!existsSync(BINARY))('kube checks through the built binary again
     expect(api?.url.startsWith('https://127.0.0.1:')).toBe(true);
     const kube = run.report.checks.filter((c) => c.id.startsWith('kube.'));
     expect(kube.map((c) => c.status)).toEqual(['pass', 'pass', 'pass']);
+  });
+  // An oidc auth-provider's cached id-token is used as it is (src/kube/kubeconfig.ts): no refresh against the
+  // idp-issuer-url, no program, and the read goes through the binary's lazily loaded client-node chunk.
+  it('a kubeconfig user with an auth-provider (oidc id-token) reads the pod with the cached token', async () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const idToken = `${b64({ alg: 'RS256' })}.${b64({ sub: 'dev', exp: Math.floor(Date.now() / 1000) + 3600 })}.c2ln`;
+    const scenario = kubeScenario('healthy');
+    api = await startKubeApi({ ...scenario.state, token: idToken });
+    const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-e2e-')), 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${api.url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {auth-provider: {name: oidc, config: {id-token: "${idToken}", client-id: x, idp-issuer-url: "https://issuer.invalid"}}}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
+    const { world } = scenario;
+    const args = [
+      '--kubeconfig',
+      kubeconfig,
+      '--only',
+      'kube.pod',
+      '--namespace',
+      world.namespace,
+      '--pod',
+      world.podName,
+    ];
+    const result = await runBinary([...args, '--output', 'json'], { PATH: '/usr/bin:/bin', HOME: os.tmpdir() });
+    const report = JSON.parse(result.stdout) as Report;
+    expect(report.checks.find((c) => c.id === 'kube.pod')?.status).toBe('pass');
+    expect(api.requests).toContain(`GET /api/v1/namespaces/${world.namespace}/pods/${world.podName}`);
   });
 });
 

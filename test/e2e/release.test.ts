@@ -1,6 +1,8 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,4 +166,70 @@ describe('npm run release', () => {
       expect(run.status).toBe(0);
     },
   );
+
+  it("the README's install commands work against this release, served on 127.0.0.1", async () => {
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('\n## Install\n'),
+      readme.indexOf('\n## ', readme.indexOf('\n## Install\n') + 1),
+    );
+    const lines = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap(([, block]) =>
+      block!.split('\n').filter((line) => line.trim() !== ''),
+    );
+    // Exactly these cannot run here, and say so in the README.
+    const notRun = lines.filter((line) => line.includes('# not run here'));
+    expect(notRun.map((line) => line.split(/\s+/).slice(0, 2).join(' '))).toEqual([
+      'docker buildx',
+      'kubectl krew',
+      'npx --yes',
+    ]);
+    // The release's files, downloadable as from the release URL.
+    const server = http.createServer((req, res) => {
+      const file = path.join(dist, path.basename(new URL(req.url ?? '/', 'http://x').pathname));
+      if (!existsSync(file) || !RELEASED.concat('SHA256SUMS').includes(path.basename(file))) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200);
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const work = mkdtempSync(path.join(tmpdir(), 'irsa-doctor-install-'));
+    mkdirSync(path.join(work, 'home'));
+    try {
+      const script = lines
+        .filter((line) => !line.includes('# not run here'))
+        .map((line) => (line.startsWith('RELEASE_URL=') ? `RELEASE_URL=${url}` : line))
+        .join('\n');
+      expect(script).toContain('sha256sum --check');
+      const result = await new Promise<{ code: number; out: string }>((resolve) => {
+        execFile(
+          'bash',
+          ['-euo', 'pipefail', '-c', script],
+          {
+            cwd: work,
+            // A user's machine: Node 22.19+ (the project's, v24) and the system tools, nothing of the repository.
+            env: {
+              PATH: `${path.join(REPO, 'node_modules', 'node', 'bin')}:/usr/bin:/bin`,
+              HOME: path.join(work, 'home'),
+            },
+            encoding: 'utf8',
+            timeout: 120_000,
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: stdout + stderr }),
+        );
+      });
+      expect(result.code, result.out).toBe(0);
+      expect(result.out).toMatch(/irsa-doctor-linux-x64: OK/);
+      // The binary's demo, then the npm package's: both healthy.
+      expect(result.out.match(/HEALTHY: this pod gets the AWS credentials it is set up for/g)).toHaveLength(2);
+      expect(result.out).toContain(path.join(work, 'home', '.local', 'bin', 'kubectl-irsa_doctor'));
+      expect(result.out).toContain(`irsa-doctor ${VERSION}\n`);
+    } finally {
+      server.close();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
 });

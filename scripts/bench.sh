@@ -34,8 +34,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [[ ! -x "$BIN" || ! -x "$ARM64_BIN" ]]; then
-  echo "dist/irsa-doctor or dist/irsa-doctor-linux-arm64 is missing: building them (npm run build)" >&2
-  npm run --silent build >&2
+  echo "dist/irsa-doctor or dist/irsa-doctor-linux-arm64 is missing: building them" >&2
+  bash scripts/build.sh native linux-arm64 >&2
 fi
 
 # BENCH_FALLBACK=1 uses the fallbacks even when the tools are installed (to check them).

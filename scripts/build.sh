@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds the executables and the npm bundle (docs/packaging.md, option a):
 #
-#   bash scripts/build.sh [native] [linux-x64] [linux-arm64] [npm]      (default: native linux-arm64 npm)
+#   bash scripts/build.sh [native] [linux-x64] [linux-arm64] [npm]      (default: native)
 #
 #   native        dist/irsa-doctor, for this machine: what the tests, the demo and the README's commands run
 #   linux-x64     dist/irsa-doctor-linux-x64, cross-compiled: the release and the image
 #   linux-arm64   dist/irsa-doctor-linux-arm64, cross-compiled: the release, the image, the tests under qemu
 #   npm           dist/npm/, the ESM bundle for Node that the npm package's bin runs (npx irsa-doctor)
 #
-# The default is what `npm test` uses. The cross-compiled executables embed the Bun runtime package-lock.json
-# pins, checked against its integrity (scripts/bun-runtime.mjs), never one Bun downloads by itself.
+# `npm test` builds native, linux-arm64 and npm; `npm run release` linux-x64, linux-arm64 and npm. The
+# cross-compiled executables embed the Bun runtime package-lock.json pins, checked against its integrity
+# (scripts/bun-runtime.mjs, which fetches it once with npm pack), never one Bun downloads by itself.
 # DIST=DIR writes there instead of dist/ (the release test builds a release of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,7 +55,7 @@ npm_bundle() {
   chmod 755 "$DIST/npm/irsa-doctor.mjs" "$DIST/npm/kubectl-irsa_doctor.mjs"
 }
 
-[[ $# -gt 0 ]] || set -- native linux-arm64 npm
+[[ $# -gt 0 ]] || set -- native
 for what in "$@"; do
   case "$what" in
     native) "$BUN" "${COMPILE[@]}" --outfile "$DIST/irsa-doctor" ;;

@@ -15,7 +15,7 @@ import { TLS_UNAVAILABLE, selfSignedLoopbackCert } from '../helpers/tls';
  * The npm package as a user gets it: `npm pack` of this repository (its `files` and `bin`), installed from the
  * tarball with npm, and run by `npx` and from npm's bin directory under the project's Node (node_modules/node,
  * v24; the package declares >= 22.19), with nothing of the repository on the path. The bins are the Node bundle
- * (dist/npm, built by `npm run build`), not the Linux executable: this is what runs on macOS and Windows.
+ * (dist/npm, built by `npm run build -- npm`, which npm test runs), not the Linux executable: this is what runs on macOS and Windows.
  * What the tests could not run here: macOS and Windows themselves, Node 22.
  */
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,7 +26,7 @@ const NPX = ['/usr/bin/npx', '/usr/local/bin/npx'].find((p) => existsSync(p));
 const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
 const unavailable = !existsSync(path.join(REPO, 'dist', 'npm', 'irsa-doctor.mjs'))
-  ? 'dist/npm is missing: run "npm run build" first (npm test does)'
+  ? 'dist/npm is missing: run "npm run build -- npm" first (npm test does)'
   : !NPM || !NPX
     ? 'npm or npx is missing'
     : !existsSync(path.join(NODE_BIN, 'node'))
@@ -47,7 +47,7 @@ beforeAll(() => {
   home = path.join(work, 'home');
   mkdirSync(home);
   userPath = `${NODE_BIN}:/usr/bin:/bin`;
-  // --ignore-scripts: the bundle is the one `npm run build` made; prepack would rebuild it under the other tests.
+  // --ignore-scripts: the bundle is the one the build made; prepack would rebuild it under the other tests.
   const packed = spawnSync(NPM!, ['pack', '--ignore-scripts', '--pack-destination', work, '--silent'], {
     cwd: REPO,
     encoding: 'utf8',

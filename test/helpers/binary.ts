@@ -36,7 +36,7 @@ export const BINARY = UNDER_TEST.path;
 
 /** Why the binary cannot run here (not built, emulator or target libc missing), or undefined. */
 export const BINARY_UNAVAILABLE: string | undefined = !existsSync(BINARY)
-  ? `${BINARY} is missing: run "npm run build" first (npm test does)`
+  ? `${BINARY} is missing: run "npm run build -- native linux-arm64 npm" first (npm test does)`
   : UNDER_TEST.emulator && !existsSync(UNDER_TEST.emulator)
     ? `${UNDER_TEST.emulator} is missing (apt-get install qemu-user-static)`
     : UNDER_TEST.emulator && !existsSync(path.join(UNDER_TEST.sysroot, 'lib'))

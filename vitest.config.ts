@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 /**
  * Two projects. The first runs every test against this machine's build (dist/irsa-doctor). The second runs the
  * end-to-end tests that prove the Linux arm64 build (dist/irsa-doctor-linux-arm64, cross-compiled by
- * `npm run build`) under Debian's qemu-user-static with the arm64 glibc of libc6-arm64-cross: the diagnosis of
+ * `npm test`'s build) under Debian's qemu-user-static with the arm64 glibc of libc6-arm64-cross: the diagnosis of
  * every simulated scenario and the black-hole deadline (sim-scenarios), the image's root under the
  * least-privilege securityContext with in-cluster API access and --target (chroot), the Kubernetes checks over
  * TLS with a private CA (kube-scenarios), the Ink TUI on a pseudo-terminal (tty), and the compile flags

@@ -11,7 +11,8 @@ import { defineConfig } from 'vitest/config';
  * (no-autoload). Those are the paths where the arm64 runtime, not the shared TypeScript, could differ: Bun's
  * start-up and payload, TLS, sockets and timers, yoga's WebAssembly, /proc. The rest (unit tests, the fault
  * matrix, secrets, explain) exercises the same JavaScript and is not repeated under a 10-60x slower emulator.
- * It runs after the first (groupOrder), so the emulator's CPU does not slow the native timing tests.
+ * It runs after the first (groupOrder), so the emulator's CPU does not slow the native timing tests, and one
+ * file at a time.
  */
 const QEMU = '/usr/bin/qemu-aarch64-static';
 const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
@@ -52,7 +53,10 @@ export default defineConfig({
                 include: ARM64_E2E,
                 // Hang timers scale with the emulator (test/helpers/binary.ts); so does a test's own limit.
                 testTimeout: 150_000,
+                // After the native project, and one file at a time: an emulated run takes seconds of CPU, and
+                // two of them beside each other on a 2-CPU machine starve each other past the checks' deadlines.
                 sequence: { groupOrder: 1 },
+                fileParallelism: false,
                 env: {
                   IRSA_DOCTOR_BINARY: 'dist/irsa-doctor-linux-arm64',
                   IRSA_DOCTOR_EMULATOR: QEMU,

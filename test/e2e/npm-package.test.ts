@@ -144,6 +144,19 @@ describe.skipIf(unavailable !== undefined)('the npm package', () => {
     expect(broken.status).toBe(expected.exitCode);
   });
 
+  // The launchers under Node: `demo job` runs the real `irsa-doctor job` code (client-node, watches, logs) against
+  // the simulated cluster, whose kubelet runs this same bundle under node as the Job's container.
+  it('demo job: the launcher and the doctor in the Job, under Node', () => {
+    const healthy = irsaDoctor(['demo', 'job', '--output', 'json']);
+    expect(JSON.parse(healthy.stdout)).toMatchObject({ verdict: 'healthy', rootCause: null, mechanism: 'irsa' });
+    expect(healthy.status).toBe(0);
+    const broken = irsaDoctor(['demo', 'job', 'trust-sub-mismatch', '--output', 'text']);
+    expect(broken.stderr).toContain('the npm bundle runs under node');
+    expect(broken.stderr).toMatch(/irsa-doctor job: deleting Job shop\/irsa-doctor-checkout-[a-z0-9]{5} and its pod/);
+    expect(broken.stdout).toContain('Root cause: TRUST_POLICY_DENIED (sts.assume-role)');
+    expect(broken.status).toBe(1);
+  });
+
   it('explain: a pasted STS error', () => {
     const message =
       'An error occurred (InvalidIdentityToken) when calling the AssumeRoleWithWebIdentity operation: No OpenIDConnect provider found in your account for https://oidc.eks.us-west-2.amazonaws.com/id/ABC';

@@ -205,12 +205,16 @@ SIM_IRSA=()
 SIM_POD_IDENTITY=()
 SIM_BLACKHOLE=()
 SIM_IRSA_KUBE=()
+SIM_LAUNCH=()
 if [[ -n "$BUN" ]]; then
   start_sim SIM_IRSA healthy-irsa
   start_sim SIM_POD_IDENTITY healthy-pod-identity
   start_sim SIM_BLACKHOLE all-blackhole
   # The same healthy IRSA pod with its Kubernetes API (pod, ServiceAccount, webhook): every check runs.
   start_sim SIM_IRSA_KUBE healthy-irsa --kube
+  # The launchers' simulated cluster (HTTPS API, webhook, Job controller; its kubelet runs dist/irsa-doctor as the
+  # containers, children of the sim, so their memory is not the launcher's).
+  start_sim SIM_LAUNCH healthy-irsa --launch
 fi
 
 # ---- rows: add one line per scenario ------------------------------------------------------------------------
@@ -253,6 +257,25 @@ if [[ -n "$BUN" ]]; then
   if [[ -x /usr/bin/script ]]; then
     RUNS=10 measure "healthy-irsa (sim) + Kubernetes API, Ink TUI on a pty" "${SIM_IRSA_KUBE[@]}" \
       TERM=xterm-256color -- /usr/bin/script -qec "$BIN" /dev/null
+  fi
+fi
+
+# The launchers, run where kubectl runs (`irsa-doctor pod`, `irsa-doctor job`, client-node with watches and logs),
+# against that cluster: from the command to the verdict, the doctor's run in the cluster included. 1 warmup, 5
+# runs, RSS from 3: each run is ~0.5 s. Every `pod` run leaves one ephemeral container in the pod, as on a cluster.
+if [[ -n "$BUN" ]]; then
+  LAUNCH_ENV=("KUBECONFIG=$(env_get SIM_LAUNCH KUBECONFIG)")
+  LAUNCH_POD=(pod "$(env_get SIM_LAUNCH POD)" -n "$(env_get SIM_LAUNCH NAMESPACE)")
+  LAUNCH_JOB=(job --service-account "$(env_get SIM_LAUNCH SERVICE_ACCOUNT)" -n "$(env_get SIM_LAUNCH NAMESPACE)")
+  WARMUP=1 RUNS=5 RSS_RUNS=3 measure "irsa-doctor pod (simulated cluster), --output json" "${LAUNCH_ENV[@]}" -- \
+    "$BIN" "${LAUNCH_POD[@]}" --output json
+  WARMUP=1 RUNS=5 RSS_RUNS=3 measure "irsa-doctor job (simulated cluster), --output json" "${LAUNCH_ENV[@]}" -- \
+    "$BIN" "${LAUNCH_JOB[@]}" --output json
+  if [[ -x /usr/bin/script ]]; then
+    WARMUP=1 RUNS=5 RSS_RUNS=3 measure "irsa-doctor pod (simulated cluster), Ink TUI on a pty" "${LAUNCH_ENV[@]}" \
+      TERM=xterm-256color -- /usr/bin/script -qec "$(printf '%q ' "$BIN" "${LAUNCH_POD[@]}")" /dev/null
+    WARMUP=1 RUNS=5 RSS_RUNS=3 measure "irsa-doctor job (simulated cluster), Ink TUI on a pty" "${LAUNCH_ENV[@]}" \
+      TERM=xterm-256color -- /usr/bin/script -qec "$(printf '%q ' "$BIN" "${LAUNCH_JOB[@]}")" /dev/null
   fi
 fi
 

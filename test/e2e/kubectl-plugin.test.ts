@@ -65,7 +65,12 @@ describe.skipIf(unavailable !== undefined || EMULATED).each(['copy', 'krew-bin']
 
   it('kubectl irsa-doctor --help names every usage line kubectl irsa-doctor', () => {
     const help = kubectl(dir, ['irsa-doctor', '--help']);
-    const usage = help.stdout.split('Usage:\n')[1]!.split('\n\n')[0]!.split('\n');
+    // Command lines; a long description continues on lines indented further.
+    const usage = help.stdout
+      .split('Usage:\n')[1]!
+      .split('\n\n')[0]!
+      .split('\n')
+      .filter((line) => /^ {2}\S/.test(line));
     expect(usage.length).toBeGreaterThanOrEqual(3);
     for (const line of usage) expect(line).toMatch(/^ {2}kubectl irsa-doctor /);
     expect(help.stdout.startsWith('kubectl irsa-doctor: ')).toBe(true);

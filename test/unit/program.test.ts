@@ -24,7 +24,12 @@ describe('programName', () => {
 describe('forProgram', () => {
   it('names every usage line and the title after the plugin, and nothing else changes', () => {
     const help = forProgram(HELP, 'kubectl irsa-doctor');
-    const usage = help.split('\n').filter((line) => /^ {2}\S/.test(line) && !line.trim().startsWith('-'));
+    // The Usage block's command lines (their descriptions, when long, continue on lines indented further).
+    const usage = help
+      .split('Usage:\n')[1]!
+      .split('\n\n')[0]!
+      .split('\n')
+      .filter((line) => /^ {2}\S/.test(line));
     expect(usage.length).toBeGreaterThanOrEqual(3);
     for (const line of usage) expect(line.trim()).toMatch(/^kubectl irsa-doctor /);
     expect(help.startsWith('kubectl irsa-doctor: ')).toBe(true);

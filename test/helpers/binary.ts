@@ -9,7 +9,7 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
  * The executable the end-to-end tests run, from one place, so that the same tests run against either build:
  * by default `dist/irsa-doctor` (what `npm run build` makes for this machine); with IRSA_DOCTOR_BINARY another
  * one, e.g. the arm64 build, run through IRSA_DOCTOR_EMULATOR (qemu-user) with IRSA_DOCTOR_SYSROOT as the
- * target's libc (qemu's -L). vitest.config.ts sets all three for its arm64 project.
+ * target's libc (binaryCommand says how). vitest.config.ts sets all three for its arm64 project.
  */
 export interface BinaryUnderTest {
   /** Absolute path of the executable. */
@@ -31,6 +31,8 @@ function fromEnv(env: NodeJS.ProcessEnv): BinaryUnderTest {
 
 export const UNDER_TEST: BinaryUnderTest = fromEnv(process.env);
 
+const UNSHARE = '/usr/bin/unshare';
+
 /** The executable's path (kept under its old name: most tests only check that it exists). */
 export const BINARY = UNDER_TEST.path;
 
@@ -41,7 +43,9 @@ export const BINARY_UNAVAILABLE: string | undefined = !existsSync(BINARY)
     ? `${UNDER_TEST.emulator} is missing (apt-get install qemu-user-static)`
     : UNDER_TEST.emulator && !existsSync(path.join(UNDER_TEST.sysroot, 'lib'))
       ? `${UNDER_TEST.sysroot}/lib is missing (apt-get install libc6-arm64-cross)`
-      : undefined;
+      : UNDER_TEST.emulator && !existsSync(UNSHARE)
+        ? `${UNSHARE} is missing (util-linux)`
+        : undefined;
 if (BINARY_UNAVAILABLE && UNDER_TEST.emulator) console.warn(`emulated binary tests skipped: ${BINARY_UNAVAILABLE}`);
 
 /** True when the binary runs under an emulator: figures of time and memory are the emulator's, not the binary's. */
@@ -55,10 +59,35 @@ export const EMULATED = UNDER_TEST.emulator !== undefined;
  */
 export const HANG_TIMER_SCALE = EMULATED ? 5 : 1;
 
-/** The program and arguments that run the binary with `args` on this machine. */
+/**
+ * The program and arguments that run the binary with `args` on this machine. Under the emulator, the target's
+ * libraries are bind-mounted over /lib in a private mount namespace of that one run (unshare(1); in a user
+ * namespace as its root when this process is not root), where the binary's ELF interpreter and the dynamic
+ * loader find them, and qemu runs without -L: qemu's -L redirects every absolute path that exists under the
+ * sysroot, `/` itself included (qemu util/path.c), so the doctor, which opens `/` and walks every path from it
+ * (src/context/files.ts), would read the sysroot as its root filesystem. qemu-aarch64-static is static and sh and
+ * mount start before the mount: nothing x64 needs /lib after it. The doctor reads nothing under /lib.
+ */
 export function binaryCommand(args: readonly string[]): [string, string[]] {
   if (!UNDER_TEST.emulator) return [BINARY, [...args]];
-  return [UNDER_TEST.emulator, ['-L', UNDER_TEST.sysroot, BINARY, ...args]];
+  const asRoot = process.getuid?.() === 0 ? [] : ['--map-root-user'];
+  return [
+    UNSHARE,
+    [
+      ...asRoot,
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      '-c',
+      'mount --bind "$0" /lib && exec "$@"',
+      path.join(UNDER_TEST.sysroot, 'lib'),
+      UNDER_TEST.emulator,
+      BINARY,
+      ...args,
+    ],
+  ];
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

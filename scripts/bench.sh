@@ -319,7 +319,12 @@ fi
 # 1 warmup, 3 runs, RSS from 3: each run is seconds.
 
 if [[ "${BENCH_ARM64:-1}" == 1 && -x "$QEMU" && -d "$ARM64_SYSROOT/lib" && -x "$ARM64_BIN" ]]; then
-  ARM64=("$QEMU" -L "$ARM64_SYSROOT" "$ARM64_BIN")
+  # The arm64 libc over /lib in a private mount namespace, not qemu -L, which would also redirect / itself to the
+  # sysroot (test/helpers/binary.ts says why; as a mapped root in a user namespace when not root).
+  ASROOT=()
+  [[ "$(id -u)" -eq 0 ]] || ASROOT=(--map-root-user)
+  ARM64=(/usr/bin/unshare "${ASROOT[@]}" --mount --propagation private -- /bin/sh -c 'mount --bind "$0" /lib && exec "$@"'
+    "$ARM64_SYSROOT/lib" "$QEMU" "$ARM64_BIN")
   WARMUP=1 RUNS=3 RSS_RUNS=3 measure "arm64 (qemu, emulated): --version" -- "${ARM64[@]}" --version
   WARMUP=1 RUNS=3 RSS_RUNS=3 measure "arm64 (qemu, emulated): offline diagnosis, healthy IRSA env" \
     "${HEALTHY_IRSA[@]}" -- "${ARM64[@]}" --offline --output text

@@ -1,7 +1,7 @@
 import type { V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { readPodSelf } from '../context/pod-self';
 import type { Context } from '../context/context';
-import type { KubeClient, KubeUnavailable } from '../kube/client';
+import type { KubeClient, KubeUnavailable, Wire } from '../kube/client';
 import { KubeApiError, isUnavailable, kubeClientFor } from '../kube/client';
 import type { Check, CheckOutcome } from '../run/types';
 import { knownDetails, kubeconfigCommandFindings, outcomeOfKubeFailure } from './kube-remedies';
@@ -46,7 +46,7 @@ async function webhookOutcome(
 ): Promise<CheckOutcome<KubeWebhookOutput>> {
   if (isUnavailable(client)) return { status: 'skip', summary: `skipped: ${client.unavailable}` };
 
-  let configuration: V1MutatingWebhookConfiguration | undefined;
+  let configuration: Wire<V1MutatingWebhookConfiguration> | undefined;
   let note = '';
   try {
     configuration = await client.readMutatingWebhookConfiguration(WEBHOOK_CONFIGURATION, signal);
@@ -128,7 +128,7 @@ async function webhookOutcome(
  * DoesNotExist). The label means nothing without it; some EKS clusters show an empty selector
  * (docs/mechanics.md 1.6).
  */
-export function honoursSkipLabel(configuration: V1MutatingWebhookConfiguration): boolean {
+export function honoursSkipLabel(configuration: Wire<V1MutatingWebhookConfiguration>): boolean {
   const entry =
     (configuration.webhooks ?? []).find((w) => WEBHOOK_ENTRY_NAMES.includes(w.name)) ?? configuration.webhooks?.[0];
   return (entry?.objectSelector?.matchExpressions ?? []).some(
@@ -136,7 +136,7 @@ export function honoursSkipLabel(configuration: V1MutatingWebhookConfiguration):
   );
 }
 
-function rulesWords(entry: V1MutatingWebhook): string {
+function rulesWords(entry: Wire<V1MutatingWebhook>): string {
   return (entry.rules ?? [])
     .map((r) =>
       `${(r.operations ?? []).join('/')} ${(r.resources ?? []).join(',')} ${(r.apiVersions ?? []).join(',')}`.trim(),

@@ -3,8 +3,6 @@ import https from 'node:https';
 import type {
   Cluster,
   User,
-  RequestContext,
-  ResponseContext,
   V1MutatingWebhookConfiguration,
   V1MutatingWebhookConfigurationList,
   V1Pod,
@@ -42,6 +40,18 @@ export class KubeApiError extends Error {
   }
 }
 
+/**
+ * An object as the API server sends it: the JSON, where client-node's model classes would hold a Date, holds the
+ * RFC 3339 string (the client decodes no more than JSON.parse does).
+ */
+export type Wire<T> = T extends Date
+  ? string
+  : T extends readonly (infer U)[]
+    ? Wire<U>[]
+    : T extends object
+      ? { [K in keyof T]: Wire<T[K]> }
+      : T;
+
 /** The few reads the kube checks make. Every call has a short deadline and honours the check's signal. */
 export interface KubeClient {
   readonly server: string;
@@ -49,11 +59,11 @@ export interface KubeClient {
   /** Programs the kubeconfig's user would also run (dropped: the token or certificate is used). */
   readonly notRun: readonly KubeconfigCommand[];
   readonly kubeconfig: string | undefined;
-  readPod(namespace: string, name: string, signal: AbortSignal): Promise<V1Pod>;
-  readServiceAccount(namespace: string, name: string, signal: AbortSignal): Promise<V1ServiceAccount>;
-  readReplicaSet(namespace: string, name: string, signal: AbortSignal): Promise<V1ReplicaSet>;
-  readMutatingWebhookConfiguration(name: string, signal: AbortSignal): Promise<V1MutatingWebhookConfiguration>;
-  listMutatingWebhookConfigurations(signal: AbortSignal): Promise<V1MutatingWebhookConfigurationList>;
+  readPod(namespace: string, name: string, signal: AbortSignal): Promise<Wire<V1Pod>>;
+  readServiceAccount(namespace: string, name: string, signal: AbortSignal): Promise<Wire<V1ServiceAccount>>;
+  readReplicaSet(namespace: string, name: string, signal: AbortSignal): Promise<Wire<V1ReplicaSet>>;
+  readMutatingWebhookConfiguration(name: string, signal: AbortSignal): Promise<Wire<V1MutatingWebhookConfiguration>>;
+  listMutatingWebhookConfigurations(signal: AbortSignal): Promise<Wire<V1MutatingWebhookConfigurationList>>;
 }
 
 /** No way to reach the API server was configured: the kube checks skip with this reason. */
@@ -73,8 +83,8 @@ const clients = new WeakMap<Context, Promise<KubeClient | KubeUnavailable>>();
 
 /**
  * The Kubernetes client for this run: built once per Context (the three kube checks share it), and only
- * when a kube check runs. @kubernetes/client-node costs ~170 ms to evaluate under Bun
- * (docs/packaging.md), so it is imported dynamically here and never on the startup path.
+ * when a kube check runs. It is five GETs over node:https; of @kubernetes/client-node (~170 ms to evaluate
+ * under Bun, docs/packaging.md) only the model classes load, for the shape check of the answers.
  */
 export function kubeClientFor(ctx: Context): Promise<KubeClient | KubeUnavailable> {
   let client = clients.get(ctx);
@@ -90,7 +100,7 @@ export function isUnavailable(value: KubeClient | KubeUnavailable): value is Kub
 }
 
 async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavailable> {
-  // Where the credentials come from is settled before the import, so a run without API access never pays it.
+  // Where the credentials come from is settled first, so a run without API access loads nothing more.
   const loaded = await findKubeAccess(ctx);
   if ('unavailable' in loaded) return loaded;
   // Every credential the tool holds for the API server is a secret of this run: a Status message (or any
@@ -98,41 +108,19 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
   for (const value of [loaded.user.token, loaded.user.password, loaded.user.keyData]) {
     if (typeof value === 'string') registerSecret(value);
   }
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  // Inline data only: no file name and no command reaches client-node.
-  kc.loadFromClusterAndUser(loaded.cluster, loaded.user);
   const cluster = loaded.cluster;
+  // Inline data only (src/kube/kubeconfig.ts): nothing here reads a file or runs a program.
+  let connection: KubeConnection | undefined;
 
-  // Connection options (CA, client certificate, server name) and the bearer token, computed once.
-  let tls: Promise<https.RequestOptions> | undefined;
-  const tlsOptions = (): Promise<https.RequestOptions> => {
-    tls ??= (async () => {
-      const options: https.RequestOptions = {};
-      await kc.applyToHTTPSOptions(options);
-      return options;
-    })();
-    return tls;
-  };
-
-  const configurationFor = (signal: AbortSignal, expected: string) =>
-    k8s.createConfiguration({
-      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
-      httpApi: k8s.wrapHttpLibrary({
-        send: (request) => sendOverNodeHttp(k8s, request, tlsOptions, signal, expected),
-      }),
-    });
-
-  /** One read; `expected` is the client-node model of the answer, whose shape is checked before decoding. */
-  const call = async <T>(
-    what: string,
-    expected: string,
-    signal: AbortSignal,
-    run: (c: ReturnType<typeof configurationFor>) => Promise<T>,
-  ) => {
+  /** One GET; `expected` is the client-node model of the answer, whose shape is checked before a check sees it. */
+  const call = async <T>(what: string, apiPath: string, expected: string, signal: AbortSignal): Promise<Wire<T>> => {
     try {
-      return await run(configurationFor(signal, expected));
+      connection ??= connectionOf(cluster, loaded.user);
+      const { json, status } = await getJson(new URL(apiPath, `${cluster.server}/`), connection, signal);
+      const problem = answerShapeProblem(await modelTable(), json, expected);
+      if (problem)
+        throw new KubeApiError('unexpected', `the API server answered an unexpected object: ${problem}`, status);
+      return json as Wire<T>;
     } catch (error) {
       const classified = classifyKubeError(error, what);
       // Errors made by the transport do not know which object was read; every message names it.
@@ -141,79 +129,136 @@ async function createKubeClient(ctx: Context): Promise<KubeClient | KubeUnavaila
         : new KubeApiError(classified.kind, `${what}: ${classified.message}`, classified.status);
     }
   };
-
+  // Path segments are encoded as client-node's generated API encodes them (encodeURIComponent).
+  const e = encodeURIComponent;
   return {
     server: cluster.server,
     source: loaded.source,
     notRun: loaded.notRun,
     kubeconfig: loaded.kubeconfig,
     readPod: (namespace, name, signal) =>
-      call(`pod ${namespace}/${name}`, 'V1Pod', signal, (c) =>
-        new k8s.CoreV1Api(c).readNamespacedPod({ name, namespace }),
-      ),
+      call<V1Pod>(`pod ${namespace}/${name}`, `api/v1/namespaces/${e(namespace)}/pods/${e(name)}`, 'V1Pod', signal),
     readServiceAccount: (namespace, name, signal) =>
-      call(`serviceaccount ${namespace}/${name}`, 'V1ServiceAccount', signal, (c) =>
-        new k8s.CoreV1Api(c).readNamespacedServiceAccount({ name, namespace }),
+      call<V1ServiceAccount>(
+        `serviceaccount ${namespace}/${name}`,
+        `api/v1/namespaces/${e(namespace)}/serviceaccounts/${e(name)}`,
+        'V1ServiceAccount',
+        signal,
       ),
     readReplicaSet: (namespace, name, signal) =>
-      call(`replicaset ${namespace}/${name}`, 'V1ReplicaSet', signal, (c) =>
-        new k8s.AppsV1Api(c).readNamespacedReplicaSet({ name, namespace }),
+      call<V1ReplicaSet>(
+        `replicaset ${namespace}/${name}`,
+        `apis/apps/v1/namespaces/${e(namespace)}/replicasets/${e(name)}`,
+        'V1ReplicaSet',
+        signal,
       ),
     readMutatingWebhookConfiguration: (name, signal) =>
-      call(`mutatingwebhookconfiguration ${name}`, 'V1MutatingWebhookConfiguration', signal, (c) =>
-        new k8s.AdmissionregistrationV1Api(c).readMutatingWebhookConfiguration({ name }),
+      call<V1MutatingWebhookConfiguration>(
+        `mutatingwebhookconfiguration ${name}`,
+        `apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${e(name)}`,
+        'V1MutatingWebhookConfiguration',
+        signal,
       ),
     listMutatingWebhookConfigurations: (signal) =>
-      call('mutatingwebhookconfigurations', 'V1MutatingWebhookConfigurationList', signal, (c) =>
-        new k8s.AdmissionregistrationV1Api(c).listMutatingWebhookConfiguration({}),
+      call<V1MutatingWebhookConfigurationList>(
+        'mutatingwebhookconfigurations',
+        'apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+        'V1MutatingWebhookConfigurationList',
+        signal,
       ),
   };
 }
 
-type ClientNode = typeof import('@kubernetes/client-node');
+/** What one request needs: where to connect, how to verify it, and the credentials. */
+interface KubeConnection {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly servername?: string;
+  /** false only for insecure-skip-tls-verify: true. */
+  readonly rejectUnauthorized: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+}
 
 /**
- * The transport under client-node's generated API. client-node sends through undici's fetch with an undici
- * Agent carrying the cluster CA and client certificate. In the Bun-compiled binary `undici` resolves to
- * Bun's built-in shim, whose Agent is ignored by fetch: the cluster CA is silently dropped and every
- * in-cluster HTTPS call fails with "self signed certificate" / "unable to verify the first certificate"
- * (measured with client-node 2.0.1 under Bun 1.4.5; plain http worked). node:http(s) honours `ca`, `cert`
- * and `key` under both Node and Bun, so requests go through it, with the per-call deadline and the check's
- * abort signal. Proxy settings of the kubeconfig (proxy-url) are not supported on this path.
+ * The TLS options and headers of the cluster and user, as client-node 2.0.1 computes them from the same inline
+ * data (its KubeConfig.applyToHTTPSOptions and applySecurityAuthentication, kubernetes-client/javascript
+ * src/config.ts): the CA, the client certificate and key (base64), insecure-skip-tls-verify, tls-server-name,
+ * `as` (Impersonate-User), and the bearer token, which wins over basic auth. Like client-node, a plain http://
+ * server is refused unless the kubeconfig says insecure-skip-tls-verify: the credentials would cross the network
+ * in clear text.
  */
-async function sendOverNodeHttp(
-  k8s: ClientNode,
-  request: RequestContext,
-  tlsOptions: () => Promise<https.RequestOptions>,
-  signal: AbortSignal,
-  expected: string,
-): Promise<ResponseContext> {
-  const url = new URL(request.getUrl());
-  const secure = url.protocol === 'https:';
-  const tls = secure ? await tlsOptions() : {};
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(KUBE_CALL_TIMEOUT_MS)]);
-  const body = request.getBody();
-  if (body !== undefined && typeof body !== 'string') throw new Error('only JSON request bodies are supported');
+function connectionOf(cluster: Cluster, user: User): KubeConnection {
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    throw new Error('HTTP protocol is not allowed when skipTLSVerify is not set or false');
+  }
+  const headers: Record<string, string> = {};
+  if (user.impersonateUser) headers['Impersonate-User'] = user.impersonateUser;
+  if (user.token) headers.Authorization = `Bearer ${user.token}`;
+  else if (user.username) {
+    headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`;
+  }
+  const data = (base64: string | undefined) => (base64 ? Buffer.from(base64, 'base64') : undefined);
+  return {
+    ca: data(cluster.caData),
+    cert: data(user.certData),
+    key: data(user.keyData),
+    ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
+    rejectUnauthorized: !cluster.skipTLSVerify,
+    headers,
+  };
+}
 
-  return new Promise<ResponseContext>((resolve, reject) => {
+/**
+ * A non-2xx answer, shaped as client-node's ApiException (numeric `code`, the body as text), so that
+ * classifyKubeError reads the status and the Status message the same way whichever client made the call.
+ */
+class HttpStatusError extends Error {
+  override readonly name = 'HttpStatusError';
+  constructor(
+    readonly code: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${code}`);
+  }
+}
+
+/**
+ * One GET of a JSON object over node:http(s), with the per-call deadline and the check's abort signal, decoded
+ * by JSON.parse: the checks read the object as the API server sent it (dates stay RFC 3339 strings). Not
+ * client-node's generated API: its entry module imports every API class, the object serializer and undici
+ * (~13 MiB more peak RSS for the TUI with Kubernetes access, docs/benchmarks.md), for five GETs. Not fetch
+ * either: client-node's own transport, undici's fetch with an Agent carrying the cluster CA, loses that CA in
+ * the Bun-compiled binary (Bun's undici shim ignores the Agent; measured with client-node 2.0.1 under Bun
+ * 1.4.5: every in-cluster HTTPS call failed with "unable to verify the first certificate"), while node:https
+ * honours `ca`, `cert` and `key` under both Node and Bun. Proxy settings of the kubeconfig (proxy-url) are not
+ * supported on this path.
+ */
+async function getJson(
+  url: URL,
+  connection: KubeConnection,
+  signal: AbortSignal,
+): Promise<{ json: unknown; status: number }> {
+  const secure = url.protocol === 'https:';
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(KUBE_CALL_TIMEOUT_MS)]);
+
+  return new Promise((resolve, reject) => {
     if (deadline.aborted) {
       reject(abortReason(deadline));
       return;
     }
     const options: https.RequestOptions = {
-      method: request.getHttpMethod(),
-      headers: { Accept: 'application/json', ...request.getHeaders() },
+      method: 'GET',
+      headers: { Accept: 'application/json', ...connection.headers },
       agent: false,
       ...(secure
         ? {
-            ca: tls.ca,
-            cert: tls.cert,
-            key: tls.key,
-            pfx: tls.pfx,
-            passphrase: tls.passphrase,
-            servername: tls.servername,
+            ca: connection.ca,
+            cert: connection.cert,
+            key: connection.key,
+            servername: connection.servername,
             // Verification stays on unless the kubeconfig says insecure-skip-tls-verify.
-            rejectUnauthorized: tls.rejectUnauthorized !== false,
+            rejectUnauthorized: connection.rejectUnauthorized,
           }
         : {}),
     };
@@ -232,14 +277,15 @@ async function sendOverNodeHttp(
       });
       res.on('end', () => {
         cleanup();
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(res.headers)) {
-          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-        }
         const status = res.statusCode ?? 0;
-        const type = headers['content-type']?.split(';')[0]?.trim() ?? '';
-        // client-node decodes any 2xx body it gets: an HTML page would become an empty Pod ("not mutated").
-        if (status >= 200 && status < 300 && !/json/i.test(type)) {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (status < 200 || status >= 300) {
+          reject(new HttpStatusError(status, body));
+          return;
+        }
+        const type = res.headers['content-type']?.split(';')[0]?.trim() ?? '';
+        // A 2xx HTML page must not become an empty Pod ("not mutated").
+        if (!/json/i.test(type)) {
           reject(
             new KubeApiError(
               'unexpected',
@@ -249,19 +295,11 @@ async function sendOverNodeHttp(
           );
           return;
         }
-        const bytes = Buffer.concat(chunks);
-        if (status >= 200 && status < 300) {
-          const problem = answerShapeProblem(k8s, bytes, expected);
-          if (problem) {
-            const message =
-              problem === NOT_JSON
-                ? "the API server's answer is not valid JSON"
-                : `the API server answered an unexpected object: ${problem}`;
-            reject(new KubeApiError('unexpected', message, status));
-            return;
-          }
+        try {
+          resolve({ json: JSON.parse(body), status });
+        } catch {
+          reject(new KubeApiError('unexpected', "the API server's answer is not valid JSON", status));
         }
-        resolve(new k8s.ResponseContext(status, headers, new k8s.SelfDecodingBody(Promise.resolve(bytes))));
       });
       // A body that stops before its end: the deadline cut it (slow), or the server closed mid-answer.
       const incomplete = () => {
@@ -286,20 +324,25 @@ async function sendOverNodeHttp(
       cleanup();
       reject(error);
     });
-    req.end(body);
+    req.end();
   });
 }
 
-const NOT_JSON = 'not JSON';
+type ModelTable = Readonly<Record<string, unknown>>;
+let models: Promise<ModelTable> | undefined;
 
-/** Why a 2xx body is not the `expected` object (src/kube/shape.ts), or undefined when it is one. */
-function answerShapeProblem(k8s: ClientNode, bytes: Buffer, expected: string): string | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return NOT_JSON;
-  }
+/**
+ * client-node's generated model classes, for their attribute tables (src/kube/shape.ts): only the 146 classes
+ * the five answers can reach (src/kube/models.ts; each class imports nothing), not client-node's entry with its
+ * APIs and transport, nor its whole model index. Loaded on the first answer.
+ */
+function modelTable(): Promise<ModelTable> {
+  models ??= import('./models').then((m) => m.MODELS as ModelTable);
+  return models;
+}
+
+/** Why a 2xx answer is not the `expected` object (src/kube/shape.ts), or undefined when it is one. */
+function answerShapeProblem(table: ModelTable, json: unknown, expected: string): string | undefined {
   const kind = expected.replace(/^V1/, '');
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return `the answer is ${json === null ? 'null' : Array.isArray(json) ? 'a list' : `a ${typeof json}`}, not a ${kind}`;
@@ -308,9 +351,8 @@ function answerShapeProblem(k8s: ClientNode, bytes: Buffer, expected: string): s
   if (said !== undefined && said !== kind) {
     return `kind is ${JSON.stringify(String(said).slice(0, 60))}, not ${kind}`;
   }
-  const models = k8s as unknown as Record<string, unknown>;
   return shapeProblem(json, expected, (name) => {
-    const model = models[name] as { getAttributeTypeMap?: unknown } | undefined;
+    const model = table[name] as { getAttributeTypeMap?: unknown } | undefined;
     return typeof model?.getAttributeTypeMap === 'function' ? (model as never) : undefined;
   });
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,10 +30,14 @@ function onTerminal(args: string[]): Promise<{ code: number | null; out: string 
 
 describe.skipIf(!existsSync(BINARY))('irsa-doctor demo pod|job', () => {
   it('demo pod: healthy, exit 0, and no process of the simulated kubelet left', async () => {
-    const run = await runBinary(['demo', 'pod', '--output', 'json'], ENV);
+    // A TMPDIR of this run's own: the kubelet's work directory goes there, so the check below sees only this
+    // run's containers, not those of another test's simulated cluster running at the same time.
+    const own = mkdtempSync(path.join(tmpdir(), 'irsa-demo-pod-tmp-'));
+    const run = await runBinary(['demo', 'pod', '--output', 'json'], { ...ENV, TMPDIR: own });
     expect(JSON.parse(run.stdout)).toMatchObject({ verdict: 'healthy', rootCause: null, mechanism: 'irsa' });
     expect(run.code).toBe(0);
-    expect(processesUnder(tmpdir()).filter((p) => p.includes('irsa-doctor-kubelet-'))).toEqual([]);
+    expect(readdirSync(own).filter((f) => f.startsWith('irsa-doctor-kubelet-'))).toEqual([]);
+    expect(processesUnder(own)).toEqual([]);
   });
 
   it('demo job SCENARIO: the scenario root cause and exit 1; text mode says which cluster and kubelet', async () => {

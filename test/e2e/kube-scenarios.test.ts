@@ -209,7 +209,7 @@ describe.skipIf(!existsSync(BINARY))('kube checks through the built binary again
     expect(kube.map((c) => c.status)).toEqual(['pass', 'pass', 'pass']);
   });
   // An oidc auth-provider's cached id-token is used as it is (src/kube/kubeconfig.ts): no refresh against the
-  // idp-issuer-url, no program, and the read goes through the binary's lazily loaded client-node chunk.
+  // idp-issuer-url, no program: the token is the bearer of the binary's own GET.
   it('a kubeconfig user with an auth-provider (oidc id-token) reads the pod with the cached token', async () => {
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const idToken = `${b64({ alg: 'RS256' })}.${b64({ sub: 'dev', exp: Math.floor(Date.now() / 1000) + 3600 })}.c2ln`;

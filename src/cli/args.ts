@@ -62,9 +62,37 @@ export interface LaunchCommand {
 
 export const LAUNCH_TIMEOUT_MS = 120_000;
 
+/** `fleet -A | -n NS`: every ServiceAccount that uses IRSA or Pod Identity, one Job each (or --static). */
+export interface FleetCommand {
+  readonly kind: 'fleet';
+  /** undefined with -A. */
+  readonly namespace?: string;
+  readonly selector?: string;
+  readonly parallel: number;
+  readonly image?: string;
+  readonly imagePullSecrets: readonly string[];
+  readonly staticOnly: boolean;
+  /** Each Job's deadline, from its start (default 120000). */
+  readonly timeoutMs: number;
+  readonly context?: string;
+  readonly kubeconfig?: string;
+  /** The EKS cluster name for ListPodIdentityAssociations (default: from the kubeconfig context's ARN). */
+  readonly cluster?: string;
+  readonly output: OutputMode;
+  readonly exitZero: boolean;
+  readonly verbose: boolean;
+  readonly doctorArgs: readonly string[];
+  /** `demo fleet`: against the built-in simulated cluster. */
+  readonly demo: boolean;
+}
+
+export const FLEET_DEFAULT_PARALLEL = 4;
+export const FLEET_MAX_PARALLEL = 50;
+
 export type Command =
   | CheckCommand
   | LaunchCommand
+  | FleetCommand
   | ExplainCommand
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
@@ -84,9 +112,14 @@ Usage:
   irsa-doctor job --service-account SA [-n NS]
                                     from where kubectl runs: diagnose a ServiceAccount in a one-off Job
                                     (deleted afterwards), and show the report here
+  irsa-doctor fleet -A | -n NS [-l SELECTOR] [--parallel N] [--static]
+                                    from where kubectl runs: every ServiceAccount that uses IRSA or Pod
+                                    Identity, each diagnosed in its own Job (--static: the API only)
   irsa-doctor demo [SCENARIO]       run the diagnosis against a built-in simulated EKS (demo --list)
   irsa-doctor demo pod|job [SCENARIO]
                                     the same through the launchers, against a simulated cluster
+  irsa-doctor demo fleet            fleet against a simulated cluster with a mix of healthy and broken
+                                    ServiceAccounts
   irsa-doctor explain [TEXT|-]      explain an AWS/SDK error message, or a whole log on stdin (--timeout: idle wait)
   irsa-doctor --list-checks | --version | --help
 
@@ -122,6 +155,19 @@ Options of pod and job (and --output, --only, --skip, --offline, --no-kube, --ex
   in the pod's spec, terminated, until the pod is replaced. job creates a Job under the ServiceAccount and
   deletes it and its pod at the end, on failure and on Ctrl-C. The RBAC both need: examples/rbac-launcher.yaml.
   Ctrl-C (SIGINT) cleans up what can be cleaned up and exits 130.
+
+Options of fleet (and --output, --image, --image-pull-secret, --kubeconfig, --context, --only, --skip,
+--offline, --no-kube, --exit-zero, --verbose):
+  -A, --all-namespaces              every namespace (else -n NS)
+  -l, --selector SELECTOR           only ServiceAccounts with these labels (kubectl's syntax: app=x,tier!=y)
+      --parallel N                  Jobs at a time, 1-${FLEET_MAX_PARALLEL} (default ${FLEET_DEFAULT_PARALLEL})
+      --static                      no Job: what the API alone shows (pods that need a restart, invalid
+                                    annotations, skipped containers, the webhook, both mechanisms)
+      --cluster NAME                the EKS cluster, to list its Pod Identity associations with this
+                                    machine's AWS credentials (default: from the context's ARN)
+      --timeout MS                  each Job's deadline (default 120000)
+  The RBAC it needs: examples/rbac-fleet.yaml. Ctrl-C deletes every Job it created and exits 130.
+  Exit: 1 when any ServiceAccount is broken, else 2 when one could not be diagnosed, else 0.
 
 Exit codes: 0 no problem found (warnings allowed), 1 a problem was found, 2 usage error or the tool failed
 (pod/job: the remote report's verdict, 2 when there is no report; 130 interrupted).
@@ -170,6 +216,11 @@ export function parseCommand(argv: readonly string[]): Command {
         'image-pull-secret': { type: 'string', multiple: true },
         context: { type: 'string' },
         'service-account': { type: 'string' },
+        'all-namespaces': { type: 'boolean', short: 'A' },
+        selector: { type: 'string', short: 'l' },
+        parallel: { type: 'string' },
+        static: { type: 'boolean' },
+        cluster: { type: 'string' },
       },
     });
   } catch (error) {
@@ -202,6 +253,11 @@ export function parseCommand(argv: readonly string[]): Command {
       : verb === 'demo' && (rest[0] === 'pod' || rest[0] === 'job')
         ? rest[0]
         : undefined;
+  if (verb === 'fleet' || (verb === 'demo' && rest[0] === 'fleet'))
+    return parseFleet(verb === 'demo' ? rest.slice(1) : rest, verb === 'demo', values, output);
+  for (const option of FLEET_ONLY) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} belongs to the fleet command`);
+  }
   if (launch) return parseLaunch(launch, verb === 'demo' ? rest.slice(1) : rest, verb === 'demo', values, output);
   let timeoutMs = 10_000;
   if (values.timeout !== undefined) {
@@ -255,6 +311,78 @@ export function parseCommand(argv: readonly string[]): Command {
 type ParsedValues = ReturnType<
   typeof parseArgs<{ options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> }>
 >['values'];
+
+const FLEET_ONLY = ['all-namespaces', 'selector', 'parallel', 'static', 'cluster'] as const;
+
+function parseFleet(
+  positionals: readonly string[],
+  demo: boolean,
+  values: ParsedValues,
+  output: OutputMode,
+): FleetCommand {
+  const str = (name: string) => values[name] as string | undefined;
+  for (const option of ['target', 'pod', 'trust-policy', 'list', 'container', 'service-account'] as const) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} does not apply to fleet`);
+  }
+  if (positionals.length > 0)
+    throw new UsageError(`fleet takes no argument (got "${positionals[0]}"): irsa-doctor fleet -A | -n NS`);
+  const all = Boolean(values['all-namespaces']);
+  const namespace = kubeName('--namespace', str('namespace'));
+  if (demo) {
+    for (const option of ['kubeconfig', 'context', 'namespace', 'all-namespaces', 'cluster'] as const) {
+      if (values[option] !== undefined)
+        throw new UsageError(`--${option} does not apply to demo fleet: it runs against the simulated cluster`);
+    }
+  } else if (all === (namespace !== undefined)) {
+    throw new UsageError(
+      all ? '-A and -n exclude each other' : 'fleet needs -A (every namespace) or -n NS (one namespace)',
+    );
+  }
+  const selector = str('selector');
+  if (selector !== undefined && (selector.trim() === '' || selector.length > 1024 || /[\x00-\x1f\x7f]/.test(selector)))
+    throw new UsageError(`--selector is not a label selector: "${selector}"`);
+  let parallel = FLEET_DEFAULT_PARALLEL;
+  const p = str('parallel');
+  if (p !== undefined) {
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > FLEET_MAX_PARALLEL)
+      throw new UsageError(`--parallel takes a number of Jobs from 1 to ${FLEET_MAX_PARALLEL} (got "${p}")`);
+    parallel = Number(p);
+  }
+  const cluster = str('cluster');
+  if (cluster !== undefined && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(cluster))
+    throw new UsageError(`--cluster is not an EKS cluster name: "${cluster}"`);
+  const launch = parseLaunch(
+    'job',
+    [],
+    true,
+    {
+      ...values,
+      'service-account': undefined,
+      kubeconfig: undefined,
+      context: undefined,
+      namespace: undefined,
+    } as ParsedValues,
+    output,
+  );
+  return {
+    kind: 'fleet',
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(selector !== undefined ? { selector } : {}),
+    parallel,
+    ...(launch.image !== undefined ? { image: launch.image } : {}),
+    imagePullSecrets: launch.imagePullSecrets,
+    staticOnly: Boolean(values.static),
+    timeoutMs: launch.timeoutMs,
+    ...(str('context') !== undefined ? { context: str('context') } : {}),
+    ...(str('kubeconfig') !== undefined ? { kubeconfig: str('kubeconfig') } : {}),
+    ...(cluster !== undefined ? { cluster } : {}),
+    output,
+    exitZero: Boolean(values['exit-zero']),
+    verbose: Boolean(values.verbose),
+    doctorArgs: launch.doctorArgs,
+    demo,
+  };
+}
 
 const KUBE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 

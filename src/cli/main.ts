@@ -74,6 +74,9 @@ export async function main(argv: readonly string[], given: Io, env: Env = proces
         return await diagnose(command, await contextFor(command, await readCommandLineInputs(command, io)), CHECKS, io);
       case 'demo':
         return await runDemo(command, io);
+      case 'fleet':
+        if (command.demo) return await (await import('../commands/demo-fleet')).runFleetDemo(command, io);
+        return await (await import('../commands/fleet')).runFleetCommand(command, io);
       case 'pod':
       case 'job':
         // The launchers (and @kubernetes/client-node with them) load only for these commands.

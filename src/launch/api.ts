@@ -4,6 +4,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type {
+  AdmissionregistrationV1Api,
   AuthenticationV1Api,
   AuthorizationV1Api,
   BatchV1Api,
@@ -14,6 +15,8 @@ import type {
   ResponseContext,
 } from '@kubernetes/client-node';
 import { LaunchFailure, StreamStatusError } from './failure';
+import type { ApiLimits } from './rate-limit';
+import { RetryBudget, TokenBucket, isRetryableStatus, retryDelayMs, sleep } from './rate-limit';
 
 /*
  * The Kubernetes API as a launcher on a laptop uses it: the kubeconfig as kubectl finds it (--kubeconfig, else
@@ -45,10 +48,13 @@ export interface LauncherApi {
   /** The namespace of the current context ('default' when it names none). */
   readonly contextNamespace: string;
   readonly contextName: string;
+  /** The name of the current context's cluster entry (an EKS ARN when made by aws eks update-kubeconfig). */
+  readonly clusterName: string;
   readonly core: CoreV1Api;
   readonly batch: BatchV1Api;
   readonly authorization: AuthorizationV1Api;
   readonly authentication: AuthenticationV1Api;
+  readonly admission: AdmissionregistrationV1Api;
   /** Options that make a patch call send a strategic merge patch (client-node defaults to a JSON patch). */
   readonly strategicMergePatch: ConfigurationOptions;
   /**
@@ -72,6 +78,8 @@ export interface LauncherApi {
   ): Promise<void>;
   /** How many HTTP requests this client has made (the benchmark prints it). */
   readonly requestCount: () => number;
+  /** How many 429/5xx answers were retried (with `limits`). */
+  readonly retryCount: () => number;
 }
 
 export interface ConnectOptions {
@@ -81,6 +89,8 @@ export interface ConnectOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborts every call (Ctrl-C, the launch deadline). */
   readonly signal: AbortSignal;
+  /** A client-side rate limit and a retry budget for 429/5xx (src/launch/rate-limit.ts); none by default. */
+  readonly limits?: ApiLimits;
 }
 
 type ClientNode = typeof import('@kubernetes/client-node');
@@ -90,15 +100,19 @@ export async function connect(options: ConnectOptions): Promise<LauncherApi> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   loadKubeconfig(k8s, kc, options);
-  return clientFor(k8s, kc, options.signal);
+  return clientFor(k8s, kc, options.signal, options.limits);
 }
 
 /** For the demo: a client for a kubeconfig given as text (the simulated cluster's). */
-export async function connectWithKubeconfig(yaml: string, signal: AbortSignal): Promise<LauncherApi> {
+export async function connectWithKubeconfig(
+  yaml: string,
+  signal: AbortSignal,
+  limits?: ApiLimits,
+): Promise<LauncherApi> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   kc.loadFromString(yaml);
-  return clientFor(k8s, kc, signal);
+  return clientFor(k8s, kc, signal, limits);
 }
 
 function loadKubeconfig(k8s: ClientNode, kc: KubeConfig, options: ConnectOptions): void {
@@ -189,7 +203,12 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function clientFor(k8s: ClientNode, kc: KubeConfig, signal: AbortSignal): Promise<LauncherApi> {
+async function clientFor(
+  k8s: ClientNode,
+  kc: KubeConfig,
+  signal: AbortSignal,
+  limits?: ApiLimits,
+): Promise<LauncherApi> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new LaunchFailure('kubeconfig', 'the kubeconfig has no current cluster', []);
   if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
@@ -198,6 +217,8 @@ async function clientFor(k8s: ClientNode, kc: KubeConfig, signal: AbortSignal): 
     ]);
   }
   let requests = 0;
+  const bucket = limits ? new TokenBucket(limits) : undefined;
+  const budget = new RetryBudget(limits?.retryBudget ?? 0);
   let tls: Promise<https.RequestOptions> | undefined;
   const tlsOptions = () =>
     (tls ??= (async () => {
@@ -207,15 +228,21 @@ async function clientFor(k8s: ClientNode, kc: KubeConfig, signal: AbortSignal): 
     })());
 
   const send = async (request: RequestContext): Promise<ResponseContext> => {
-    requests += 1;
-    const response = await exchange(request.getUrl(), {
-      method: request.getHttpMethod(),
-      headers: request.getHeaders(),
-      body: request.getBody() as string | undefined,
-      tls: await tlsOptions(),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(CALL_TIMEOUT_MS)]),
-      server: cluster.server,
-    });
+    let response: Awaited<ReturnType<typeof exchange>>;
+    for (let attempt = 1; ; attempt++) {
+      await bucket?.take(signal);
+      requests += 1;
+      response = await exchange(request.getUrl(), {
+        method: request.getHttpMethod(),
+        headers: request.getHeaders(),
+        body: request.getBody() as string | undefined,
+        tls: await tlsOptions(),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(CALL_TIMEOUT_MS)]),
+        server: cluster.server,
+      });
+      if (!isRetryableStatus(response.status) || !budget.take()) break;
+      await sleep(retryDelayMs(attempt, response.headers['retry-after']), signal);
+    }
     return new k8s.ResponseContext(
       response.status,
       response.headers,
@@ -236,9 +263,20 @@ async function clientFor(k8s: ClientNode, kc: KubeConfig, signal: AbortSignal): 
   };
 
   const stream = async (url: string, accept: string, onData: (chunk: Buffer) => void, streamSignal: AbortSignal) => {
-    requests += 1;
-    const headers = { ...(await authenticated(url)), Accept: accept };
-    await openStream(url, headers, await tlsOptions(), AbortSignal.any([signal, streamSignal]), onData, cluster.server);
+    const both = AbortSignal.any([signal, streamSignal]);
+    for (let attempt = 1; ; attempt++) {
+      await bucket?.take(both);
+      requests += 1;
+      const headers = { ...(await authenticated(url)), Accept: accept };
+      try {
+        await openStream(url, headers, await tlsOptions(), both, onData, cluster.server);
+        return;
+      } catch (error) {
+        // Only a refusal before any data (the status line) is retried: nothing of the stream was seen yet.
+        if (!(error instanceof StreamStatusError) || !isRetryableStatus(error.code) || !budget.take()) throw error;
+        await sleep(retryDelayMs(attempt, undefined), both);
+      }
+    }
   };
 
   const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
@@ -246,12 +284,15 @@ async function clientFor(k8s: ClientNode, kc: KubeConfig, signal: AbortSignal): 
     server: cluster.server,
     contextNamespace: namespace,
     contextName: kc.getCurrentContext(),
+    clusterName: cluster.name,
     core: new k8s.CoreV1Api(configuration),
     batch: new k8s.BatchV1Api(configuration),
     authorization: new k8s.AuthorizationV1Api(configuration),
     authentication: new k8s.AuthenticationV1Api(configuration),
+    admission: new k8s.AdmissionregistrationV1Api(configuration),
     strategicMergePatch: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     requestCount: () => requests,
+    retryCount: () => budget.used,
     async watch(apiPath, query, onEvent, watchSignal) {
       const url = new URL(cluster.server.replace(/\/+$/, '') + apiPath);
       url.searchParams.set('watch', 'true');

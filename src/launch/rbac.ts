@@ -44,7 +44,7 @@ export const JOB_PERMISSIONS: readonly Permission[] = [
   { verb: 'watch', group: '', resource: 'events', why: 'see why a pod is not created (quota, LimitRange, admission)' },
 ];
 
-function permissionName(p: Permission): string {
+export function permissionName(p: Permission): string {
   const resource = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
   return `${p.verb} ${p.group ? `${resource}.${p.group}` : resource}`;
 }
@@ -88,7 +88,7 @@ subjects:
 ${subjectYaml(subject)}`;
 }
 
-function subjectYaml(subject: RbacSubject): string {
+export function subjectYaml(subject: RbacSubject): string {
   return subject.kind === 'ServiceAccount'
     ? `  - kind: ServiceAccount\n    name: ${subject.name}\n    namespace: ${subject.namespace ?? '<NAMESPACE>'}`
     : `  - kind: User\n    apiGroup: rbac.authorization.k8s.io\n    name: '${subject.name.replace(/'/g, "''")}'`;
@@ -106,6 +106,18 @@ export async function checkPermissions(
   needed: readonly Permission[],
   command: string,
 ): Promise<void> {
+  const missing = await missingPermissions(api, namespace, needed);
+  if (missing.length === 0) return;
+  const subject = await whoAmI(api);
+  throw forbiddenFailure(command, namespace, subject, missing);
+}
+
+/** The permissions of `needed` the API server says this user lacks in the namespace (one review each). */
+export async function missingPermissions(
+  api: LauncherApi,
+  namespace: string,
+  needed: readonly Permission[],
+): Promise<Permission[]> {
   const answers = await Promise.all(
     needed.map(async (p) => {
       try {
@@ -133,10 +145,7 @@ export async function checkPermissions(
       }
     }),
   );
-  const missing = answers.filter((a) => a.allowed === false).map((a) => a.permission);
-  if (missing.length === 0) return;
-  const subject = await whoAmI(api);
-  throw forbiddenFailure(command, namespace, subject, missing);
+  return answers.filter((a) => a.allowed === false).map((a) => a.permission);
 }
 
 /** The user the API server sees, for the RoleBinding; a placeholder when it does not say. */

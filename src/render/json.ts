@@ -13,7 +13,12 @@ const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\
  * terminal through it.
  */
 export function renderJson(report: Report): string {
-  const json = JSON.stringify(report, null, 2).replace(
+  return renderJsonValue(report);
+}
+
+/** Any value as renderJson prints a report (the fleet's JSON: docs/report.md, "fleet"). */
+export function renderJsonValue(value: unknown): string {
+  const json = JSON.stringify(value, null, 2).replace(
     RAW_IN_JSON,
     (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
   );

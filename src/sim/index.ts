@@ -332,6 +332,11 @@ export function isScenarioName(value: string): value is ScenarioName {
 export interface SimulatedEksOptions {
   /** The pod reaches the issuer (and/or its JWKS) at these origins instead; STS still reaches the real one. */
   readonly issuerPodRoute?: { readonly issuerOrigin?: string; readonly jwksOrigin?: string };
+  /**
+   * The ServiceAccount the scenario is about, when not shop/checkout (a fleet's simulated cluster holds many):
+   * the role's trust policy, the Pod Identity association and the pod's token name it.
+   */
+  readonly workload?: { readonly namespace: string; readonly serviceAccount: string; readonly podName: string };
 }
 
 /** Starts every endpoint of the scenario on 127.0.0.1 and mints the pod's token. */
@@ -343,6 +348,9 @@ export async function startSimulatedEks(
   const definition = DEFINITIONS[name];
   if (!definition) throw new Error(`unknown scenario ${String(name)}`);
   const setup = definition.setup;
+  const namespace = options.workload?.namespace ?? SIM_NAMESPACE;
+  const serviceAccountName = options.workload?.serviceAccount ?? SIM_SERVICE_ACCOUNT;
+  const podName = options.workload?.podName ?? SIM_POD;
   const book = new CredentialBook();
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -370,7 +378,7 @@ export async function startSimulatedEks(
           Condition: {
             StringEquals: {
               [`${issuer.hostPath}:sub`]:
-                setup.trustSubject ?? `system:serviceaccount:${SIM_NAMESPACE}:${SIM_SERVICE_ACCOUNT}`,
+                setup.trustSubject ?? `system:serviceaccount:${namespace}:${serviceAccountName}`,
               [`${issuer.hostPath}:aud`]: audience,
             },
           },
@@ -409,8 +417,8 @@ export async function startSimulatedEks(
           ? []
           : [
               {
-                namespace: SIM_NAMESPACE,
-                serviceAccount: SIM_SERVICE_ACCOUNT,
+                namespace,
+                serviceAccount: serviceAccountName,
                 roleArn: SIM_ROLE_ARN,
                 trustDeniesEks: association === 'denied',
               },
@@ -418,9 +426,9 @@ export async function startSimulatedEks(
     });
     closers.push(agent.close);
 
-    const who = { namespace: SIM_NAMESPACE, serviceAccount: SIM_SERVICE_ACCOUNT, podName: SIM_POD };
+    const who = { namespace, serviceAccount: serviceAccountName, podName };
     const files: Record<string, string> = {
-      [`${KUBE_SA_DIR}/namespace`]: SIM_NAMESPACE,
+      [`${KUBE_SA_DIR}/namespace`]: namespace,
       // The pod's own Kubernetes API token (every pod that automounts it has one; docs/mechanics.md 2.1).
       [`${KUBE_SA_DIR}/token`]: await issuer.mintToken({
         ...who,
@@ -462,8 +470,8 @@ export async function startSimulatedEks(
     }
     env.AWS_ENDPOINT_URL_STS = sts.url;
     env.AWS_EC2_METADATA_SERVICE_ENDPOINT = `${imds.url}/`;
-    env.POD_NAMESPACE = SIM_NAMESPACE;
-    env.POD_NAME = SIM_POD;
+    env.POD_NAMESPACE = namespace;
+    env.POD_NAME = podName;
     env.HOME = SIM_HOME;
 
     return {

@@ -31,8 +31,14 @@ import { SIM_TLS } from './tls';
 const APP_STAND_IN = ['explain', '-', '--timeout', '600000'];
 
 export interface ImageConfig {
-  /** `doctor`: /irsa-doctor with the container's args; `app`: the stand-in application process. */
-  readonly run: 'doctor' | 'app';
+  /**
+   * `doctor`: /irsa-doctor with the container's args; `app`: the stand-in application process; `pause`: a
+   * container that runs without any process (an app whose only part that matters is its pod spec: a fleet's
+   * many workloads); `canned`: no process, the output and exit code of `canned` at once (the fleet benchmark's
+   * fast mode, docs in the README).
+   */
+  readonly run: 'doctor' | 'app' | 'pause' | 'canned';
+  readonly canned?: (pod: KObject, container: string) => { readonly output: string; readonly exitCode: number };
   /** The image's USER, used when neither the container nor the pod sets runAsUser. */
   readonly user: ContainerUser;
   /** The image's ENV. */
@@ -67,6 +73,8 @@ export interface KubeletOptions {
     readonly rewrite: Readonly<Record<string, string>>;
   };
   readonly mintToken: (request: TokenRequest) => Promise<string>;
+  /** The simulated network of one pod, when pods differ (a fleet: each ServiceAccount its own AWS side). */
+  readonly networkFor?: (pod: KObject) => KubeletOptions['network'] | undefined;
 }
 
 export interface ContainerProcessInfo {
@@ -419,7 +427,8 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
       });
     }
     env.HOSTNAME = pod.metadata.name;
-    Object.assign(env, options.network.env);
+    const network = options.networkFor?.(pod) ?? options.network;
+    Object.assign(env, network.env);
     for (const variable of (spec.env ?? []) as V1EnvVar[]) {
       if (variable.value !== undefined) env[variable.name] = variable.value;
       else if (variable.valueFrom?.fieldRef) env[variable.name] = field(variable.valueFrom.fieldRef.fieldPath);
@@ -430,7 +439,7 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
       } else env[variable.name] = '';
     }
     for (const [name, value] of Object.entries(env)) {
-      const rewritten = options.network.rewrite[value];
+      const rewritten = network.rewrite[value];
       if (rewritten !== undefined) env[name] = rewritten;
     }
     if (runtime.isolation.mode === 'processes') {
@@ -545,6 +554,23 @@ export async function startKubelet(options: KubeletOptions): Promise<SimKubelet>
         finishedAt,
       };
       container.log.end();
+      writeStatus(record);
+      return;
+    }
+    if (image.run === 'pause' || image.run === 'canned') {
+      const at = now();
+      if (image.run === 'canned') {
+        const canned = image.canned?.(pod, container.name) ?? { output: '', exitCode: 0 };
+        container.log.push(Buffer.from(canned.output));
+        container.log.end();
+        container.state = {
+          phase: 'terminated',
+          exitCode: canned.exitCode,
+          reason: canned.exitCode === 0 ? 'Completed' : 'Error',
+          startedAt: at,
+          finishedAt: at,
+        };
+      } else container.state = { phase: 'running', startedAt: at };
       writeStatus(record);
       return;
     }

@@ -44,6 +44,8 @@ export interface WebhookConfig {
    * EKS, the simulated agent's loopback address here, so a pod's env is exactly what its spec says.
    */
   readonly credentialsUri?: string;
+  /** The same per ServiceAccount (a fleet's cluster, where each one has its own simulated agent). */
+  readonly credentialsUriOf?: (namespace: string, serviceAccount: string) => string | undefined;
   /**
    * --compose-role-arn: a role-arn annotation without `arn:` becomes arn:<partition>:iam::<account>:role/<value>,
    * the account being the webhook host's (docs/mechanics.md 1.1).
@@ -83,7 +85,10 @@ export function podIdentityWebhook(config: WebhookConfig): PodMutator {
 
     const identity: V1EnvVar[] = podIdentity
       ? [
-          { name: AWS_CONTAINER_CREDENTIALS_FULL_URI, value: config.credentialsUri ?? POD_IDENTITY_URI },
+          {
+            name: AWS_CONTAINER_CREDENTIALS_FULL_URI,
+            value: config.credentialsUriOf?.(namespace, saName) ?? config.credentialsUri ?? POD_IDENTITY_URI,
+          },
           { name: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, value: POD_IDENTITY_TOKEN_PATH },
         ]
       : [

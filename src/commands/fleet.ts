@@ -183,7 +183,13 @@ export async function runFleetCommand(
       await io.writeError('irsa-doctor fleet: interrupted\n');
       return 130;
     }
-    await io.writeError(describeFailure('fleet', failure));
+    // As describeFailure words it, with the RBAC here-document unindented so that it works when copied.
+    const [first = ''] = describeFailure('fleet', new LaunchFailure(failure.kind, failure.message, [])).split('\n');
+    const more = describeFailure('fleet', new LaunchFailure(failure.kind, failure.message, []))
+      .split('\n')
+      .slice(1)
+      .filter((l) => l !== '');
+    await io.writeError(`${[first, ...more, ...failureFixLines(failure.fix, '  ')].join('\n')}\n`);
     return failure.exitCode;
   } finally {
     process.off('SIGINT', onSignal);

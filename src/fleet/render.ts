@@ -96,13 +96,13 @@ function table(rows: readonly (readonly string[])[]): string[] {
  * A failure's fix lines: sentences indented; a here-document (the RBAC to apply) as a command whose body and
  * terminator stay unindented, so that it still works when copied.
  */
-export function failureFixLines(fix: readonly string[]): string[] {
+export function failureFixLines(fix: readonly string[], indent = '    '): string[] {
   return fix.flatMap((f) => {
     if (/^[^\n]*<<-?'?[A-Za-z_]/.test(f)) {
       const { first, rest } = commandLines(f);
-      return [`    ${first}`, ...rest];
+      return [`${indent}${first}`, ...rest];
     }
-    return f.split('\n').map((l) => `    ${escapeControl(l)}`);
+    return f.split('\n').map((l) => `${indent}${escapeControl(l)}`);
   });
 }
 

@@ -367,9 +367,8 @@ function randomUUIDish(): string {
 
 /**
  * The demo's and the tests' mixed cluster: a healthy IRSA and a healthy Pod Identity ServiceAccount, one for
- * each broken demo scenario (those a new pod of the ServiceAccount shows: node-role-fallback has nothing that
- * names IRSA, so a fleet does not find it, as it would not in a cluster), the static cases, and a namespace the
- * user may not read.
+ * each broken demo scenario (node-role-fallback among them: nothing of it names IRSA, so a fleet must not list
+ * it), the static cases, and a namespace the user may not read.
  */
 export const MIXED_FLEET: readonly FleetMember[] = [
   { namespace: 'shop', serviceAccount: 'checkout', scenario: 'healthy-irsa' },
@@ -390,6 +389,8 @@ export const MIXED_FLEET: readonly FleetMember[] = [
   { namespace: 'media', serviceAccount: 'encoder', scenario: 'pod-identity-no-association' },
   { namespace: 'media', serviceAccount: 'uploader', scenario: 'pod-identity-eks-auth-unreachable' },
   { namespace: 'media', serviceAccount: 'player', scenario: 'agent-unreachable' },
+  // Never annotated, its pod never mutated: nothing names IRSA, so the fleet must not list it.
+  { namespace: 'legacy', serviceAccount: 'worker', scenario: 'node-role-fallback' },
   { namespace: 'ops', serviceAccount: 'late', scenario: 'healthy-irsa', annotatedAfterPod: true },
   { namespace: 'ops', serviceAccount: 'sidecars', scenario: 'healthy-irsa', skippedSidecar: true },
   {

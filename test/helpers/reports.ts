@@ -166,11 +166,14 @@ const SCHEMA_FILES = {
   report: 'report.schema.json',
   explain: 'explain.schema.json',
   listChecks: 'list-checks.schema.json',
+  fleet: 'fleet.schema.json',
 } as const;
 const validators = {
   report: schemaOf(SCHEMA_FILES.report),
   explain: schemaOf(SCHEMA_FILES.explain),
   listChecks: schemaOf(SCHEMA_FILES.listChecks),
+  // After report: it refers to report.schema.json by its $id.
+  fleet: schemaOf(SCHEMA_FILES.fleet),
 };
 
 function expectSchema(which: keyof typeof validators, value: unknown): void {
@@ -218,6 +221,13 @@ export function parseReport(json: string): Report {
 
 export function expectValidExplain(value: unknown): void {
   expectSchema('explain', value);
+}
+
+/** `fleet --output json`: the fleet schema, and every per-ServiceAccount report as expectValidReport checks it. */
+export function expectValidFleet(value: unknown): void {
+  expectSchema('fleet', value);
+  for (const row of (value as { serviceAccounts: { report: unknown }[] }).serviceAccounts)
+    if (row.report !== null) expectValidReport(row.report);
 }
 
 export function expectValidListChecks(value: unknown): void {

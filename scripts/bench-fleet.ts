@@ -44,7 +44,7 @@ function members(n: number, real: boolean): FleetMember[] {
   return Array.from({ length: n }, (_, i) => ({
     namespace: `team-${String(Math.floor(i / 10)).padStart(3, '0')}`,
     serviceAccount: `app-${String(i).padStart(4, '0')}`,
-    scenario: real ? scenarios[i % scenarios.length] : 'healthy-irsa',
+    scenario: real ? (scenarios[i % scenarios.length] ?? 'healthy-irsa') : 'healthy-irsa',
   }));
 }
 

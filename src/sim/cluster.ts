@@ -303,6 +303,8 @@ export class SimCluster {
     denials?: readonly AdmissionDenial[];
   };
   private readonly objects = new Map<string, KObject>();
+  /** The same objects by resource, so that a list reads only its own kind (a fleet's cluster holds thousands). */
+  private readonly byResource = new Map<string, Map<string, KObject>>();
   private revision = 1000;
   private readonly history: Change[] = [];
   private readonly listeners = new Set<(change: Change) => void>();
@@ -357,8 +359,7 @@ export class SimCluster {
 
   list(resource: string, namespace?: string): KObject[] {
     const out: KObject[] = [];
-    for (const object of this.objects.values()) {
-      if (this.resourceOf(object) !== resource) continue;
+    for (const object of this.byResource.get(resource)?.values() ?? []) {
       if (namespace !== undefined && object.metadata.namespace !== namespace) continue;
       out.push(clone(object));
     }
@@ -449,8 +450,18 @@ export class SimCluster {
     this.revision += 1;
     object.metadata.resourceVersion = String(this.revision);
     const k = key(resource, object.metadata.namespace, object.metadata.name);
-    if (type === 'DELETED') this.objects.delete(k);
-    else this.objects.set(k, object);
+    let own = this.byResource.get(resource);
+    if (!own) {
+      own = new Map();
+      this.byResource.set(resource, own);
+    }
+    if (type === 'DELETED') {
+      this.objects.delete(k);
+      own.delete(k);
+    } else {
+      this.objects.set(k, object);
+      own.set(k, object);
+    }
     const change: Change = { type, resource, object: clone(object), resourceVersion: this.revision };
     this.history.push(change);
     if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);

@@ -13,7 +13,7 @@ import { SIM_ACCOUNT, SIM_HOME, SIM_REGION, SIM_ROLE_ARN, startSimulatedEks } fr
 import type { ImageConfig, SimKubelet } from './kubelet';
 import { startKubelet } from './kubelet';
 import { eksWebhookConfiguration } from './kube-api';
-import { APP_IMAGE, APP_IMAGE_USER, DOCTOR_IMAGE_CONFIG, LAUNCHER_USER, waitForRunning } from './launch-world';
+import { APP_IMAGE, APP_IMAGE_USER, DOCTOR_IMAGE_CONFIG, LAUNCHER_USER } from './launch-world';
 import type { DoctorCommand, IsolationMode } from './sandbox';
 import { podIdentityWebhook } from './webhook';
 
@@ -218,7 +218,29 @@ subjects:
     });
     closers.push(() => kubelet.close());
 
-    const running: Promise<void>[] = [];
+    // One listener for every app pod (one per pod costs a thousand checks per change in a large cluster).
+    const pending = new Set<string>();
+    let allRunning: () => void = () => undefined;
+    let stuck: (error: Error) => void = () => undefined;
+    const running = new Promise<void>((resolve, reject) => {
+      allRunning = resolve;
+      stuck = reject;
+    });
+    const stopWatching = cluster.on((change) => {
+      if (change.resource !== 'pods' || change.type === 'DELETED') return;
+      const id = `${change.object.metadata.namespace}/${change.object.metadata.name}`;
+      if (!pending.has(id)) return;
+      const status = (
+        (change.object.status?.containerStatuses ?? []) as {
+          name: string;
+          state?: { running?: unknown; waiting?: { reason?: string; message?: string } };
+        }[]
+      ).find((c) => c.name === 'app');
+      if (status?.state?.running) pending.delete(id);
+      else if (status?.state?.waiting && status.state.waiting.reason !== 'ContainerCreating')
+        stuck(new Error(`${id}: ${status.state.waiting.reason} ${status.state.waiting.message ?? ''}`));
+      if (pending.size === 0) allRunning();
+    });
     for (const m of options.members) {
       const sim = eks.get(key(m.namespace, m.serviceAccount));
       const role =
@@ -316,7 +338,7 @@ subjects:
           ),
           m.namespace,
         );
-        running.push(waitForRunning(cluster, m.namespace, podNameOf(m), 'app'));
+        pending.add(`${m.namespace}/${podNameOf(m)}`);
       }
       if (pi === 'deleted')
         associations.splice(
@@ -328,7 +350,17 @@ subjects:
           sa.metadata.annotations = { ...(sa.metadata.annotations ?? {}), ...annotations };
         });
     }
-    await Promise.all(running);
+    try {
+      if (pending.size > 0) {
+        const timer = setTimeout(
+          () => stuck(new Error(`${pending.size} app pods did not start within 120 s`)),
+          120_000,
+        );
+        await running.finally(() => clearTimeout(timer));
+      }
+    } finally {
+      stopWatching();
+    }
     if (options.webhookDeleted) cluster.delete('mutatingwebhookconfigurations', undefined, 'pod-identity-webhook');
 
     return {

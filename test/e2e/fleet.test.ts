@@ -332,3 +332,24 @@ describe.skipIf(!existsSync(BINARY))('the RBAC of a fleet user (examples/rbac-fl
     },
   );
 });
+
+describe.skipIf(!existsSync(BINARY))('irsa-doctor demo fleet', () => {
+  it('the mixed cluster inside the one binary: every row as expected, exit 1', { timeout: 300_000 }, async () => {
+    const demoHome = mkdtempSync(path.join(tmpdir(), 'irsa-demo-fleet-'));
+    try {
+      const run = await runBinary(
+        ['demo', 'fleet', '--output', 'json'],
+        { PATH: '/usr/bin:/bin', HOME: demoHome },
+        280_000,
+      );
+      const json = JSON.parse(run.stdout) as FleetJson;
+      expectValidFleet(json);
+      expect(rowsOf(json)).toEqual(JOBS);
+      expect(json.discovery.podIdentityAssociations).toEqual({ consulted: true, count: 5 });
+      expect(json.forbiddenNamespaces.map((n) => n.namespace)).toEqual(['vault']);
+      expect(run.code).toBe(1);
+    } finally {
+      rmSync(demoHome, { recursive: true, force: true });
+    }
+  });
+});

@@ -16,11 +16,11 @@ import { Spinner } from './view';
  */
 
 interface Snapshot {
-  readonly title: string;
-  readonly done: readonly FleetRow[];
+  /** Append-only: <Static> prints each line once, in this order. */
+  readonly lines: readonly StaticLine[];
+  readonly done: number;
   readonly running: readonly FleetRow[];
   readonly total: number | undefined;
-  readonly notes: readonly string[];
 }
 
 export interface FleetView {
@@ -50,7 +50,12 @@ export function verdictLook(verdict: FleetRow['verdict']): Look {
 
 export function startFleetView(stdout: NodeJS.WritableStream, title: string): FleetView {
   const listeners = new Set<() => void>();
-  let snapshot: Snapshot = { title, done: [], running: [], total: undefined, notes: [] };
+  let snapshot: Snapshot = {
+    lines: [{ kind: 'title', text: title }, { kind: 'header' }],
+    done: 0,
+    running: [],
+    total: undefined,
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const running = new Map<string, FleetRow>();
   const notify = () => {
@@ -85,11 +90,13 @@ export function startFleetView(stdout: NodeJS.WritableStream, title: string): Fl
       else running.delete(key);
       update({
         running: [...running.values()],
-        ...(row.state === 'done' ? { done: [...snapshot.done, { ...row }] } : {}),
+        ...(row.state === 'done'
+          ? { done: snapshot.done + 1, lines: [...snapshot.lines, { kind: 'row', row: { ...row } }] }
+          : {}),
       });
     },
     note(text) {
-      update({ notes: [...snapshot.notes, text] });
+      update({ lines: [...snapshot.lines, { kind: 'note', text }] });
     },
     async stop() {
       update({ running: [] }, true);
@@ -108,21 +115,15 @@ type StaticLine =
 
 function FleetTable({ store }: { store: { subscribe(l: () => void): () => void; getSnapshot(): Snapshot } }) {
   const s = useSyncExternalStore(store.subscribe, store.getSnapshot);
-  const lines: StaticLine[] = [
-    { kind: 'title', text: s.title },
-    { kind: 'header' },
-    ...s.done.map((row) => ({ kind: 'row' as const, row })),
-    ...s.notes.map((text) => ({ kind: 'note' as const, text })),
-  ];
   return (
     <>
-      <Static items={lines}>{(line, index) => <StaticView key={index} line={line} />}</Static>
+      <Static items={s.lines as StaticLine[]}>{(line, index) => <StaticView key={index} line={line} />}</Static>
       {s.running.map((row) => (
         <Running key={`${row.namespace}/${row.serviceAccount}`} row={row} />
       ))}
-      {s.total !== undefined && s.done.length < s.total ? (
+      {s.total !== undefined && s.done < s.total ? (
         <Text dimColor>
-          {s.done.length}/{s.total} done, {s.running.length} running
+          {s.done}/{s.total} done, {s.running.length} running
         </Text>
       ) : null}
     </>

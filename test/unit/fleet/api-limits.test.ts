@@ -21,7 +21,7 @@ afterEach(async () => {
 /** An API server that answers the first `failures` requests with `status`, then lists no namespaces. */
 async function flaky(failures: number, status: number) {
   let seen = 0;
-  const server = https.createServer({ key: SIM_TLS.key, cert: SIM_TLS.cert }, (req, res) => {
+  const server = https.createServer({ key: SIM_TLS.key, cert: SIM_TLS.cert }, (_req, res) => {
     seen += 1;
     if (seen <= failures) {
       res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '0' });

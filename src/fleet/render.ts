@@ -107,20 +107,29 @@ export function failureFixLines(fix: readonly string[], indent = '    '): string
 }
 
 /**
- * The fix commands of a Job's report, for the fleet: the doctor ran in the Job's own pod, so a command that
- * names that Job or its pod (recreate it, look at it) is about a pod that is gone; the first such one becomes
- * the restart of the ServiceAccount's own workloads.
+ * The fix commands of a Job's report, for the fleet. The doctor ran in the Job's own pod, which is gone by now:
+ * its "recreate the pod" (delete the Job, re-apply its manifest) becomes the restart of the ServiceAccount's own
+ * workloads, and a command that looks at the Job's pod looks at one of the workloads' pods instead (a
+ * Kubernetes name: nothing to quote), or is left out when the ServiceAccount has no running pod.
  */
-export function fleetCommands(commands: readonly string[], row: Pick<FleetRow, 'job' | 'restart'>): string[] {
-  if (!row.job) return [...commands];
+export function fleetCommands(
+  commands: readonly string[],
+  row: Pick<FleetRow, 'job' | 'restart' | 'examplePod'>,
+): string[] {
+  const job = row.job;
+  if (!job) return [...commands];
   const out: string[] = [];
   let replaced = false;
+  const jobPod = new RegExp(`${job.replace(/[.]/g, '\\.')}-[a-z0-9]{5}`, 'g');
   for (const c of commands) {
-    if (!c.includes(row.job)) out.push(c);
-    else if (!replaced) {
+    if (c.startsWith(`kubectl delete job ${job} `)) {
+      if (!replaced) out.push(...row.restart);
       replaced = true;
-      out.push(...row.restart);
-    }
+    } else if (c.includes('<JOB_MANIFEST>')) {
+      // The second half of recreating a Job: done by the restart above.
+    } else if (c.includes(job)) {
+      if (row.examplePod && !c.replace(jobPod, '').includes(job)) out.push(c.replace(jobPod, row.examplePod));
+    } else out.push(c);
   }
   return out;
 }
@@ -141,7 +150,8 @@ export function rowFixLines(row: FleetRow): string[] {
   const cause = row.report?.rootCause;
   if (cause) {
     const job = row.job ?? '';
-    const words = (t: string) => escapeControl(job ? t.replaceAll(`job/${job}`, 'its workloads') : t);
+    const words = (t: string) =>
+      escapeControl(job ? t.replaceAll(`job/${job}`, row.restart.length > 0 ? 'its workloads' : 'its pods') : t);
     lines.push(`  ${escapeControl(cause.code)}: ${words(cause.summary)}`);
     if (cause.remedy.summary) lines.push(`    ${words(cause.remedy.summary)}`);
     push(fleetCommands(cause.remedy.commands, row));

@@ -39,6 +39,8 @@ export interface FleetRow {
   readonly staticVerdict: StaticVerdict;
   /** How to get new pods for the ServiceAccount's workloads (a Job report's own restart commands name the Job). */
   readonly restart: readonly string[];
+  /** One running pod of the ServiceAccount, for the commands that look at a pod. */
+  readonly examplePod: string | null;
   report: Report | null;
   failure: { readonly kind: string; readonly message: string; readonly fix: readonly string[] } | null;
   job: string | null;
@@ -101,6 +103,7 @@ export function newRow(target: TargetFacts, discovery: Discovery): FleetRow {
     staticFindings: findings,
     staticVerdict: staticVerdict(findings),
     restart: restartCommands(target),
+    examplePod: target.workloads[0]?.pod ?? null,
     report: null,
     failure: null,
     job: null,

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { failureFixLines, fleetCommands } from '../../../src/fleet/render';
+import { recreateCommands } from '../../../src/checks/kube-remedies';
+
+describe("a Job report's fix commands, in a fleet", () => {
+  const job = 'irsa-doctor-player-07f47';
+  const row = {
+    job,
+    restart: recreateCommands({ kind: 'Deployment', name: 'player' }, 'media', 'player-7d9f8b6c5-x2k4q'),
+    examplePod: 'player-7d9f8b6c5-x2k4q',
+  };
+
+  it("recreating the Job's pod becomes the restart of the ServiceAccount's workloads", () => {
+    const own = recreateCommands({ kind: 'Job', name: job }, 'media', `${job}-pq5sl`);
+    expect(fleetCommands(['kubectl annotate serviceaccount player -n media x=y', ...own], row)).toEqual([
+      'kubectl annotate serviceaccount player -n media x=y',
+      'kubectl rollout restart deployment/player -n media',
+    ]);
+  });
+
+  it("a look at the Job's pod looks at a workload's pod; without one it is left out", () => {
+    const look = `kubectl get pod ${job}-pq5sl -n media -o jsonpath={.spec.hostNetwork}`;
+    expect(fleetCommands([look, 'kubectl get daemonset x'], row)).toEqual([
+      'kubectl get pod player-7d9f8b6c5-x2k4q -n media -o jsonpath={.spec.hostNetwork}',
+      'kubectl get daemonset x',
+    ]);
+    expect(fleetCommands([look], { ...row, examplePod: null, restart: [] })).toEqual([]);
+    expect(fleetCommands([look], { ...row, job: null })).toEqual([look]);
+  });
+
+  it('an RBAC here-document stays copyable: command behind $, body and terminator unindented, escaped', () => {
+    const lines = failureFixLines(
+      ['Ask an admin:', "kubectl apply -f - <<'EOF'\nkind: Role\nname: '\u001b[2Jx'\nEOF"],
+      '  ',
+    );
+    expect(lines).toEqual([
+      '  Ask an admin:',
+      "  $ kubectl apply -f - <<'EOF'",
+      'kind: Role',
+      "name: '\\x1b[2Jx'",
+      'EOF',
+    ]);
+  });
+});

@@ -262,6 +262,30 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
     },
   );
 
+  it(
+    'Jobs that cannot run are rows without a report, with the reason and the fix; exit 2; nothing left',
+    { timeout: 120_000 },
+    async () => {
+      const image = 'registry.example.com/irsa-doctor:none';
+      const run = await runBinary(['fleet', '-n', 'payments', '--image', image, '--output', 'json'], env, 100_000);
+      const json = JSON.parse(run.stdout) as FleetJson & {
+        serviceAccounts: { failure: { kind: string; message: string; fix: string[] } | null }[];
+      };
+      expectValidFleet(json);
+      expect(rowsOf(json)).toEqual({
+        'payments/fraud': 'failed/null',
+        'payments/ledger': 'failed/null',
+        'payments/refunds': 'failed/null',
+      });
+      for (const row of json.serviceAccounts) {
+        expect(row.failure?.kind).toBe('image-pull');
+        expect(row.failure?.message).toContain(`the image ${image} cannot be pulled`);
+      }
+      expect(run.code).toBe(2);
+      expect(world.leftovers()).toEqual([]);
+    },
+  );
+
   it('Ctrl-C mid-run: exit 130, every Job it created deleted, nothing left', { timeout: 120_000 }, async () => {
     const child = spawn(BINARY, ['fleet', '-A', '--parallel', '4', '--output', 'json'], {
       env,

@@ -11,7 +11,7 @@ import { runFleetCommand } from './fleet';
  * EKS API's associations are the simulated cluster's. The simulator loads only here.
  */
 export async function runFleetDemo(command: FleetCommand, io: Io): Promise<number> {
-  const { startFleetWorld, MIXED_FLEET, MIXED_FORBIDDEN } = await import('../sim/fleet-world');
+  const { startFleetWorld, MIXED_FLEET, MIXED_FORBIDDEN, MIXED_READ_ONLY } = await import('../sim/fleet-world');
   const { selfDoctorCommand } = await import('../sim/kubelet');
   if (resolveOutput(command.output, io.stdoutIsTTY) !== 'json')
     await io.writeError(
@@ -21,6 +21,7 @@ export async function runFleetDemo(command: FleetCommand, io: Io): Promise<numbe
     doctor: selfDoctorCommand(),
     members: MIXED_FLEET,
     forbiddenNamespaces: MIXED_FORBIDDEN,
+    readOnlyNamespaces: MIXED_READ_ONLY,
     rbac: 'namespaces',
   });
   try {

@@ -52,6 +52,8 @@ export interface FleetWorldOptions {
   readonly members: readonly FleetMember[];
   /** Namespaces with pods the fleet user may not read (no RoleBinding there). */
   readonly forbiddenNamespaces?: readonly string[];
+  /** Namespaces the fleet user may list but not run Jobs in (`namespaces` RBAC only). */
+  readonly readOnlyNamespaces?: readonly string[];
   /**
    * `cluster`: examples/rbac-fleet.yaml bound cluster-wide; `namespaces`: the same ClusterRole bound in each
    * namespace but the forbidden ones, and list namespaces cluster-wide; `none`: nothing.
@@ -179,7 +181,33 @@ subjects:
     name: ${LAUNCHER_USER}
 `);
       for (const ns of namespaces) {
-        if (!(options.forbiddenNamespaces ?? []).includes(ns)) applyYaml(fleetNamespaceBindingYaml(ns, user));
+        if ((options.forbiddenNamespaces ?? []).includes(ns)) continue;
+        if ((options.readOnlyNamespaces ?? []).includes(ns))
+          applyYaml(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: reader
+  namespace: ${ns}
+rules:
+  - apiGroups: ['']
+    resources: ['serviceaccounts', 'pods']
+    verbs: ['list']
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: reader
+  namespace: ${ns}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: reader
+subjects:
+  - kind: User
+    apiGroup: rbac.authorization.k8s.io
+    name: ${LAUNCHER_USER}
+`);
+        else applyYaml(fleetNamespaceBindingYaml(ns, user));
       }
     }
 
@@ -432,6 +460,9 @@ export const MIXED_FLEET: readonly FleetMember[] = [
     annotation: 'arn:aws:iam::1111222233:role/shop-checkout',
   },
   { namespace: 'ops', serviceAccount: 'both', scenario: 'healthy-irsa', alsoAssociation: true },
+  // A namespace where the user may list but not run Jobs.
+  { namespace: 'audit', serviceAccount: 'reader', scenario: 'healthy-irsa' },
 ];
 
 export const MIXED_FORBIDDEN = ['vault'] as const;
+export const MIXED_READ_ONLY = ['audit'] as const;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetRbacYaml } from '../../src/fleet/rbac';
 import type { KObject } from '../../src/sim/cluster';
 import type { FleetWorld } from '../../src/sim/fleet-world';
-import { MIXED_FLEET, MIXED_FORBIDDEN, startFleetWorld } from '../../src/sim/fleet-world';
+import { MIXED_FLEET, MIXED_FORBIDDEN, MIXED_READ_ONLY, startFleetWorld } from '../../src/sim/fleet-world';
 import { SIM_CLUSTER } from '../../src/sim/index';
 import { LAUNCHER_USER } from '../../src/sim/launch-world';
 import { BINARY, runBinary } from '../helpers/binary';
@@ -60,11 +60,14 @@ const JOBS: Record<string, string> = {
   'ops/typo': 'broken/ROLE_ARN_INVALID',
   // Pod Identity wins over the annotation (docs/mechanics.md 1.3): it works, with the warning.
   'ops/both': 'degraded/BOTH_MECHANISMS_CONFIGURED',
+  // Listed, but the user may not create Jobs there: the row says so (and what to grant).
+  'audit/reader': 'forbidden/null',
 };
 
 /** With --static: only what the API shows; an AWS-side fault is invisible there ("not verified"). */
 const STATIC: Record<string, string> = {
   ...Object.fromEntries(Object.keys(JOBS).map((k) => [k, 'not-verified/null'])),
+  // --static needs no Job, so no permission for them.
   'ml/batch': 'broken/STATIC_CREDENTIALS_OVERRIDE',
   'media/encoder': 'broken/POD_IDENTITY_NO_ASSOCIATION',
   'ops/late': 'broken/SA_ROLE_CHANGED_RESTART_NEEDED',
@@ -83,6 +86,7 @@ interface FleetJson {
     verdict: string;
     rootCause: { code: string } | null;
     report: unknown;
+    failure: { kind: string; message: string; fix: string[] } | null;
   }[];
 }
 
@@ -138,6 +142,7 @@ beforeAll(async () => {
     doctor: { command: BINARY, args: [] },
     members: MIXED_FLEET,
     forbiddenNamespaces: MIXED_FORBIDDEN,
+    readOnlyNamespaces: MIXED_READ_ONLY,
     rbac: 'namespaces',
   });
   eks = await startEks(() => world);
@@ -178,7 +183,7 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
       const json = JSON.parse(run.stdout) as FleetJson;
       expectValidFleet(json);
       expect(rowsOf(json)).toEqual(JOBS);
-      expect(json.serviceAccounts.every((r) => r.report !== null)).toBe(true);
+      expect(json.serviceAccounts.filter((r) => r.report === null).map((r) => r.name)).toEqual(['reader']);
       // node-role-fallback's ServiceAccount is not annotated and its pod was never mutated: not a target.
       expect(Object.keys(rowsOf(json))).not.toContain('legacy/worker');
       expect(json.forbiddenNamespaces.map((n) => n.namespace)).toEqual(['vault']);
@@ -187,6 +192,19 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
       );
       expect(json.discovery.podIdentityAssociations).toEqual({ consulted: true, count: 5 });
       expect(eks.calls.length).toBeGreaterThan(0);
+      const reader = (
+        json.serviceAccounts as readonly {
+          name: string;
+          failure: { kind: string; message: string; fix: string[] } | null;
+        }[]
+      ).find((r) => r.name === 'reader');
+      expect(reader?.failure?.kind).toBe('forbidden');
+      expect(reader?.failure?.message).toContain(
+        `user ${LAUNCHER_USER} may not create jobs.batch (create the Job), delete jobs.batch (delete it afterwards)`,
+      );
+      expect(reader?.failure?.fix.join('\n')).toContain(
+        'kind: RoleBinding\nmetadata:\n  name: irsa-doctor-fleet\n  namespace: audit',
+      );
       expect(json.summary.exitCode).toBe(1);
       expect(run.code).toBe(1);
       expect(world.leftovers()).toEqual([]);
@@ -201,9 +219,14 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
       for (const [sa, outcome] of Object.entries(JOBS)) {
         const [verdict, cause] = outcome.split('/') as [string, string];
         // Without --cluster the associations are not consulted: encoder's static finding is not there, its Job is.
-        const words = { healthy: 'HEALTHY', degraded: 'DEGRADED', broken: 'BROKEN' }[verdict] as string;
+        const words = { healthy: 'HEALTHY', degraded: 'DEGRADED', broken: 'BROKEN', forbidden: 'FORBIDDEN' }[
+          verdict
+        ] as string;
         expect(run.stdout).toMatch(
-          new RegExp(`^${sa.replace('/', '\\/')}\\s+\\S+\\s+${words}\\s+${cause === 'null' ? '-' : cause}\\s+\\d`, 'm'),
+          new RegExp(
+            `^${sa.replace('/', '\\/')}\\s+\\S+\\s+${words}\\s+${cause === 'null' ? (verdict === 'forbidden' ? 'forbidden' : '-') : cause}\\s+\\d`,
+            'm',
+          ),
         );
       }
       expect(run.stdout).toMatch(/^vault\/\*\s+-\s+FORBIDDEN/m);
@@ -211,7 +234,7 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
       expect(run.stdout).toContain('$ kubectl rollout restart deployment/late -n ops');
       expect(run.stdout).toMatch(/Pod Identity associations \(EKS API\): not consulted: the cluster name is not known/);
       expect(run.stderr).toMatch(
-        /irsa-doctor fleet: 22 ServiceAccounts to diagnose in \d+ namespaces \(1 not readable\)/,
+        /irsa-doctor fleet: 23 ServiceAccounts to diagnose in \d+ namespaces \(1 not readable\)/,
       );
       expect(run.code).toBe(1);
       expect(world.leftovers()).toEqual([]);

@@ -78,6 +78,8 @@ export interface FleetResult {
   readonly jobsLeft: readonly string[];
 }
 
+const KUBE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
 const RANK: Record<string, number> = { healthy: 0, 'not-verified': 0, degraded: 1, broken: 2 };
 
 function rootCauseOf(report: Report | null, findings: readonly StaticFinding[]): FleetRow['rootCause'] {
@@ -103,7 +105,8 @@ export function newRow(target: TargetFacts, discovery: Discovery): FleetRow {
     staticFindings: findings,
     staticVerdict: staticVerdict(findings),
     restart: restartCommands(target),
-    examplePod: target.workloads[0]?.pod ?? null,
+    // It goes into commands unquoted: only a Kubernetes name (a hostile server could send anything).
+    examplePod: target.workloads.map((w) => w.pod).find((p) => KUBE_NAME.test(p)) ?? null,
     report: null,
     failure: null,
     job: null,

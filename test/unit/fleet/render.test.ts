@@ -42,3 +42,42 @@ describe("a Job report's fix commands, in a fleet", () => {
     ]);
   });
 });
+
+describe('rows from a hostile API server', () => {
+  it('a pod name that is not a Kubernetes name never reaches a command', async () => {
+    const { newRow } = await import('../../../src/fleet/run');
+    const target = {
+      namespace: 'shop',
+      name: 'x',
+      sources: ['annotation' as const],
+      exists: true,
+      roleArnAnnotation: 'arn:aws:iam::111122223333:role/x',
+      annotatedAt: undefined,
+      associations: [],
+      workloads: [
+        {
+          owner: null,
+          pod: 'p; rm -rf ~',
+          podCreated: undefined,
+          pods: 1,
+          mutation: { mechanism: 'irsa' as const, skipLabel: false, notInjected: [] },
+          roleArns: ['arn:aws:iam::111122223333:role/x'],
+          staticKeys: [],
+        },
+      ],
+    };
+    const discovery = {
+      targets: [target],
+      namespaces: ['shop'],
+      refused: [],
+      webhook: { state: 'checked' as const, value: true },
+      associations: { state: 'not-checked' as const, reason: 'test' },
+      listing: 'cluster' as const,
+    };
+    const row = newRow(target, discovery);
+    expect(row.examplePod).toBeNull();
+    row.job = 'irsa-doctor-x-abcde';
+    expect(fleetCommands(['kubectl get pod irsa-doctor-x-abcde-12345 -n shop'], row)).toEqual([]);
+    expect(row.restart.join('\n')).not.toContain('rm -rf ~');
+  });
+});

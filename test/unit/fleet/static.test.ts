@@ -175,3 +175,39 @@ describe('fleet --static', () => {
     expect(ownerOf({ metadata: {} } as never)).toBeNull();
   });
 });
+
+describe('when the annotation was written', () => {
+  it('is the latest managedFields entry that set eks.amazonaws.com/role-arn (kubectl get -o yaml --show-managed-fields)', async () => {
+    const { annotationTime } = await import('../../../src/fleet/discover');
+    // The shape the API server stores: one entry per manager and operation, fieldsV1 as nested f: keys.
+    const entries = [
+      {
+        manager: 'kubectl-create',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: new Date('2026-01-01T00:00:00Z'),
+        fieldsType: 'FieldsV1',
+        fieldsV1: {},
+      },
+      {
+        manager: 'kubectl-annotate',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: new Date('2026-02-01T10:00:00Z'),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': { 'f:annotations': { '.': {}, 'f:eks.amazonaws.com/role-arn': {} } } },
+      },
+      {
+        manager: 'helm',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: new Date('2026-03-01T00:00:00Z'),
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': { 'f:labels': { 'f:team': {} } } },
+      },
+    ];
+    expect(annotationTime(entries)).toBe('2026-02-01T10:00:00.000Z');
+    expect(annotationTime(entries.filter((e) => e.manager !== 'kubectl-annotate'))).toBeUndefined();
+    expect(annotationTime(undefined)).toBeUndefined();
+  });
+});

@@ -10,7 +10,7 @@
  * diagnoses, which on this machine would be CPU-bound in the doctor processes. With `--real N`, runs of up to N
  * ServiceAccounts use the real kubelet (the doctor in Linux namespaces, one scenario's AWS side per ServiceAccount).
  *
- *   bun scripts/bench-fleet.ts [--sizes 10,100,1000] [--parallel 4,16] [--real 100]
+ *   bun scripts/bench-fleet.ts [--sizes 10,100,1000] [--parallel 4,16] [--real 100] [--output json|text]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,7 @@ const arg = (name: string, fallback: string) => {
 const sizes = arg('sizes', '10,100,1000').split(',').map(Number);
 const parallels = arg('parallel', '4,16').split(',').map(Number);
 const realUpTo = Number(arg('real', '0'));
+const output = arg('output', 'json');
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 // One real report, as the doctor prints it.
@@ -73,7 +74,7 @@ function run(home: string, kubeconfig: string, args: string[]) {
 }
 
 console.log(
-  `irsa-doctor fleet benchmark (${new Date().toISOString()}; kubelet: ${realUpTo > 0 ? `real up to ${realUpTo} SAs, fast above` : 'fast mode'})`,
+  `irsa-doctor fleet benchmark (${new Date().toISOString()}; --output ${output}; kubelet: ${realUpTo > 0 ? `real up to ${realUpTo} SAs, fast above` : 'fast mode'})`,
 );
 console.log(
   'SAs    namespaces  mode         parallel  kubelet  wall      peak RSS   API requests  per SA  retries  exit',
@@ -96,7 +97,7 @@ for (const n of sizes) {
         'fleet',
         '-A',
         '--output',
-        'json',
+        output,
         ...(mode.label === 'static' ? ['--static'] : ['--parallel', String(mode.p)]),
       ];
       const result = await run(home, kubeconfig, args);

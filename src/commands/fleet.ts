@@ -122,6 +122,7 @@ export async function runFleetCommand(
           staticOnly: command.staticOnly,
           doctorArgs: command.doctorArgs,
           associations: lookup,
+          keepReports: mode === 'json',
         },
         observer,
         interrupt.signal,

@@ -65,6 +65,11 @@ export interface FleetOptions {
   readonly staticOnly: boolean;
   readonly doctorArgs: readonly string[];
   readonly associations: AssociationLookup;
+  /**
+   * Keep each report whole (the JSON prints them). Otherwise only what the table and the fixes need is kept
+   * (the root cause, the verdict, the verification), so memory does not grow with the reports' checks.
+   */
+  readonly keepReports: boolean;
 }
 
 export interface FleetResult {
@@ -164,7 +169,7 @@ export async function runFleet(
     row.state = 'done';
     row.durationMs = row.startedAt === undefined ? null : Date.now() - row.startedAt;
     if ('report' in outcome) {
-      row.report = outcome.report;
+      row.report = options.keepReports ? outcome.report : { ...outcome.report, checks: [], findings: [] };
       row.mechanism = outcome.report.mechanism;
       const worst = Math.max(RANK[outcome.report.verdict] ?? 0, RANK[row.staticVerdict] ?? 0);
       row.verdict = worst === 2 ? 'broken' : worst === 1 ? 'degraded' : 'healthy';

@@ -59,6 +59,11 @@ export interface ClusterApiOptions {
   readonly users: Readonly<Record<string, ClusterUser>>;
   /** Answer every request with this status instead (a broken or overloaded API server). */
   readonly failAll?: { readonly status: number; readonly message: string };
+  /**
+   * API Priority and Fairness stand-in: every `every`-th request of `user` is answered 429 Too Many Requests
+   * with Retry-After (k8s.io/apiserver/pkg/util/flowcontrol: "the server has received too many requests").
+   */
+  readonly throttle?: { readonly user: string; readonly every: number; readonly retryAfterSeconds: number };
 }
 
 const AUTHENTICATED = 'system:authenticated';
@@ -69,6 +74,7 @@ export async function startClusterApi(cluster: SimCluster, options: ClusterApiOp
   const requestsBy: { user: string | undefined; request: string }[] = [];
   const streams = new Set<http.ServerResponse>();
   let logs: LogProvider | undefined;
+  let throttled = 0;
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'https://localhost');
@@ -93,6 +99,18 @@ export async function startClusterApi(cluster: SimCluster, options: ClusterApiOp
     if (options.failAll) throw new ApiError(options.failAll.status, 'InternalError', options.failAll.message);
     const user = authenticate(req, users);
     requestsBy.push({ user: user.name, request: `${req.method ?? 'GET'} ${url.pathname}${url.search}` });
+    const throttle = options.throttle;
+    if (throttle && user.name === throttle.user) {
+      throttled += 1;
+      if (throttled % throttle.every === 0) {
+        res.setHeader('Retry-After', String(throttle.retryAfterSeconds));
+        throw new ApiError(
+          429,
+          'TooManyRequests',
+          'the server has received too many requests and has asked us to try again later',
+        );
+      }
+    }
     const p = url.pathname.replace(/\/+$/, '') || '/';
     const discovery = discoveryReply(p, serverAddress());
     if (discovery) return sendJson(res, 200, discovery);

@@ -64,6 +64,8 @@ export interface FleetWorldOptions {
   readonly fast?: { readonly report: (member: FleetMember) => { output: string; exitCode: number } };
   /** The pod-identity-webhook configuration deleted once the pods run. */
   readonly webhookDeleted?: boolean;
+  /** Every `every`-th request of the fleet user answered 429 (cluster-api.ts `throttle`). */
+  readonly throttle?: { readonly every: number; readonly retryAfterSeconds: number };
 }
 
 export interface FleetWorld {
@@ -121,6 +123,7 @@ export async function startFleetWorld(options: FleetWorldOptions): Promise<Fleet
         [userToken]: { name: LAUNCHER_USER, groups: ['developers'] },
         [adminToken]: { name: 'kubernetes-admin', groups: ['system:masters'] },
       },
+      ...(options.throttle ? { throttle: { user: LAUNCHER_USER, ...options.throttle } } : {}),
     });
     closers.push(() => api.close());
     const associations: { namespace: string; serviceAccount: string; associationId: string }[] = [];

@@ -400,3 +400,69 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor demo fleet', () => {
     }
   });
 });
+
+describe.skipIf(!existsSync(BINARY))('an API server that answers 429 (API Priority and Fairness)', () => {
+  async function throttled(every: number) {
+    const w = await startFleetWorld({
+      doctor: { command: BINARY, args: [] },
+      members: MIXED_FLEET.filter((m) => m.namespace === 'shop'),
+      rbac: 'cluster',
+      throttle: { every, retryAfterSeconds: 0 },
+    });
+    const dir = mkdtempSync(path.join(tmpdir(), 'irsa-doctor-fleet-429-'));
+    writeFileSync(path.join(dir, 'kubeconfig'), w.kubeconfig('user'), { mode: 0o600 });
+    const runEnv = {
+      PATH: '/usr/bin:/bin',
+      HOME: dir,
+      KUBECONFIG: path.join(dir, 'kubeconfig'),
+      IRSA_DOCTOR_FLEET_STATS: '1',
+    };
+    return {
+      w,
+      run: (args: string[]) => runBinary(args, runEnv, 120_000),
+      async close() {
+        await w.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it(
+    'every 4th request refused: retried within the budget, the same rows, exit 0, nothing left',
+    { timeout: 180_000 },
+    async () => {
+      const t = await throttled(4);
+      try {
+        const run = await t.run(['fleet', '-n', 'shop', '--output', 'json']);
+        expect(rowsOf(JSON.parse(run.stdout) as FleetJson)).toEqual({
+          'shop/cart': 'healthy/null',
+          'shop/checkout': 'healthy/null',
+          'shop/reports': 'healthy/null',
+        });
+        const retries = Number(/retries=(\d+)/.exec(run.stderr)?.[1]);
+        expect(retries).toBeGreaterThan(2);
+        expect(run.code).toBe(0);
+        expect(t.w.leftovers()).toEqual([]);
+      } finally {
+        await t.close();
+      }
+    },
+  );
+
+  it(
+    'every request refused: the budget (50) is spent once, then the 429 is reported, exit 2',
+    { timeout: 120_000 },
+    async () => {
+      const t = await throttled(1);
+      try {
+        const run = await t.run(['fleet', '-n', 'shop', '--output', 'text']);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain('the API server answered 429: the server has received too many requests');
+        expect(run.stderr).toContain('retries=50');
+        expect(t.w.api.requestsBy.filter((r) => r.user === LAUNCHER_USER).length).toBe(51);
+      } finally {
+        await t.close();
+      }
+    },
+  );
+});

@@ -103,6 +103,16 @@ async function startEks(world: () => FleetWorld): Promise<{ url: string; calls: 
     const url = new URL(req.url ?? '/', 'http://x');
     calls.push(`${req.method} ${url.pathname}`);
     const match = /^\/clusters\/([^/]+)\/pod-identity-associations$/.exec(url.pathname);
+    if (match?.[1] === 'denied') {
+      res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'AccessDeniedException' });
+      res.end(
+        JSON.stringify({
+          message:
+            'User: arn:aws:iam::111122223333:user/x is not authorized to perform: eks:ListPodIdentityAssociations',
+        }),
+      );
+      return;
+    }
     if (!match || match[1] !== SIM_CLUSTER) {
       res.writeHead(404, { 'content-type': 'application/json', 'x-amzn-errortype': 'ResourceNotFoundException' });
       res.end(JSON.stringify({ message: `No cluster found for name: ${match?.[1]}.` }));
@@ -238,6 +248,41 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
       );
       expect(run.code).toBe(1);
       expect(world.leftovers()).toEqual([]);
+    },
+  );
+
+  it(
+    'the EKS associations: every reason they were not consulted is said, and the run goes on',
+    { timeout: 120_000 },
+    async () => {
+      const reason = async (args: string[], extra: Record<string, string | undefined> = {}) => {
+        const runEnv = Object.fromEntries(
+          Object.entries({ ...env, ...extra }).filter(([, v]) => v !== undefined),
+        ) as Record<string, string>;
+        const run = await runBinary(['fleet', '-n', 'shop', '--static', '--output', 'json', ...args], runEnv);
+        expect(run.code).toBe(0);
+        return (JSON.parse(run.stdout) as FleetJson).discovery.podIdentityAssociations;
+      };
+      expect(await reason(['--cluster', SIM_CLUSTER])).toEqual({ consulted: true, count: 1 });
+      expect(await reason([])).toMatchObject({
+        consulted: false,
+        reason: expect.stringContaining('the cluster name is not known'),
+      });
+      expect(
+        await reason(['--cluster', SIM_CLUSTER], {
+          AWS_ACCESS_KEY_ID: undefined,
+          AWS_SECRET_ACCESS_KEY: undefined,
+          AWS_EC2_METADATA_DISABLED: 'true',
+        }),
+      ).toMatchObject({ consulted: false, reason: expect.stringContaining('no AWS credentials on this machine') });
+      expect(await reason(['--cluster', 'denied'])).toMatchObject({
+        consulted: false,
+        reason: expect.stringContaining('the EKS API refused eks:ListPodIdentityAssociations on cluster denied'),
+      });
+      expect(await reason(['--cluster', 'other'])).toEqual({
+        consulted: false,
+        reason: 'the EKS API knows no cluster other in us-west-2',
+      });
     },
   );
 

@@ -280,6 +280,8 @@ async function sweep(
         })
       ).items;
     } catch (error) {
+      // Unknown, so not "none": the run's label finds them later (kubectl delete jobs -l ...), and their TTL does.
+      left.push(`${namespace}/* (label app.kubernetes.io/instance=irsa-doctor-${runId})`);
       observer.note(`could not list the Jobs of this run in namespace ${namespace}: ${apiErrorInfo(error).message}`);
       continue;
     }

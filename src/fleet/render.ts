@@ -170,8 +170,21 @@ export function renderFleetText(result: FleetResult, options: { readonly verbose
   const rows = [...result.rows].sort(
     (a, b) => a.namespace.localeCompare(b.namespace) || a.serviceAccount.localeCompare(b.serviceAccount),
   );
-  out.push(...table([['SERVICEACCOUNT', 'MECHANISM', 'VERDICT', 'ROOT CAUSE', 'TIME'], ...rows.map(rowCells)]));
-  for (const r of d.refused) out.push(`${escapeControl(r.namespace)}/*  -  FORBIDDEN  namespace not readable`);
+  // A namespace that could not be read is a row of the table too, aligned with the others.
+  const refusedCells = d.refused.map((r) => [
+    `${escapeControl(r.namespace)}/*`,
+    '-',
+    'FORBIDDEN',
+    'namespace not readable',
+    '-',
+  ]);
+  out.push(
+    ...table([
+      ['SERVICEACCOUNT', 'MECHANISM', 'VERDICT', 'ROOT CAUSE', 'TIME'],
+      ...rows.map(rowCells),
+      ...refusedCells,
+    ]),
+  );
   const problems = rows.filter(
     (r) => (r.verdict !== 'healthy' && r.verdict !== 'not-verified') || (options.verbose && rowFixLines(r).length > 0),
   );

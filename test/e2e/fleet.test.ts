@@ -240,6 +240,11 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
         );
       }
       expect(run.stdout).toMatch(/^vault\/\*\s+-\s+FORBIDDEN/m);
+      // The unreadable namespace is a row of the same table: its columns start where the header's do.
+      const header = run.stdout.split('\n').find((l) => l.startsWith('SERVICEACCOUNT')) ?? '';
+      const vault = run.stdout.split('\n').find((l) => l.startsWith('vault/*')) ?? '';
+      expect(vault.indexOf('FORBIDDEN')).toBe(header.indexOf('VERDICT'));
+      expect(vault.indexOf('namespace not readable')).toBe(header.indexOf('ROOT CAUSE'));
       expect(run.stdout).toContain('ops/late: BROKEN');
       expect(run.stdout).toContain('$ kubectl rollout restart deployment/late -n ops');
       expect(run.stdout).toMatch(/Pod Identity associations \(EKS API\): not consulted: the cluster name is not known/);

@@ -147,6 +147,16 @@ export function rowFixLines(row: FleetRow): string[] {
     lines.push(`  ${escapeControl(first)}`, ...more.map((l) => `  ${escapeControl(l)}`));
     lines.push(...failureFixLines(row.failure.fix));
   }
+  // The row's root cause first: a static finding when it explains what the Job saw (fleet/run.ts rootCauseOf).
+  const staticFirst = row.rootCause !== null && row.staticFindings.some((f) => f.code === row.rootCause?.code);
+  const statics = () => {
+    for (const f of row.staticFindings) {
+      if (f.severity === 'info') continue;
+      lines.push(`  ${escapeControl(f.code)} (${f.severity}, from the API): ${escapeControl(f.summary)}`);
+      push(f.remedy.commands);
+    }
+  };
+  if (staticFirst) statics();
   const cause = row.report?.rootCause;
   if (cause) {
     const job = row.job ?? '';
@@ -156,11 +166,7 @@ export function rowFixLines(row: FleetRow): string[] {
     if (cause.remedy.summary) lines.push(`    ${words(cause.remedy.summary)}`);
     push(fleetCommands(cause.remedy.commands, row));
   }
-  for (const f of row.staticFindings) {
-    if (f.severity === 'info') continue;
-    lines.push(`  ${escapeControl(f.code)} (${f.severity}, from the API): ${escapeControl(f.summary)}`);
-    push(f.remedy.commands);
-  }
+  if (!staticFirst) statics();
   return lines;
 }
 

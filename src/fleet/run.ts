@@ -87,10 +87,20 @@ const KUBE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 const RANK: Record<string, number> = { healthy: 0, 'not-verified': 0, degraded: 1, broken: 2 };
 
-function rootCauseOf(report: Report | null, findings: readonly StaticFinding[]): FleetRow['rootCause'] {
+/**
+ * Root causes by which a Job's fresh pod says only that it got no mechanism at all. The Job cannot tell why
+ * (its pod is new); an error the API shows about the workloads' own pods (their Pod Identity association
+ * deleted, say) is then the cause, and advice to annotate the ServiceAccount for IRSA would be the wrong way.
+ */
+const NOT_CONFIGURED = new Set(['SA_ANNOTATION_MISSING', 'NO_CREDENTIALS', 'NODE_ROLE_FALLBACK']);
+
+export function rootCauseOf(report: Report | null, findings: readonly StaticFinding[]): FleetRow['rootCause'] {
   const fromReport: RootCause | null = report?.rootCause ?? null;
-  if (fromReport) return { code: fromReport.code, summary: fromReport.summary };
-  const first = findings.find((f) => f.severity === 'error') ?? findings.find((f) => f.severity === 'warning');
+  const staticError = findings.find((f) => f.severity === 'error');
+  if (fromReport && !(staticError && NOT_CONFIGURED.has(fromReport.code))) {
+    return { code: fromReport.code, summary: fromReport.summary };
+  }
+  const first = staticError ?? findings.find((f) => f.severity === 'warning');
   return first ? { code: first.code, summary: first.summary } : null;
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { failureFixLines, fleetCommands } from '../../../src/fleet/render';
 import { recreateCommands } from '../../../src/checks/kube-remedies';
+import type { StaticFinding } from '../../../src/fleet/static';
+import type { Report } from '../../../src/run/types';
 
 describe("a Job report's fix commands, in a fleet", () => {
   const job = 'irsa-doctor-player-07f47';
@@ -79,5 +81,32 @@ describe('rows from a hostile API server', () => {
     row.job = 'irsa-doctor-x-abcde';
     expect(fleetCommands(['kubectl get pod irsa-doctor-x-abcde-12345 -n shop'], row)).toEqual([]);
     expect(row.restart.join('\n')).not.toContain('rm -rf ~');
+  });
+});
+
+describe("a row's root cause: the Job's, unless the API explains it", () => {
+  const report = (code: string) => ({ rootCause: { code, summary: code } }) as unknown as Report;
+  const noAssociation = {
+    code: 'POD_IDENTITY_NO_ASSOCIATION',
+    severity: 'error',
+    summary: 'the association was deleted',
+  } as unknown as StaticFinding;
+  const sidecar = { code: 'CONTAINER_NOT_INJECTED', severity: 'warning', summary: 's' } as unknown as StaticFinding;
+
+  it('a fresh Job pod with no mechanism at all is explained by what the API shows about the workloads', async () => {
+    const { rootCauseOf } = await import('../../../src/fleet/run');
+    for (const code of ['SA_ANNOTATION_MISSING', 'NO_CREDENTIALS', 'NODE_ROLE_FALLBACK']) {
+      expect(rootCauseOf(report(code), [noAssociation])?.code).toBe('POD_IDENTITY_NO_ASSOCIATION');
+    }
+    // Only an error explains it; a warning beside it does not.
+    expect(rootCauseOf(report('SA_ANNOTATION_MISSING'), [sidecar])?.code).toBe('SA_ANNOTATION_MISSING');
+  });
+
+  it("any other cause the Job found stays the root cause; without a report the API's error, then its warning", async () => {
+    const { rootCauseOf } = await import('../../../src/fleet/run');
+    expect(rootCauseOf(report('TRUST_POLICY_DENIED'), [noAssociation])?.code).toBe('TRUST_POLICY_DENIED');
+    expect(rootCauseOf(null, [sidecar, noAssociation])?.code).toBe('POD_IDENTITY_NO_ASSOCIATION');
+    expect(rootCauseOf(null, [sidecar])?.code).toBe('CONTAINER_NOT_INJECTED');
+    expect(rootCauseOf(null, [])).toBeNull();
   });
 });

@@ -180,7 +180,8 @@ export async function runFleet(
     row.durationMs = row.startedAt === undefined ? null : Date.now() - row.startedAt;
     if ('report' in outcome) {
       row.report = options.keepReports ? outcome.report : { ...outcome.report, checks: [], findings: [] };
-      row.mechanism = outcome.report.mechanism;
+      // A fresh Job pod that got no mechanism says nothing about what the workloads run with: keep the API's.
+      if (outcome.report.mechanism !== 'none' || row.mechanism === 'none') row.mechanism = outcome.report.mechanism;
       const worst = Math.max(RANK[outcome.report.verdict] ?? 0, RANK[row.staticVerdict] ?? 0);
       row.verdict = worst === 2 ? 'broken' : worst === 1 ? 'degraded' : 'healthy';
       row.rootCause = rootCauseOf(outcome.report, row.staticFindings);

@@ -81,8 +81,7 @@ export async function main(argv: readonly string[], given: Io, env: Env = proces
       case 'job':
         // The launchers (and @kubernetes/client-node with them) load only for these commands.
         if (command.demo) return await (await import('../commands/demo-launch')).runLaunchDemo(command, io);
-        if (command.kind === 'pod') return await (await import('../commands/pod')).runPod(command, io);
-        return await (await import('../commands/job')).runJob(command, io);
+        return await (await import('../commands/launch')).runLaunch(command, io);
     }
   } catch (error) {
     if (error instanceof TargetError) {

@@ -3,8 +3,7 @@ import type { Io } from '../cli/main';
 import { resolveOutput } from '../cli/main';
 import { connectWithKubeconfig } from '../launch/api';
 import { UsageError } from '../run/select';
-import { runJob } from './job';
-import { runPod } from './pod';
+import { runLaunch } from './launch';
 
 /**
  * `irsa-doctor demo pod|job [SCENARIO]`: the launchers end to end on this machine. It starts the scenario's
@@ -37,7 +36,7 @@ export async function runLaunchDemo(command: LaunchCommand, io: Io): Promise<num
       ...(command.kind === 'pod' ? { pod: world.pod } : { serviceAccount: world.serviceAccount }),
     };
     const api = (signal: AbortSignal) => connectWithKubeconfig(world.kubeconfig('user'), signal);
-    return command.kind === 'pod' ? await runPod(demoCommand, io, api) : await runJob(demoCommand, io, api);
+    return await runLaunch(demoCommand, io, api);
   } finally {
     await world.close();
   }

@@ -1,6 +1,5 @@
 import type { FleetCommand } from '../cli/args';
 import type { Io } from '../cli/main';
-import { restoreLaunchEnvironment } from '../context/process-env';
 import type { AssociationLookup } from '../fleet/associations';
 import { eksAssociationLookup, eksClusterOf } from '../fleet/associations';
 import type { FleetObserver, FleetResult } from '../fleet/run';
@@ -15,7 +14,7 @@ import {
   rowFixLines,
 } from '../fleet/render';
 import type { LauncherApi } from '../launch/api';
-import { connect } from '../launch/api';
+import { connectAsUser } from '../launch/api';
 import { LaunchFailure, describeFailure } from '../launch/failure';
 import { DEFAULT_IMAGE } from '../launch/image';
 import type { ApiLimits } from '../launch/rate-limit';
@@ -63,16 +62,9 @@ export async function runFleetCommand(
     }
   };
   try {
-    if (!api) restoreLaunchEnvironment();
     const client = api
       ? await api(hardStop.signal, FLEET_LIMITS)
-      : await connect({
-          ...(command.kubeconfig !== undefined ? { kubeconfig: command.kubeconfig } : {}),
-          ...(command.context !== undefined ? { context: command.context } : {}),
-          env: process.env,
-          signal: hardStop.signal,
-          limits: FLEET_LIMITS,
-        });
+      : await connectAsUser(command, hardStop.signal, FLEET_LIMITS);
     const eks = eksClusterOf([client.clusterName, client.contextName]);
     const lookup =
       associations ??

@@ -14,6 +14,7 @@ import type {
   RequestContext,
   ResponseContext,
 } from '@kubernetes/client-node';
+import { restoreLaunchEnvironment } from '../context/process-env';
 import { LaunchFailure, StreamStatusError } from './failure';
 import type { ApiLimits } from './rate-limit';
 import { RetryBudget, TokenBucket, isRetryableStatus, retryDelayMs, sleep } from './rate-limit';
@@ -101,6 +102,26 @@ export async function connect(options: ConnectOptions): Promise<LauncherApi> {
   const kc = new k8s.KubeConfig();
   loadKubeconfig(k8s, kc, options);
   return clientFor(k8s, kc, options.signal, options.limits);
+}
+
+/**
+ * The user's own access, as kubectl finds it, for a launcher running on the user's machine: the launch
+ * environment is restored first, because a kubeconfig exec plugin (`aws eks get-token`) needs AWS_PROFILE and
+ * the rest that the doctor's start-up sealed away from its libraries.
+ */
+export async function connectAsUser(
+  command: { readonly kubeconfig?: string | undefined; readonly context?: string | undefined },
+  signal: AbortSignal,
+  limits?: ApiLimits,
+): Promise<LauncherApi> {
+  restoreLaunchEnvironment();
+  return connect({
+    ...(command.kubeconfig !== undefined ? { kubeconfig: command.kubeconfig } : {}),
+    ...(command.context !== undefined ? { context: command.context } : {}),
+    env: process.env,
+    signal,
+    ...(limits !== undefined ? { limits } : {}),
+  });
 }
 
 /** For the demo: a client for a kubeconfig given as text (the simulated cluster's). */

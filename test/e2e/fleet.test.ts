@@ -90,6 +90,7 @@ interface FleetJson {
   readonly serviceAccounts: readonly {
     namespace: string;
     name: string;
+    mechanism: string;
     verdict: string;
     rootCause: { code: string } | null;
     report: unknown;
@@ -201,8 +202,7 @@ describe.skipIf(!existsSync(BINARY))('irsa-doctor fleet against a mixed simulate
       expectValidFleet(json);
       expect(rowsOf(json)).toEqual(JOBS);
       // encoder's Job pod got no mechanism; its workloads run with Pod Identity, and the row says so.
-      const mechanisms = json.serviceAccounts as readonly { name: string; mechanism: string }[];
-      expect(mechanisms.find((r) => r.name === 'encoder')?.mechanism).toBe('pod-identity');
+      expect(json.serviceAccounts.find((r) => r.name === 'encoder')?.mechanism).toBe('pod-identity');
       expect(json.serviceAccounts.filter((r) => r.report === null).map((r) => r.name)).toEqual(['reader']);
       // node-role-fallback's ServiceAccount is not annotated and its pod was never mutated: not a target.
       expect(Object.keys(rowsOf(json))).not.toContain('legacy/worker');

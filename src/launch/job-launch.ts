@@ -11,7 +11,7 @@ import {
   imagePullFix,
   interruptedFailure,
   stuckContainerFailure,
-  waitUntil,
+  WatchWaiters,
 } from './progress';
 import { JOB_PERMISSIONS, checkPermissions, forbiddenFailure, whoAmI } from './rbac';
 import { MAX_LOG_BYTES, logWithoutReport, reportFromLog } from './remote-report';
@@ -178,9 +178,7 @@ export async function runDiagnosisJob(
   let pod: V1Pod | undefined;
   let podGone = false;
   let failedCreate: string | undefined;
-  let watchFailure: LaunchFailure | undefined;
-  const waiters = new Set<() => void>();
-  const wake = () => waiters.forEach((w) => w());
+  const waiters = new WatchWaiters(request.deadline, signal);
   const nsPath = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
   const stopPods = hub.listen(
     { path: `${nsPath}/pods`, query: { labelSelector: `${RUN_LABEL}=irsa-doctor-${runId}` } },
@@ -196,12 +194,9 @@ export async function runDiagnosisJob(
         pod = object;
         podGone = false;
       }
-      wake();
+      waiters.wake();
     },
-    (failure) => {
-      watchFailure = failure;
-      wake();
-    },
+    waiters.fail,
   );
   const stopEvents = hub.listen(
     { path: `${nsPath}/events`, query: { fieldSelector: 'involvedObject.kind=Job' } },
@@ -210,30 +205,13 @@ export async function runDiagnosisJob(
       if (event.type === 'DELETED' || !job?.metadata?.uid || e.involvedObject?.uid !== job.metadata.uid) return;
       if (e.reason === 'FailedCreate' && e.message) {
         failedCreate = e.message.replace(/^Error creating: /, '');
-        wake();
+        waiters.wake();
       }
     },
-    (failure) => {
-      watchFailure = failure;
-      wake();
-    },
+    waiters.fail,
   );
   const until = <T>(check: () => T | LaunchFailure | undefined, onTimeout: () => LaunchFailure) =>
-    waitUntil<T>(
-      (settle) => {
-        const look = () => {
-          if (watchFailure) return settle({ failure: watchFailure });
-          const value = check();
-          if (value instanceof LaunchFailure) settle({ failure: value });
-          else if (value !== undefined) settle({ value });
-        };
-        waiters.add(look);
-        look();
-      },
-      request.deadline,
-      signal,
-      onTimeout,
-    ).finally(() => waiters.clear());
+    waiters.until(check, onTimeout);
   const containerStatus = (): V1ContainerStatus | undefined =>
     pod?.status?.containerStatuses?.find((s) => s.name === JOB_CONTAINER);
 
@@ -376,7 +354,7 @@ async function deleteJob(
   progress: LaunchProgress,
   pod: () => V1Pod | undefined,
   podGone: () => boolean,
-  waiters: Set<() => void>,
+  waiters: WatchWaiters,
 ): Promise<boolean> {
   const ns = request.namespace;
   const leftover = [
@@ -393,19 +371,7 @@ async function deleteJob(
     return false;
   }
   if (!pod() || podGone()) return true;
-  const gone = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 10_000);
-    timer.unref?.();
-    const check = () => {
-      if (podGone()) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    };
-    waiters.add(check);
-    check();
-  });
-  waiters.clear();
+  const gone = await waiters.within(podGone, 10_000);
   if (!gone) progress.note(`Job ${ns}/${name} is deleted; its pod ${pod()?.metadata?.name} is still terminating`);
   return true;
 }

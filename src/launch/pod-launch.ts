@@ -11,7 +11,7 @@ import {
   imagePullFix,
   interruptedFailure,
   stuckContainerFailure,
-  waitUntil,
+  WatchWaiters,
 } from './progress';
 import { POD_PERMISSIONS, checkPermissions, forbiddenFailure, whoAmI } from './rbac';
 import { MAX_LOG_BYTES, logWithoutReport, reportFromLog } from './remote-report';
@@ -295,9 +295,7 @@ async function runEphemeralContainer(
   const podName = request.pod;
   const what = `ephemeral container ${spec.name}`;
   let latest: V1Pod | undefined;
-  let watchFailure: LaunchFailure | undefined;
-  const waiters = new Set<() => void>();
-  const wake = () => waiters.forEach((w) => w());
+  const waiters = new WatchWaiters(request.deadline, signal);
   const unsubscribe = hub.listen(
     {
       path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
@@ -307,31 +305,13 @@ async function runEphemeralContainer(
       if (event.type === 'DELETED')
         latest = { ...(event.object as V1Pod), status: { ...(event.object as V1Pod).status, phase: 'Deleted' } };
       else latest = event.object as V1Pod;
-      wake();
+      waiters.wake();
     },
-    (failure) => {
-      watchFailure = failure;
-      wake();
-    },
+    waiters.fail,
   );
   /** Resolves with the first value `check` returns for the latest pod, or fails. */
   const until = <T>(check: () => T | LaunchFailure | undefined, onTimeout: () => LaunchFailure) =>
-    waitUntil<T>(
-      (settle) => {
-        const look = () => {
-          if (watchFailure) return settle({ failure: watchFailure });
-          const value = check();
-          if (value instanceof LaunchFailure) settle({ failure: value });
-          else if (value !== undefined) settle({ value });
-        };
-        const waiter = () => look();
-        waiters.add(waiter);
-        look();
-      },
-      request.deadline,
-      signal,
-      onTimeout,
-    ).finally(() => waiters.clear());
+    waiters.until(check, onTimeout);
 
   try {
     progress.step(`adding ${what} (image ${request.image}) targeting container ${spec.targetContainerName}`);

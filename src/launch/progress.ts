@@ -151,6 +151,66 @@ export function waitUntil<T>(
   });
 }
 
+/**
+ * What a launch waits on while watches run: every watch event wakes the waiters, a watch that fails fails them
+ * all, and `until` resolves with the first value `check` returns (now or after a wake-up) within the deadline.
+ */
+export class WatchWaiters {
+  private readonly waiters = new Set<() => void>();
+  private failure: LaunchFailure | undefined;
+
+  constructor(
+    private readonly deadline: Deadline,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  readonly wake = (): void => this.waiters.forEach((w) => w());
+
+  readonly fail = (failure: LaunchFailure): void => {
+    this.failure = failure;
+    this.wake();
+  };
+
+  until<T>(check: () => T | LaunchFailure | undefined, onTimeout: () => LaunchFailure): Promise<T> {
+    return waitUntil<T>(
+      (settle) => {
+        const look = () => {
+          if (this.failure) return settle({ failure: this.failure });
+          const value = check();
+          if (value instanceof LaunchFailure) settle({ failure: value });
+          else if (value !== undefined) settle({ value });
+        };
+        this.waiters.add(look);
+        look();
+      },
+      this.deadline,
+      this.signal,
+      onTimeout,
+    ).finally(() => this.waiters.clear());
+  }
+
+  /**
+   * True as soon as `done` holds, false after `ms`. Neither the deadline nor the signal ends it: clean-up runs
+   * after Ctrl-C and after the launch deadline too.
+   */
+  async within(done: () => boolean, ms: number): Promise<boolean> {
+    const result = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      timer.unref?.();
+      const check = () => {
+        if (done()) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+    this.waiters.clear();
+    return result;
+  }
+}
+
 /** The failure an aborted signal stands for: its reason when it is one (Ctrl-C), else a plain interrupt. */
 export function interruptedFailure(signal: AbortSignal): LaunchFailure {
   const reason: unknown = signal.reason;

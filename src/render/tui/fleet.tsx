@@ -4,6 +4,7 @@ import type { FleetRow } from '../../fleet/run';
 import { rowCells } from '../../fleet/render';
 import { escapeControl } from '../escape';
 import type { Look } from './theme';
+import { statusLook } from './theme';
 import { FRAME_MS } from './store';
 import { Spinner } from './view';
 
@@ -32,19 +33,20 @@ export interface FleetView {
 
 const WIDTHS = [40, 13, 14, 34, 6] as const;
 
+/** A row's verdict looks like the check status of the same weight, so the fleet table reads as the report does. */
 export function verdictLook(verdict: FleetRow['verdict']): Look {
   switch (verdict) {
     case 'healthy':
-      return { glyph: '✔', color: 'green' };
+      return statusLook('pass');
     case 'degraded':
-      return { glyph: '▲', color: 'yellow' };
+      return statusLook('warn');
     case 'broken':
-      return { glyph: '✖', color: 'red' };
+      return statusLook('fail');
     case 'forbidden':
     case 'failed':
-      return { glyph: '⁉', color: 'magenta' };
+      return statusLook('error');
     default:
-      return { glyph: '○', color: 'gray' };
+      return statusLook('skip');
   }
 }
 

@@ -1,11 +1,12 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeApiServer, KubeApiTls, KubeScenarioName } from '../../src/sim/kube-api';
 import { kubeScenario, startKubeApi } from '../../src/sim/kube-api';
 import { parseReport } from '../helpers/reports';
+import { TLS_UNAVAILABLE, selfSignedLoopbackCert } from '../helpers/tls';
 
 import { BINARY, HANG_TIMER_SCALE, binaryCommand } from '../helpers/binary';
 const KUBE_CHECKS = 'kube.pod,kube.serviceaccount,kube.webhook';
@@ -177,37 +178,16 @@ describe.skipIf(!existsSync(BINARY))('kube checks through the built binary again
 
   // client-node's own transport (undici) loses the cluster CA under Bun; this proves the binary's HTTPS path
   // trusts the kubeconfig's certificate-authority-data.
-  const openssl = ['/usr/bin/openssl', '/bin/openssl'].find((p) => existsSync(p));
-  it.skipIf(!openssl)('HTTPS API server with a private CA from the kubeconfig works in the Bun binary', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-tls-'));
-    const made = spawnSync(
-      openssl as string,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        `${dir}/key.pem`,
-        '-out',
-        `${dir}/cert.pem`,
-      ],
-      { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } },
-    );
-    if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
-    const tls = { key: readFileSync(`${dir}/key.pem`, 'utf8'), cert: readFileSync(`${dir}/cert.pem`, 'utf8') };
-    const run = await diagnose('healthy', tls);
-    expect(api?.url.startsWith('https://127.0.0.1:')).toBe(true);
-    const kube = run.report.checks.filter((c) => c.id.startsWith('kube.'));
-    expect(kube.map((c) => c.status)).toEqual(['pass', 'pass', 'pass']);
-  });
+  it.skipIf(TLS_UNAVAILABLE)(
+    'HTTPS API server with a private CA from the kubeconfig works in the Bun binary',
+    async () => {
+      const tls = selfSignedLoopbackCert();
+      const run = await diagnose('healthy', tls);
+      expect(api?.url.startsWith('https://127.0.0.1:')).toBe(true);
+      const kube = run.report.checks.filter((c) => c.id.startsWith('kube.'));
+      expect(kube.map((c) => c.status)).toEqual(['pass', 'pass', 'pass']);
+    },
+  );
   // An oidc auth-provider's cached id-token is used as it is (src/kube/kubeconfig.ts): no refresh against the
   // idp-issuer-url, no program: the token is the bearer of the binary's own GET.
   it('a kubeconfig user with an auth-provider (oidc id-token) reads the pod with the cached token', async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,7 @@ import { KubeApiError, classifyKubeError, isUnavailable, kubeClientFor } from '.
 import type { KubeApiServer } from '../../../src/sim/kube-api';
 import { kubeScenario, startKubeApi } from '../../../src/sim/kube-api';
 import { fixtureContext } from '../../helpers/context';
+import { TLS_UNAVAILABLE, selfSignedLoopbackCert } from '../../helpers/tls';
 
 const never = new AbortController().signal;
 
@@ -187,9 +188,7 @@ describe('kubeClientFor', () => {
     expect(isUnavailable(client) && client.unavailable).toMatch(/the app's KUBECONFIG is never used with --target/);
   });
 
-  const openssl = ['/usr/bin/openssl', '/bin/openssl'].find((p) => existsSync(p));
-  describe.skipIf(!openssl)('in-cluster access with --target (HTTPS, the CA from ca.crt)', () => {
-    const tlsDir = mkdtempSync(path.join(os.tmpdir(), 'irsa-doctor-kube-tls-'));
+  describe.skipIf(TLS_UNAVAILABLE)('in-cluster access with --target (HTTPS, the CA from ca.crt)', () => {
     let server: https.Server | undefined;
     const seen: string[] = [];
     afterEach(async () => {
@@ -200,30 +199,8 @@ describe('kubeClientFor', () => {
 
     /** An API server on 127.0.0.1 that records the bearer token of each request and answers with a Pod. */
     async function recordingServer(): Promise<{ port: string; ca: string }> {
-      const made = spawnSync(
-        openssl as string,
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-          '-keyout',
-          `${tlsDir}/key.pem`,
-          '-out',
-          `${tlsDir}/cert.pem`,
-        ],
-        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } },
-      );
-      if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
-      const cert = readFileSync(`${tlsDir}/cert.pem`, 'utf8');
-      server = https.createServer({ key: readFileSync(`${tlsDir}/key.pem`, 'utf8'), cert }, (req, res) => {
+      const { key, cert } = selfSignedLoopbackCert();
+      server = https.createServer({ key, cert }, (req, res) => {
         seen.push(req.headers.authorization ?? '');
         req.resume();
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Pod","apiVersion":"v1"}');

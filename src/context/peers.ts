@@ -23,20 +23,8 @@ export async function listPeerProcesses(procRoot = '/proc', selfPid = process.pi
   const ownRoot = await rootIdOf(procRoot, 'self');
   const ownPidNs = await namespaceOf(procRoot, 'self', 'pid');
   const ownMountNs = await namespaceOf(procRoot, 'self', 'mnt');
-  const ancestors = await ancestorsOf(procRoot, selfPid);
-  let entries: string[];
-  try {
-    entries = await fsp.readdir(procRoot);
-  } catch {
-    return [];
-  }
   const peers: PeerProcess[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === selfPid || ancestors.has(pid)) continue;
-    const command = (await readText(`${procRoot}/${pid}/cmdline`)).split('\0').filter(Boolean).join(' ');
-    if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
+  for (const { pid, entry, command } of await otherProcesses(procRoot, selfPid)) {
     const rootId = await rootIdOf(procRoot, String(pid));
     if (rootId === undefined || (ownRoot !== undefined && rootId === ownRoot)) continue;
     const pidNs = await namespaceOf(procRoot, entry, 'pid');
@@ -67,20 +55,8 @@ export async function peerEnvNames(pid: number, procRoot = '/proc'): Promise<str
  * whoever they run as can still be told (the launchers rely on that to retry as the app's uid and gid).
  */
 export async function listInaccessibleProcesses(procRoot = '/proc', selfPid = process.pid): Promise<number[]> {
-  const ancestors = await ancestorsOf(procRoot, selfPid);
-  let entries: string[];
-  try {
-    entries = await fsp.readdir(procRoot);
-  } catch {
-    return [];
-  }
   const pids: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === selfPid || ancestors.has(pid)) continue;
-    const command = (await readText(`${procRoot}/${pid}/cmdline`)).split('\0').filter(Boolean).join(' ');
-    if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
+  for (const { pid } of await otherProcesses(procRoot, selfPid)) {
     try {
       await fsp.stat(`${procRoot}/${pid}/root`);
     } catch (error) {
@@ -89,6 +65,33 @@ export async function listInaccessibleProcesses(procRoot = '/proc', selfPid = pr
     }
   }
   return pids.sort((a, b) => a - b);
+}
+
+/**
+ * The processes under procRoot other than this one and its ancestors, with their command line; kernel threads
+ * (no command line) and the pod's pause container are left out.
+ */
+async function otherProcesses(
+  procRoot: string,
+  selfPid: number,
+): Promise<{ pid: number; entry: string; command: string }[]> {
+  const ancestors = await ancestorsOf(procRoot, selfPid);
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(procRoot);
+  } catch {
+    return [];
+  }
+  const out: { pid: number; entry: string; command: string }[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === selfPid || ancestors.has(pid)) continue;
+    const command = (await readText(`${procRoot}/${pid}/cmdline`)).split('\0').filter(Boolean).join(' ');
+    if (command === '' || command === '/pause' || command.endsWith('/pause')) continue;
+    out.push({ pid, entry, command });
+  }
+  return out;
 }
 
 async function rootIdOf(procRoot: string, pid: string): Promise<string | undefined> {

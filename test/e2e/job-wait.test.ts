@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KubeApiServer, KubeApiTls, KubeObject } from '../../src/sim/kube-api';
 import { startKubeApi } from '../../src/sim/kube-api';
+import { TLS_UNAVAILABLE, selfSignedLoopbackCert } from '../helpers/tls';
 
 /*
  * The README's and examples/job.yaml's recipe for waiting on the irsa-doctor Job, run as printed by the real
@@ -17,8 +18,7 @@ import { startKubeApi } from '../../src/sim/kube-api';
  */
 
 const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
-const OPENSSL = ['/usr/bin/openssl', '/bin/openssl'].find((p) => existsSync(p));
-if (!KUBECTL || !OPENSSL) console.warn('job-wait.test.ts: needs /usr/bin/kubectl and openssl; skipping');
+if (!KUBECTL || TLS_UNAVAILABLE) console.warn('job-wait.test.ts: needs /usr/bin/kubectl and openssl; skipping');
 
 const NAMESPACE = 'my-namespace';
 const ROOT = new URL('../..', import.meta.url);
@@ -71,32 +71,6 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function selfSignedTls(into: string): Promise<KubeApiTls> {
-  const run = (args: string[]) =>
-    new Promise<void>((resolve, reject) => {
-      const child = spawn(OPENSSL!, args, { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`openssl exited ${code}`))));
-    });
-  await run([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    `${into}/key.pem`,
-    '-out',
-    `${into}/cert.pem`,
-  ]);
-  return { key: readFileSync(`${into}/key.pem`, 'utf8'), cert: readFileSync(`${into}/cert.pem`, 'utf8') };
-}
-
 /** Runs one line of the recipe with sh, as a user pastes it, with the sim's kubeconfig in KUBECONFIG. */
 function sh(line: string, kubeconfig: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -119,7 +93,7 @@ function sh(line: string, kubeconfig: string): Promise<{ code: number | null; st
 
 async function cluster(initial: Record<string, unknown>): Promise<string> {
   dir = mkdtempSync(path.join(tmpdir(), 'irsa-doctor-job-wait-'));
-  const tls = await selfSignedTls(dir);
+  const tls: KubeApiTls = selfSignedLoopbackCert();
   api = await startKubeApi(
     { objects: [job(initial)], user: 'kubernetes-admin', token: 'sim-admin-token', namespace: NAMESPACE },
     tls,
@@ -140,7 +114,7 @@ function finishOnceWatched(status: Record<string, unknown>): void {
   }, 50);
 }
 
-describe.skipIf(!KUBECTL || !OPENSSL)('waiting for the irsa-doctor Job with the real kubectl', () => {
+describe.skipIf(!KUBECTL || TLS_UNAVAILABLE)('waiting for the irsa-doctor Job with the real kubectl', () => {
   it('README and examples/job.yaml print the same wait line, with one --for', () => {
     const { wait } = readmeRecipe();
     expect(wait).toMatch(/^kubectl wait -n my-namespace job\/irsa-doctor --for=/);

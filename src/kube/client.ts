@@ -14,6 +14,7 @@ import { registerSecret } from '../aws/secrets';
 import type { Context } from '../context/context';
 import type { FileView } from '../context/files';
 import type { KubeconfigCommand, SafeKubeconfig } from './kubeconfig';
+import { CONNECT_ERRORS } from './connect-errors';
 import { shapeProblem } from './shape';
 
 /** A kubeconfig, a token or a CA certificate: far below this. */
@@ -364,18 +365,6 @@ function abortReason(signal: AbortSignal): Error {
   }
   return new KubeApiError('timeout', 'the check was cancelled (its deadline or the run deadline was reached)');
 }
-
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ConnectionRefused',
-]);
 
 /**
  * The one place where a failed API call is classified: 401/403 -> forbidden, 404 -> not-found, socket and

@@ -15,6 +15,7 @@ import type {
   ResponseContext,
 } from '@kubernetes/client-node';
 import { restoreLaunchEnvironment } from '../context/process-env';
+import { CONNECT_ERRORS } from '../kube/connect-errors';
 import { LaunchFailure, StreamStatusError } from './failure';
 import type { ApiLimits } from './rate-limit';
 import { RetryBudget, TokenBucket, isRetryableStatus, retryDelayMs, sleep } from './rate-limit';
@@ -523,18 +524,6 @@ function openStream(
 function statusFailure(status: number, body: string): StreamStatusError {
   return new StreamStatusError(status, body);
 }
-
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ConnectionRefused',
-]);
 
 function abortFailure(signal: AbortSignal, server: string): Error {
   const reason: unknown = signal.reason;

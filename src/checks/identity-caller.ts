@@ -90,26 +90,8 @@ async function baseCredentials(
         },
       };
     }
-    case 'environment': {
-      const id = ctx.env.AWS_ACCESS_KEY_ID;
-      const secret = ctx.env.AWS_SECRET_ACCESS_KEY;
-      if (!id || !secret) {
-        return {
-          kind: 'none',
-          why: `profile ${base.profile} has credential_source Environment, but the env has no keys`,
-        };
-      }
-      const session = ctx.env.AWS_SESSION_TOKEN;
-      return {
-        kind: 'credentials',
-        label: `AWS_ACCESS_KEY_ID ${maskAccessKeyId(id)}`,
-        credentials: {
-          accessKeyId: id,
-          secretAccessKey: new Secret(secret),
-          sessionToken: session ? new Secret(session) : undefined,
-        },
-      };
-    }
+    case 'environment':
+      return envKeys(ctx, `profile ${base.profile} has credential_source Environment, but the env has no keys`);
     case 'imds': {
       const reach = await reachImds(ctx.net, imdsEndpoint(ctx.env), signal);
       if (reach.kind === 'credentials') {
@@ -159,6 +141,23 @@ async function baseCredentials(
     default:
       return assertNever(base);
   }
+}
+
+/** The keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or `missing` as the reason. */
+function envKeys(ctx: Context, missing: string): Resolved {
+  const id = ctx.env.AWS_ACCESS_KEY_ID;
+  const secret = ctx.env.AWS_SECRET_ACCESS_KEY;
+  if (!id || !secret) return { kind: 'none', why: missing };
+  const session = ctx.env.AWS_SESSION_TOKEN;
+  return {
+    kind: 'credentials',
+    label: `AWS_ACCESS_KEY_ID ${maskAccessKeyId(id)}`,
+    credentials: {
+      accessKeyId: id,
+      secretAccessKey: new Secret(secret),
+      sessionToken: session ? new Secret(session) : undefined,
+    },
+  };
 }
 
 type Resolved =
@@ -212,21 +211,8 @@ async function resolveCredentials(
           : 'the Pod Identity agent gave no credentials (see pod-identity.agent); an app here gets that error',
       };
     }
-    case 'static-keys': {
-      const id = ctx.env.AWS_ACCESS_KEY_ID;
-      const secret = ctx.env.AWS_SECRET_ACCESS_KEY;
-      if (!id || !secret) return { kind: 'none', why: 'AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY is empty' };
-      const session = ctx.env.AWS_SESSION_TOKEN;
-      return {
-        kind: 'credentials',
-        label: `AWS_ACCESS_KEY_ID ${maskAccessKeyId(id)}`,
-        credentials: {
-          accessKeyId: id,
-          secretAccessKey: new Secret(secret),
-          sessionToken: session ? new Secret(session) : undefined,
-        },
-      };
-    }
+    case 'static-keys':
+      return envKeys(ctx, 'AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY is empty');
     case 'profile':
       return resolveProfileCredentials(ctx, target, signal);
     case 'node-role': {

@@ -5,16 +5,10 @@ import type { Report } from '../run/types';
 import type { LauncherApi } from './api';
 import { LaunchFailure, apiErrorInfo, unexpectedApiFailure } from './failure';
 import type { LaunchProgress } from './progress';
-import {
-  Deadline,
-  describeState,
-  imagePullFix,
-  interruptedFailure,
-  stuckContainerFailure,
-  WatchWaiters,
-} from './progress';
+import { Deadline, describeState, imagePullFix, stuckContainerFailure, WatchWaiters } from './progress';
 import { JOB_PERMISSIONS, checkPermissions, forbiddenFailure, whoAmI } from './rbac';
-import { MAX_LOG_BYTES, logWithoutReport, reportFromLog } from './remote-report';
+import { logWithoutReport, reportFromLog } from './remote-report';
+import { readContainerLog } from './read-log';
 import type { WatchHub } from './watch-hub';
 
 /*
@@ -376,43 +370,23 @@ async function deleteJob(
   return true;
 }
 
-async function readJobLog(
+function readJobLog(
   api: LauncherApi,
   request: JobLaunchRequest,
   pod: string,
   follow: boolean,
   signal: AbortSignal,
 ): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    await api.log(
-      request.namespace,
-      pod,
-      JOB_CONTAINER,
-      { follow, limitBytes: MAX_LOG_BYTES },
-      (chunk) => {
-        size += chunk.length;
-        // limitBytes asks the server to stop there; a server that does not is stopped here.
-        if (size > MAX_LOG_BYTES)
-          throw new LaunchFailure('api', `the log of ${pod} is larger than ${MAX_LOG_BYTES} bytes: not a report`, []);
-        chunks.push(chunk);
-      },
-      signal,
-    );
-  } catch (error) {
-    if (signal.aborted) throw interruptedFailure(signal);
-    const info = apiErrorInfo(error);
-    if (info.status === 403)
-      throw forbiddenFailure(
+  return readContainerLog(
+    api,
+    { namespace: request.namespace, pod, container: JOB_CONTAINER, follow },
+    signal,
+    async () =>
+      forbiddenFailure(
         'job',
         request.namespace,
         await whoAmI(api),
         JOB_PERMISSIONS.filter((p) => p.subresource === 'log'),
-      );
-    if (info.status === 400 && follow) return '';
-    throw unexpectedApiFailure(`reading the log of ${request.namespace}/${pod}`, error);
-  }
-  if (signal.aborted) throw interruptedFailure(signal);
-  return Buffer.concat(chunks).toString('utf8');
+      ),
+  );
 }

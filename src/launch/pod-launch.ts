@@ -5,16 +5,10 @@ import type { Report } from '../run/types';
 import type { LauncherApi } from './api';
 import { LaunchFailure, apiErrorInfo, unexpectedApiFailure } from './failure';
 import type { LaunchProgress } from './progress';
-import {
-  Deadline,
-  describeState,
-  imagePullFix,
-  interruptedFailure,
-  stuckContainerFailure,
-  WatchWaiters,
-} from './progress';
+import { Deadline, describeState, imagePullFix, stuckContainerFailure, WatchWaiters } from './progress';
 import { POD_PERMISSIONS, checkPermissions, forbiddenFailure, whoAmI } from './rbac';
-import { MAX_LOG_BYTES, logWithoutReport, reportFromLog } from './remote-report';
+import { logWithoutReport, reportFromLog } from './remote-report';
+import { readContainerLog } from './read-log';
 import type { WatchHub } from './watch-hub';
 
 /*
@@ -411,7 +405,7 @@ async function patchFailure(api: LauncherApi, request: PodLaunchRequest, error: 
 }
 
 /** The container's log (followed to its end, or read whole), bounded. */
-async function readLog(
+function readLog(
   api: LauncherApi,
   namespace: string,
   pod: string,
@@ -419,42 +413,12 @@ async function readLog(
   follow: boolean,
   signal: AbortSignal,
 ): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    await api.log(
+  return readContainerLog(api, { namespace, pod, container, follow }, signal, async () =>
+    forbiddenFailure(
+      'pod',
       namespace,
-      pod,
-      container,
-      { follow, limitBytes: MAX_LOG_BYTES },
-      (chunk) => {
-        size += chunk.length;
-        // limitBytes asks the server to stop there; a server that does not is stopped here.
-        if (size > MAX_LOG_BYTES)
-          throw new LaunchFailure(
-            'api',
-            `the log of ${container} is larger than ${MAX_LOG_BYTES} bytes: not a report`,
-            [],
-          );
-        chunks.push(chunk);
-      },
-      signal,
-    );
-  } catch (error) {
-    if (signal.aborted) throw interruptedFailure(signal);
-    const info = apiErrorInfo(error);
-    if (info.status === 403) {
-      throw forbiddenFailure(
-        'pod',
-        namespace,
-        await whoAmI(api),
-        POD_PERMISSIONS.filter((p) => p.subresource === 'log'),
-      );
-    }
-    // "is waiting to start" on a read that raced the start: the caller reads again once it has ended.
-    if (info.status === 400 && follow) return '';
-    throw unexpectedApiFailure(`reading the log of ${namespace}/${pod} -c ${container}`, error);
-  }
-  if (signal.aborted) throw interruptedFailure(signal);
-  return Buffer.concat(chunks).toString('utf8');
+      await whoAmI(api),
+      POD_PERMISSIONS.filter((p) => p.subresource === 'log'),
+    ),
+  );
 }

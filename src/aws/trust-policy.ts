@@ -960,6 +960,17 @@ export interface AmendedTrustPolicy {
  * copied from another cluster), and failing :sub / :aud conditions become this pod's values. The result is
  * evaluated again; when it still does not allow the pod, this pod's minimal statement replaces the document.
  */
+/** A policy that already allows the pod, shown as it is. */
+function unchangedPolicy(policy: TrustPolicyDocument): AmendedTrustPolicy {
+  return {
+    document: documentOf(
+      policy,
+      policy.statements.map((s) => s.raw),
+    ),
+    how: 'unchanged',
+  };
+}
+
 export function amendedTrustPolicy(
   policy: TrustPolicyDocument,
   evaluation: TrustEvaluation,
@@ -968,18 +979,12 @@ export function amendedTrustPolicy(
   budget: GlobBudget = new GlobBudget(),
 ): AmendedTrustPolicy {
   const ctx = matchContext(policy, budget);
-  const minimal: AmendedTrustPolicy = { document: correctedTrustPolicy(input), how: 'replaced' };
-  if (evaluation.allowed)
-    return {
-      document: documentOf(
-        policy,
-        policy.statements.map((s) => s.raw),
-      ),
-      how: 'unchanged',
-    };
+  const corrected = correctedTrustPolicy(input);
+  const minimal: AmendedTrustPolicy = { document: corrected, how: 'replaced' };
+  if (evaluation.allowed) return unchangedPolicy(policy);
   if (evaluation.decision === 'explicit-deny') return minimal;
   const closest = evaluation.failure?.statement ?? null;
-  const mine = correctedTrustPolicy(input).Statement[0] as unknown as Record<string, unknown>;
+  const mine = corrected.Statement[0] as unknown as Record<string, unknown>;
   const statements =
     closest === null
       ? [...policy.statements.map((s) => s.raw), mine]
@@ -1379,14 +1384,7 @@ export function amendedPodIdentityPolicy(
     document: { Version: '2012-10-17', Statement: [minimalStatement] },
     how: 'replaced',
   };
-  if (evaluation.allowed)
-    return {
-      document: documentOf(
-        policy,
-        policy.statements.map((s) => s.raw),
-      ),
-      how: 'unchanged',
-    };
+  if (evaluation.allowed) return unchangedPolicy(policy);
   if (evaluation.decision === 'explicit-deny') return minimal;
   const closest = policy.statements.find((s) => s.index === evaluation.failure?.statement);
   const statements =

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { V1EphemeralContainer } from '@kubernetes/client-node';
 import type { Change, KObject, ResourceType } from './cluster';
 import { ApiError, RESOURCE_TYPES, SimCluster, apiVersionOf, qualified } from './cluster';
+import { SIM_VERSION } from './kube-api';
 import { SIM_TLS } from './tls';
 
 /*
@@ -759,19 +760,7 @@ function discoveryReply(p: string, address: string): unknown {
     const groupVersion = `${group}/${version}`;
     return { name: group, versions: [{ groupVersion, version }], preferredVersion: { groupVersion, version } };
   };
-  if (p === '/version') {
-    return {
-      major: '1',
-      minor: '31',
-      gitVersion: 'v1.31.4-eks-sim',
-      gitCommit: '0000000000000000000000000000000000000000',
-      gitTreeState: 'clean',
-      buildDate: '2026-01-01T00:00:00Z',
-      goVersion: 'go1.23.4',
-      compiler: 'gc',
-      platform: 'linux/amd64',
-    };
-  }
+  if (p === '/version') return SIM_VERSION;
   if (p === '/api') {
     return {
       kind: 'APIVersions',

@@ -14,6 +14,19 @@ import { assertNever } from '../run/types';
  * pods mutated by the EKS webhook (docs/mechanics.md 1.3, 1.4, 1.6).
  */
 
+/** What the simulated API servers answer on /version (kubectl asks for it): an EKS-like 1.31 server. */
+export const SIM_VERSION = {
+  major: '1',
+  minor: '31',
+  gitVersion: 'v1.31.4-eks-sim',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2026-01-01T00:00:00Z',
+  goVersion: 'go1.23.4',
+  compiler: 'gc',
+  platform: 'linux/amd64',
+} as const;
+
 export type KubeObject = {
   readonly apiVersion: string;
   readonly kind: string;
@@ -185,17 +198,7 @@ function answer(state: KubeApiState, req: http.IncomingMessage, url: URL, addres
   if (p === '/version') {
     return {
       status: 200,
-      body: {
-        major: '1',
-        minor: '31',
-        gitVersion: 'v1.31.4-eks-sim',
-        gitCommit: '0000000000000000000000000000000000000000',
-        gitTreeState: 'clean',
-        buildDate: '2026-01-01T00:00:00Z',
-        goVersion: 'go1.23.4',
-        compiler: 'gc',
-        platform: 'linux/amd64',
-      },
+      body: SIM_VERSION,
     };
   }
   if (p === '/api') {

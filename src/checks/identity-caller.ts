@@ -269,6 +269,34 @@ export function compareCaller(
   return isNode ? 'node-role' : 'other';
 }
 
+/** An STS call on the way to the caller's identity failed: the finding for its error, named by the operation. */
+function stsFailed(
+  error: unknown,
+  operation: string,
+  target: StsTarget,
+  details: { readonly source: CredentialSource; readonly via: string },
+  source: CredentialSource,
+  nowMs?: number,
+): CheckOutcome<CallerOutput> {
+  const failure = classifyStsError(error, target.endpoint);
+  return {
+    status: 'fail',
+    summary: `${operation} failed: ${failure.network ? failure.explanation : failure.wireCode}`,
+    details,
+    facts: { identity: { source } },
+    findings: [
+      stsFinding(failure, {
+        endpoint: target.endpoint,
+        region: target.region,
+        roleArn: undefined,
+        claims: undefined,
+        operation,
+        ...(nowMs !== undefined ? { nowMs } : {}),
+      }),
+    ],
+  };
+}
+
 /**
  * identity.caller: who an app in this pod really is. The source comes from env.precedence's decision for the
  * JS SDK (the SDK this tool is built on); GetCallerIdentity proves the ARN, which is compared with AWS_ROLE_ARN.
@@ -305,24 +333,8 @@ export const identityCaller: Check<'identity.caller'> = {
     switch (resolved.kind) {
       case 'skip':
         return { status: 'skip', summary: `skipped: ${resolved.why}`, details };
-      case 'sts-failed': {
-        const failure = classifyStsError(resolved.error, target.endpoint);
-        return {
-          status: 'fail',
-          summary: `${resolved.operation} failed: ${failure.network ? failure.explanation : failure.wireCode}`,
-          details,
-          facts: { identity: { source } },
-          findings: [
-            stsFinding(failure, {
-              endpoint: target.endpoint,
-              region: target.region,
-              roleArn: undefined,
-              claims: undefined,
-              operation: resolved.operation,
-            }),
-          ],
-        };
-      }
+      case 'sts-failed':
+        return stsFailed(resolved.error, resolved.operation, target, details, source);
       case 'none': {
         const finding: FindingInput = {
           code: 'NO_CREDENTIALS',
@@ -351,23 +363,7 @@ export const identityCaller: Check<'identity.caller'> = {
         try {
           callerArn = (await getCallerIdentity(ctx.net, target, resolved.credentials, signal)).arn;
         } catch (error) {
-          const failure = classifyStsError(error, target.endpoint);
-          return {
-            status: 'fail',
-            summary: `GetCallerIdentity with ${resolved.label} failed: ${failure.network ? failure.explanation : failure.wireCode}`,
-            details,
-            facts: { identity: { source } },
-            findings: [
-              stsFinding(failure, {
-                endpoint: target.endpoint,
-                region: target.region,
-                roleArn: undefined,
-                claims: undefined,
-                operation: `GetCallerIdentity with ${resolved.label}`,
-                nowMs: ctx.clock.now(),
-              }),
-            ],
-          };
+          return stsFailed(error, `GetCallerIdentity with ${resolved.label}`, target, details, source, ctx.clock.now());
         }
         break;
       default:

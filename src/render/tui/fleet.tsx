@@ -5,7 +5,7 @@ import { rowCells } from '../../fleet/render';
 import { escapeControl } from '../escape';
 import type { Look } from './theme';
 import { statusLook } from './theme';
-import { FRAME_MS } from './store';
+import { FrameStore } from './store';
 import { Spinner } from './view';
 
 /*
@@ -51,32 +51,14 @@ export function verdictLook(verdict: FleetRow['verdict']): Look {
 }
 
 export function startFleetView(stdout: NodeJS.WritableStream, title: string): FleetView {
-  const listeners = new Set<() => void>();
-  let snapshot: Snapshot = {
+  const store = new FrameStore<Snapshot>({
     lines: [{ kind: 'title', text: title }, { kind: 'header' }],
     done: 0,
     running: [],
     total: undefined,
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  });
+  const update = (next: Partial<Snapshot>, now = false) => store.update(next, now);
   const running = new Map<string, FleetRow>();
-  const notify = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    for (const listener of listeners) listener();
-  };
-  const update = (next: Partial<Snapshot>, now = false) => {
-    snapshot = { ...snapshot, ...next };
-    if (now) notify();
-    else timer ??= setTimeout(notify, FRAME_MS);
-  };
-  const store = {
-    subscribe(listener: () => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    getSnapshot: () => snapshot,
-  };
   const instance = render(<FleetTable store={store} />, {
     stdout: stdout as NodeJS.WriteStream,
     patchConsole: false,
@@ -93,12 +75,12 @@ export function startFleetView(stdout: NodeJS.WritableStream, title: string): Fl
       update({
         running: [...running.values()],
         ...(row.state === 'done'
-          ? { done: snapshot.done + 1, lines: [...snapshot.lines, { kind: 'row', row: { ...row } }] }
+          ? { done: store.snapshot.done + 1, lines: [...store.snapshot.lines, { kind: 'row', row: { ...row } }] }
           : {}),
       });
     },
     note(text) {
-      update({ lines: [...snapshot.lines, { kind: 'note', text }] });
+      update({ lines: [...store.snapshot.lines, { kind: 'note', text }] });
     },
     async stop() {
       update({ running: [] }, true);

@@ -5,7 +5,7 @@ import type { Report } from '../../run/types';
 import { escapeControl } from '../escape';
 import { fixCommandLines } from '../text';
 import type { FinishedCheck } from './store';
-import { FRAME_MS } from './store';
+import { FrameStore } from './store';
 import { CheckRow, Spinner, Summary } from './view';
 
 /*
@@ -38,31 +38,18 @@ export interface LaunchView {
 }
 
 export function startLaunchView(stdout: NodeJS.WritableStream, title: string): LaunchView {
-  const listeners = new Set<() => void>();
-  let snapshot: Snapshot = { lines: [{ kind: 'title', text: title }], current: null, idWidth: 10, verbose: false };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const notify = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    for (const listener of listeners) listener();
-  };
-  const update = (next: Partial<Snapshot>, now = false) => {
-    snapshot = { ...snapshot, ...next };
-    if (now) notify();
-    else timer ??= setTimeout(notify, FRAME_MS);
-  };
+  const store = new FrameStore<Snapshot>({
+    lines: [{ kind: 'title', text: title }],
+    current: null,
+    idWidth: 10,
+    verbose: false,
+  });
+  const update = (next: Partial<Snapshot>, now = false) => store.update(next, now);
   const closeStep = (): Line[] => {
-    const current = snapshot.current;
+    const current = store.snapshot.current;
     return current
-      ? [...snapshot.lines, { kind: 'step', text: current.text, ms: Date.now() - current.since }]
-      : [...snapshot.lines];
-  };
-  const store = {
-    subscribe(listener: () => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    getSnapshot: () => snapshot,
+      ? [...store.snapshot.lines, { kind: 'step', text: current.text, ms: Date.now() - current.since }]
+      : [...store.snapshot.lines];
   };
   const instance = render(<LaunchRun store={store} />, {
     stdout: stdout as NodeJS.WriteStream,
@@ -80,10 +67,11 @@ export function startLaunchView(stdout: NodeJS.WritableStream, title: string): L
         update({ lines: closeStep(), current: { text, detail: '', since: Date.now() } });
       },
       detail(text) {
-        if (snapshot.current) update({ current: { ...snapshot.current, detail: text } });
+        const current = store.snapshot.current;
+        if (current) update({ current: { ...current, detail: text } });
       },
       note(text) {
-        update({ lines: [...snapshot.lines, { kind: 'note', text }] });
+        update({ lines: [...store.snapshot.lines, { kind: 'note', text }] });
       },
     },
     async showReport(report, verbose = false) {

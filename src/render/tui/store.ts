@@ -38,31 +38,53 @@ export interface RunStore {
 /** The longest the view waits to show a check event (Ink itself draws at most ~30 frames a second). */
 export const FRAME_MS = 50;
 
+/**
+ * A snapshot that views read through useSyncExternalStore. Events come in bursts (a dozen local checks finish
+ * within a few ms): `update` tells the view at most once per FRAME_MS (or at once with `now`), so React and
+ * Ink lay out one frame per burst instead of one per event. Measured on the binary: one render per event grew
+ * the heap by ~35 MiB during a run, most of the TUI's memory. Every live view (the diagnosis, the launchers,
+ * the fleet table) keeps its state in one.
+ */
+export class FrameStore<T extends object> {
+  private readonly listeners = new Set<() => void>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private current: T) {}
+
+  get snapshot(): T {
+    return this.current;
+  }
+
+  update(next: Partial<T>, now = false): void {
+    this.current = { ...this.current, ...next };
+    if (now) this.notify();
+    else this.timer ??= setTimeout(this.notify, FRAME_MS);
+  }
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  readonly getSnapshot = (): T => this.current;
+
+  private readonly notify = (): void => {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const listener of this.listeners) listener();
+  };
+}
+
 export function createRunStore(checks: readonly Check[]): RunStore {
-  const listeners = new Set<() => void>();
   const finished = new Map<CheckId, FinishedCheck>();
-  let snapshot: RunSnapshot = {
+  const store = new FrameStore<RunSnapshot>({
     plan: checks.map((c) => ({ id: c.id, title: c.title })),
     printed: [],
     running: new Set(),
     held: new Map(),
     report: null,
-  };
-
-  // Check events come in bursts (a dozen local checks finish within a few ms): the view is told at most once
-  // per FRAME_MS, so React and Ink lay out one frame per burst instead of one per event. Measured on the
-  // binary: one render per event grew the heap by ~35 MiB during a run, most of the TUI's memory.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const notify = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    for (const listener of listeners) listener();
-  };
-  const update = (next: Partial<RunSnapshot>, now = false) => {
-    snapshot = { ...snapshot, ...next };
-    if (now) notify();
-    else timer ??= setTimeout(notify, FRAME_MS);
-  };
+  });
+  const update = (next: Partial<RunSnapshot>, now = false) => store.update(next, now);
 
   const split = () => {
     const printed: FinishedCheck[] = [];
@@ -83,11 +105,11 @@ export function createRunStore(checks: readonly Check[]): RunStore {
   return {
     events: {
       onStart(check) {
-        update({ running: new Set([...snapshot.running, check.id]) });
+        update({ running: new Set([...store.snapshot.running, check.id]) });
       },
       onFinish(result, findings) {
         finished.set(result.id, { result, findings });
-        const running = new Set(snapshot.running);
+        const running = new Set(store.snapshot.running);
         running.delete(result.id);
         update({ running, ...split() });
       },
@@ -100,10 +122,7 @@ export function createRunStore(checks: readonly Check[]): RunStore {
       }));
       update({ printed, held: new Map(), running: new Set(), report }, true);
     },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    getSnapshot: () => snapshot,
+    subscribe: store.subscribe,
+    getSnapshot: store.getSnapshot,
   };
 }

@@ -32,37 +32,25 @@ const ready = ['token.claims', 'env.irsa', 'trust.policy'].every((id) => checks.
 beforeAll(async () => {
   const { privateKey } = await generateKeyPair('RS256');
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({
-    'kubernetes.io': {
-      namespace: 'shop',
-      serviceaccount: { name: 'cart', uid: 'u1' },
-      pod: { name: 'cart-7d9f', uid: 'p1' },
-    },
-  })
-    .setProtectedHeader({ alg: 'RS256', kid: 'e2e' })
-    .setIssuer(ISS)
-    .setSubject('system:serviceaccount:shop:cart')
-    .setAudience(['sts.amazonaws.com'])
-    .setIssuedAt(now - 60)
-    .setNotBefore(now - 60)
-    .setExpirationTime(now + 86_400 - 60)
-    .sign(privateKey);
-  writeFileSync(tokenFile, token);
-  const podIdentityToken = await new SignJWT({
-    'kubernetes.io': {
-      namespace: 'shop',
-      serviceaccount: { name: 'cart', uid: 'u1' },
-      pod: { name: 'cart-7d9f', uid: 'p1' },
-    },
-  })
-    .setProtectedHeader({ alg: 'RS256', kid: 'e2e' })
-    .setIssuer(ISS)
-    .setSubject('system:serviceaccount:shop:cart')
-    .setAudience(['pods.eks.amazonaws.com'])
-    .setIssuedAt(now - 60)
-    .setNotBefore(now - 60)
-    .setExpirationTime(now + 80_000)
-    .sign(privateKey);
+  /** The pod's projected token for one audience, signed as the issuer would. */
+  const podToken = (audience: string, expiresAt: number) =>
+    new SignJWT({
+      'kubernetes.io': {
+        namespace: 'shop',
+        serviceaccount: { name: 'cart', uid: 'u1' },
+        pod: { name: 'cart-7d9f', uid: 'p1' },
+      },
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'e2e' })
+      .setIssuer(ISS)
+      .setSubject('system:serviceaccount:shop:cart')
+      .setAudience([audience])
+      .setIssuedAt(now - 60)
+      .setNotBefore(now - 60)
+      .setExpirationTime(expiresAt)
+      .sign(privateKey);
+  writeFileSync(tokenFile, await podToken('sts.amazonaws.com', now + 86_400 - 60));
+  const podIdentityToken = await podToken('pods.eks.amazonaws.com', now + 80_000);
   writeFileSync(podIdentityTokenFile, podIdentityToken);
 });
 
